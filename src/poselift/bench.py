@@ -1,0 +1,145 @@
+"""``poselift bench``: measured training/inference speed on this machine.
+
+Training throughput counts everything a real step does: window gathering from a
+padded sequence store (one gather), flip augmentation, forward, backward and the
+Adam (amsgrad) step. Inference runs the full model over one long sequence.
+FLOP counts are analytic (2 × multiply-adds of the convolutions); the peak is a
+measured fp32 matrix product on this machine with the same thread count.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+import torch
+
+from poselift import losses
+from poselift.data.windows import FlipSpec, WindowDataset
+from poselift.evaluate import predict_sequence
+from poselift.model import ModelConfig, TemporalModel, TemporalModelStrided, parse_arc
+from poselift.skeleton import H36M_17
+
+
+def forward_flops_per_output(cfg: ModelConfig, strided: bool) -> float:
+    """Multiply-add FLOPs (×2) of one output frame.
+
+    Strided: the exact cost of one RF-window. Full model: the amortised cost per
+    output frame on a long sequence (every layer runs once per frame).
+    """
+    c, widths = cfg.channels, cfg.filter_widths
+    cin = cfg.num_joints_in * cfg.in_features
+    if strided:
+        rows = cfg.receptive_field // widths[0]
+        flops = 2 * rows * cin * widths[0] * c
+        for w in widths[1:]:
+            rows //= w
+            flops += 2 * rows * (w * c * c + c * c)
+    else:
+        flops = 2 * cin * widths[0] * c + sum(2 * (w * c * c + c * c) for w in widths[1:])
+    return flops + 2 * c * cfg.num_joints_out * 3
+
+
+def matmul_peak_gflops(size: int = 2048, repeats: int = 5, dtype: torch.dtype = torch.float32) -> float:
+    """Best-of-``repeats`` GFLOP/s of a square matrix product."""
+    a = torch.randn(size, size, dtype=dtype)
+    b = torch.randn(size, size, dtype=dtype)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - t)
+    return 2 * size**3 / best / 1e9
+
+
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "logical_cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def bench_train(cfg: ModelConfig, batch_size: int, steps: int, warmup: int = 2) -> dict:
+    rng = np.random.default_rng(0)
+    seqs2d = [rng.standard_normal((2000, cfg.num_joints_in, 2)).astype(np.float32) * 0.3 for _ in range(10)]
+    seqs3d = [rng.standard_normal((2000, cfg.num_joints_out, 3)).astype(np.float32) * 0.3 for _ in range(10)]
+    flip = FlipSpec.from_skeletons(H36M_17, H36M_17) if cfg.num_joints_in == cfg.num_joints_out == 17 else None
+    data = WindowDataset(seqs2d, seqs3d, cfg.receptive_field, causal=cfg.causal, flip=flip)
+    model = TemporalModelStrided(cfg).train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, amsgrad=True)
+    gen = torch.Generator().manual_seed(0)
+
+    def batches():
+        while True:
+            yield from data.batches(batch_size, gen)
+
+    it = batches()
+    times = []
+    for i in range(warmup + steps):
+        t = time.perf_counter()
+        batch = next(it)
+        loss = losses.mpjpe_loss(model(batch.inputs), batch.targets)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if i >= warmup:
+            times.append(time.perf_counter() - t)
+        print(f"\rtrain step {i + 1}/{warmup + steps}", end="", file=sys.stderr)
+    print(file=sys.stderr)
+    per_step = float(np.median(times))
+    samples_per_s = batch_size / per_step
+    flops_per_sample = 3 * forward_flops_per_output(cfg, strided=True)
+    return {"samples_per_s": samples_per_s, "step_time_s": per_step, "gflops": samples_per_s * flops_per_sample / 1e9, "flops_per_sample": flops_per_sample}
+
+
+def bench_infer(cfg: ModelConfig, frames: int, repeats: int = 3) -> dict:
+    model = TemporalModel(cfg).eval()
+    x = torch.randn(frames, cfg.num_joints_in, 2) * 0.3
+    predict_sequence(model, x[: max(cfg.receptive_field, 100)])
+    best = float("inf")
+    for i in range(repeats):
+        t = time.perf_counter()
+        predict_sequence(model, x)
+        best = min(best, time.perf_counter() - t)
+        print(f"\rinfer run {i + 1}/{repeats}", end="", file=sys.stderr)
+    print(file=sys.stderr)
+    fps = frames / best
+    return {"frames_per_s": fps, "time_s": best, "gflops": fps * forward_flops_per_output(cfg, strided=False) / 1e9}
+
+
+def run_bench(args) -> dict:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cfg = ModelConfig(filter_widths=parse_arc(args.arc), channels=args.channels, dropout=args.dropout, causal=args.causal)
+    if args.what == "train":
+        result = bench_train(cfg, args.batch_size, args.steps)
+    else:
+        result = bench_infer(cfg, args.frames)
+    peak = matmul_peak_gflops()
+    result.update(
+        {
+            "what": args.what,
+            "config": {**cfg.to_dict(), "batch_size": args.batch_size, "frames": args.frames, "receptive_field": cfg.receptive_field},
+            "matmul_peak_gflops": peak,
+            "peak_fraction": result["gflops"] / peak,
+            "machine": machine(),
+            "command": "poselift " + " ".join(sys.argv[1:]),
+        }
+    )
+    return result

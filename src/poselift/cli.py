@@ -1,0 +1,303 @@
+"""Command-line interface: ``poselift <verb> [options]``.
+
+User errors (:class:`PoseliftError`) are printed as one line and exit with code 2.
+Machine-readable output goes to stdout behind ``--json``; logs and progress bars go
+to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from poselift.errors import PoseliftError
+
+log = logging.getLogger("poselift")
+DEFAULT_DATA = Path("../shared/data")
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--arc", default="3,3,3", help="filter widths; RF = product: 3,3,3 → 27 frames, 3,3,3,3 → 81, 3,3,3,3,3 → 243 (default 3,3,3)")
+    g.add_argument("--channels", type=int, default=1024, help="convolution channels (default 1024)")
+    g.add_argument("--dropout", type=float, default=0.25, help="dropout probability (default 0.25)")
+    g.add_argument("--causal", action="store_true", help="causal model: each output sees only past frames (for streaming)")
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", choices=["h36m", "humaneva", "synthetic"], default="h36m", help="dataset (default h36m; synthetic = procedural figure, no files needed)")
+    g.add_argument("--data-dir", default=None, help="dataset folder (default ../shared/data/<dataset>)")
+    g.add_argument("--keypoints", choices=["gt", "sh"], default="gt", help="2D input: gt = projected ground truth, sh = Stacked Hourglass detections (MPII-16 in, H36M-17 out)")
+    g.add_argument("--subjects-train", default=None, help="comma-separated training subjects (default S1,S5,S6,S7,S8; HumanEva S1,S2,S3)")
+    g.add_argument("--subjects-test", default=None, help="comma-separated test subjects (default S9,S11; HumanEva S1,S2,S3 of Validate/)")
+    g.add_argument("--actions", default=None, help="comma-separated actions to keep, e.g. Walking,Jog (default all; HumanEva: Walk,Jog,Box)")
+
+
+def _split(s: str | None) -> list[str] | None:
+    return [x.strip() for x in s.split(",") if x.strip()] if s else None
+
+
+def _data_dir(args) -> str:
+    if args.data_dir:
+        return args.data_dir
+    return str(DEFAULT_DATA / args.dataset)
+
+
+# --------------------------------------------------------------------------- train
+def cmd_train(args) -> int:
+    from poselift.model import parse_arc
+    from poselift.train import TrainConfig, train
+
+    cfg = TrainConfig(
+        dataset=args.dataset,
+        data_dir=_data_dir(args),
+        keypoints=args.keypoints,
+        subjects_train=_split(args.subjects_train),
+        subjects_test=_split(args.subjects_test),
+        actions=_split(args.actions),
+        filter_widths=parse_arc(args.arc),
+        channels=args.channels,
+        dropout=args.dropout,
+        causal=args.causal,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        lr_decay=args.lr_decay,
+        subset=args.subset,
+        downsample=args.downsample,
+        stride=args.stride,
+        seed=args.seed,
+        flip_augment=not args.no_flip_augment,
+        validate_every=args.validate_every,
+        threads=args.threads,
+    )
+    if args.batch_size < 1 or args.epochs < 1:
+        raise PoseliftError("--batch-size and --epochs must be positive")
+    last = train(cfg, args.out, resume=args.resume, progress=not args.no_progress)
+    print(f"checkpoint: {last}", file=sys.stderr)
+    return 0
+
+
+def add_train(sub) -> None:
+    p = sub.add_parser("train", help="train a temporal model (supervised)", description="Train the temporal model with the strided twin; checkpoints every epoch to OUT/last.pt (resumable).")
+    _add_data_args(p)
+    _add_model_args(p)
+    g = p.add_argument_group("optimisation")
+    g.add_argument("--epochs", type=int, default=60, help="number of epochs (default 60)")
+    g.add_argument("--batch-size", type=int, default=1024, help="windows per batch (default 1024)")
+    g.add_argument("--lr", type=float, default=1e-3, help="initial learning rate, Adam amsgrad (default 1e-3)")
+    g.add_argument("--lr-decay", type=float, default=0.95, help="learning-rate factor per epoch (default 0.95)")
+    g.add_argument("--subset", type=float, default=1.0, help="fraction of each training video to use, as one random contiguous chunk (default 1)")
+    g.add_argument("--downsample", type=int, default=1, help="keep every N-th frame of the training videos (lowers frame rate; default 1)")
+    g.add_argument("--stride", type=int, default=1, help="use every N-th frame as a training target, windows stay at full rate (default 1)")
+    g.add_argument("--no-flip-augment", action="store_true", help="disable left/right flip augmentation")
+    g.add_argument("--seed", type=int, default=1234, help="random seed (default 1234)")
+    g.add_argument("--validate-every", type=int, default=1, help="validate MPJPE on the test subjects every N epochs (0: never)")
+    g.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--out", required=True, help="run folder for checkpoints (last.pt)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+
+# ------------------------------------------------------------------------ evaluate
+def cmd_evaluate(args) -> int:
+    from poselift.data.datasets import normalized_keypoints
+    from poselift.evaluate import evaluate_sequences, format_table
+    from poselift.model import load_model
+    from poselift.train import TrainConfig, flip_spec_for, load_split
+
+    lifter = load_model(args.checkpoint)
+    meta = lifter.metadata
+    saved = TrainConfig.from_dict(meta.get("train", {}))
+    cfg = TrainConfig(
+        dataset=args.dataset or saved.dataset,
+        data_dir=args.data_dir or (str(DEFAULT_DATA / (args.dataset or saved.dataset)) if args.dataset else saved.data_dir),
+        keypoints=args.keypoints or saved.keypoints,
+        subjects_test=_split(args.subjects_test),
+        actions=_split(args.actions) or saved.actions,
+        seed=saved.seed,
+    )
+    if cfg.dataset == "humaneva" and saved.dataset == "humaneva" and args.actions is None:
+        cfg.actions = saved.actions
+    seqs = load_split(cfg, train=False)
+    if seqs[0].keypoints_2d.shape[1] != lifter.config.num_joints_in:
+        raise PoseliftError(
+            f"checkpoint expects {lifter.config.num_joints_in} input joints but the {cfg.dataset} "
+            f"'{cfg.keypoints}' keypoints have {seqs[0].keypoints_2d.shape[1]}"
+        )
+    inputs = [normalized_keypoints(s) for s in seqs]
+    results = {}
+    modes = [("no_flip", None), ("flip", flip_spec_for(cfg))]
+    if args.no_flip:
+        modes = modes[:1]
+    for name, flip in modes:
+        res = evaluate_sequences(
+            lifter.pose_model, seqs, inputs, flip, progress=not args.json, trajectory_model=lifter.trajectory_model
+        )
+        results[name] = res
+        if not args.json:
+            print(format_table(res, f"{cfg.dataset} {','.join(sorted({s.subject for s in seqs}))} — {'with' if flip else 'without'} flip test-time augmentation"))
+            print()
+    if args.json:
+        best = results.get("flip", results["no_flip"]).to_dict()
+        best["without_flip"] = results["no_flip"].to_dict()
+        best["checkpoint"] = str(args.checkpoint)
+        print(json.dumps(best, indent=2))
+    return 0
+
+
+def add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="evaluate a checkpoint (MPJPE, P-MPJPE, N-MPJPE, MPJVE per action)", description="Standard protocol: per-action errors in mm (frame-weighted within an action, then averaged over actions), with and without flip test-time augmentation.")
+    p.add_argument("--checkpoint", required=True, help="poselift checkpoint (.pt)")
+    p.add_argument("--dataset", choices=["h36m", "humaneva", "synthetic"], default=None, help="dataset (default: the one the checkpoint was trained on)")
+    p.add_argument("--data-dir", default=None, help="dataset folder (default ../shared/data/<dataset>)")
+    p.add_argument("--keypoints", choices=["gt", "sh"], default=None, help="2D input source (default: as trained)")
+    p.add_argument("--subjects-test", default=None, help="comma-separated test subjects (default S9,S11 / HumanEva S1,S2,S3)")
+    p.add_argument("--actions", default=None, help="comma-separated actions (default: all / as trained)")
+    p.add_argument("--no-flip", action="store_true", help="skip the flip test-time augmentation pass")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.set_defaults(func=cmd_evaluate)
+
+
+# ---------------------------------------------------------------- import-checkpoint
+def cmd_import_checkpoint(args) -> int:
+    from poselift.convert import import_videopose3d_checkpoint
+
+    cfg = import_videopose3d_checkpoint(
+        args.original, args.out, causal=args.causal, joints_in=args.joints_in, joints_out=args.joints_out
+    )
+    print(f"wrote {args.out}: RF {cfg.receptive_field} (arc {','.join(map(str, cfg.filter_widths))}), "
+          f"{cfg.channels} channels, {cfg.num_joints_in}→{cfg.num_joints_out} joints, causal={cfg.causal}", file=sys.stderr)
+    return 0
+
+
+def add_import_checkpoint(sub) -> None:
+    p = sub.add_parser("import-checkpoint", help="convert an original VideoPose3D checkpoint (.bin) to poselift", description="Reads the original torch.save dict (model_pos, optional model_traj) with weights_only=True; filter widths and channels are inferred from the weight shapes.")
+    p.add_argument("original", help="original VideoPose3D checkpoint, e.g. pretrained_h36m_cpn.bin")
+    p.add_argument("out", help="output poselift checkpoint (.pt)")
+    c = p.add_mutually_exclusive_group(required=True)
+    c.add_argument("--causal", dest="causal", action="store_true", help="the original model was trained with --causal")
+    c.add_argument("--no-causal", dest="causal", action="store_false", help="the original model is symmetric (the default there)")
+    p.add_argument("--joints-in", default=None, help="input joint layout name (h36m17, mpii16, coco17, humaneva15; default: from the joint count)")
+    p.add_argument("--joints-out", default=None, help="output joint layout name (default: from the joint count)")
+    p.set_defaults(func=cmd_import_checkpoint)
+
+
+# -------------------------------------------------------------------------- data
+def cmd_data_info(args) -> int:
+    from poselift.convert import dataset_info
+
+    info = dataset_info(args.path)
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        for line in info["summary"]:
+            print(line)
+        for problem in info["problems"]:
+            print(f"PROBLEM: {problem}")
+    return 1 if info["problems"] else 0
+
+
+def cmd_data_convert(args) -> int:
+    from poselift.convert import convert_dataset
+
+    written = convert_dataset(args.source, args.out, allow_pickle=args.allow_pickle, overwrite=args.overwrite)
+    for path in written:
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def add_data(sub) -> None:
+    p = sub.add_parser("data", help="inspect or convert datasets", description="Dataset tools.")
+    dsub = p.add_subparsers(dest="data_command", metavar="ACTION")
+    i = dsub.add_parser("info", help="summarise and check a dataset file or folder", description="Prints subjects, sequences, frames, cameras and joint layout, and checks consistency (2D/3D lengths, NaN/inf, joint counts). Exit code 1 if problems are found.")
+    i.add_argument("path", help="a .npz in our format, or a folder like ../shared/data/h36m")
+    i.add_argument("--json", action="store_true", help="print JSON")
+    i.set_defaults(func=cmd_data_info)
+    c = dsub.add_parser("convert", help="convert original VideoPose3D .npz or a 3d-pose-baseline h5 tree to our pickle-free format", description="SOURCE is an original VideoPose3D file (data_3d_h36m.npz, data_2d_h36m_<name>.npz, data_2d_custom_<name>.npz; pickled, needs --allow-pickle) or a 3d-pose-baseline Human3.6M folder (cameras.h5, S*/MyPoses/3D_positions/*.h5, S*/StackedHourglass/*.h5).")
+    c.add_argument("source", help="file or folder to convert")
+    c.add_argument("out", help="output .npz (for a single file) or folder (for an h5 tree)")
+    c.add_argument("--allow-pickle", action="store_true", help="allow reading pickled Python objects (ONLY for files you trust: a crafted pickle can run code)")
+    c.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    c.set_defaults(func=cmd_data_convert)
+    p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
+
+
+# ------------------------------------------------------------------------- bench
+def cmd_bench(args) -> int:
+    from poselift.bench import run_bench
+
+    result = run_bench(args)
+    print(json.dumps(result, indent=None if args.json else 2))
+    return 0
+
+
+def add_bench(sub) -> None:
+    p = sub.add_parser("bench", help="measure training / inference speed on this machine", description="Prints one JSON object on stdout (progress on stderr): samples/s or frames/s, achieved GFLOP/s and the fraction of this machine's measured fp32 matmul peak.")
+    p.add_argument("what", choices=["train", "infer"], help="train: strided-model training steps incl. batch creation; infer: full model on one long sequence")
+    _add_model_args(p)
+    p.add_argument("--batch-size", type=int, default=1024, help="training batch size (default 1024)")
+    p.add_argument("--frames", type=int, default=10_000, help="inference sequence length (default 10000)")
+    p.add_argument("--steps", type=int, default=10, help="timed training steps (default 10)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument("--json", action="store_true", help="compact JSON on one line")
+    p.set_defaults(func=cmd_bench)
+
+
+# -------------------------------------------------------------------------- demo
+def cmd_demo(args) -> int:
+    from poselift.demo import run_demo
+
+    return run_demo(args.out, seconds=args.seconds)
+
+
+def add_demo(sub) -> None:
+    p = sub.add_parser("demo", help="run the built-in end-to-end demo (no data needed)", description="Trains a small model on a procedurally animated figure seen by virtual cameras, then lifts unseen sequences and prints the metrics.")
+    p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
+    p.add_argument("--seconds", type=float, default=60.0, help="training time budget in seconds (default 60)")
+    p.set_defaults(func=cmd_demo)
+
+
+# --------------------------------------------------------------------------- main
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="poselift", description="3D human pose estimation in video with temporal convolutions.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_train(sub)
+    add_evaluate(sub)
+    add_import_checkpoint(sub)
+    add_data(sub)
+    add_bench(sub)
+    add_demo(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except PoseliftError as exc:
+        print(f"poselift: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("poselift: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""``poselift demo``: a real end-to-end run on built-in procedural data.
+
+Trains a small temporal model on a procedurally animated figure filmed by random
+virtual cameras (no licensed data needed), then lifts unseen sequences filmed by
+unseen cameras and prints the standard metrics. The video pipeline will extend this
+to a rendered mp4.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from poselift.evaluate import evaluate_sequences, format_table
+from poselift.data.datasets import normalized_keypoints
+from poselift.train import TrainConfig, Trainer
+
+log = logging.getLogger("poselift.demo")
+
+
+def run_demo(out: str | Path = "runs/demo", seconds: float = 60.0) -> int:
+    out = Path(out)
+    cfg = TrainConfig(
+        dataset="synthetic", data_dir="", filter_widths=(3, 3, 3), channels=128, epochs=1000,
+        batch_size=256, lr=2e-3, lr_decay=0.97, validate_every=0, seed=7,
+    )
+    trainer = Trainer(cfg, out, progress=True)
+    seqs, inputs = trainer.test_data
+    before = evaluate_sequences(trainer.eval_model, seqs, inputs, None)
+    log.info("demo: training RF %d, %d channels on procedural motion for about %.0f s", 27, cfg.channels, seconds)
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        rec = trainer.train_epoch()
+        trainer.state.epoch += 1
+        trainer.state.lr *= cfg.lr_decay
+        for g in trainer.optimizer.param_groups:
+            g["lr"] = trainer.state.lr
+        log.info("epoch %d: train MPJPE %.1f mm, %.0f samples/s", trainer.state.epoch, rec["train_mpjpe_mm"], rec["samples_per_s"])
+    trainer.save(out / "last.pt")
+    trainer.eval_model.load_state_dict(trainer.model.state_dict())
+    after = evaluate_sequences(trainer.eval_model, seqs, inputs, trainer.flip)
+    print(f"untrained model on unseen sequences: MPJPE {before.mpjpe_mm:.1f} mm")
+    print(format_table(after, "after training, unseen figures and cameras (flip TTA)"))
+    print(f"checkpoint: {out / 'last.pt'} (try: poselift evaluate --checkpoint {out / 'last.pt'})")
+    return 0

@@ -1,0 +1,152 @@
+"""Whole-sequence inference and the standard evaluation protocol.
+
+Predictions come from the full (dilated) model run over each edge-padded sequence,
+optionally averaged with the prediction on the mirrored input (flip test-time
+augmentation). Errors are computed per frame, averaged over all frames of an action
+(frame-weighted), then averaged over actions — the standard Human3.6M protocol.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from poselift import metrics
+from poselift.data.datasets import Sequence
+from poselift.data.windows import FlipSpec, flip_keypoints, pad_sequence
+from poselift.model import TemporalModel
+
+MM = 1000.0
+
+
+@torch.inference_mode()
+def predict_sequence(
+    model: TemporalModel,
+    keypoints: np.ndarray | torch.Tensor,
+    flip: FlipSpec | None = None,
+    chunk_frames: int = 20_000,
+) -> np.ndarray:
+    """Lift one sequence ``[T, J_in, 2]`` (normalised screen) to ``[T, J_out, 3]`` metres.
+
+    The output frame ``t`` is centred on input frame ``t`` (ends at ``t`` when causal).
+    Long sequences are processed in chunks of ``chunk_frames`` outputs with the
+    receptive-field overlap, so the result equals the one-shot result.
+    """
+    x = torch.as_tensor(keypoints, dtype=torch.float32)
+    rf = model.receptive_field
+    padded = pad_sequence(x, rf, model.config.causal)
+    t = x.shape[0]
+    outputs = []
+    for start in range(0, t, chunk_frames):
+        stop = min(t, start + chunk_frames)
+        window = padded[start : stop + rf - 1][None]
+        if flip is not None:
+            window = torch.cat([window, flip_keypoints(window, flip.keypoints_perm)])
+        y = model(window)
+        if flip is not None:
+            y = (y[0] + flip_keypoints(y[1], flip.joints_perm)) / 2
+        else:
+            y = y[0]
+        outputs.append(y)
+    return torch.cat(outputs).numpy()
+
+
+@dataclass
+class EvalResult:
+    """Errors in millimetres: overall (mean over actions) and per action."""
+
+    mpjpe_mm: float
+    p_mpjpe_mm: float
+    n_mpjpe_mm: float
+    mpjve_mm: float
+    per_action: dict[str, dict[str, float]] = field(default_factory=dict)
+    trajectory_mm: float | None = None
+    frames: int = 0
+
+    def to_dict(self) -> dict:
+        d = {
+            "mpjpe_mm": self.mpjpe_mm,
+            "p_mpjpe_mm": self.p_mpjpe_mm,
+            "n_mpjpe_mm": self.n_mpjpe_mm,
+            "mpjve_mm": self.mpjve_mm,
+            "frames": self.frames,
+            "per_action": self.per_action,
+        }
+        if self.trajectory_mm is not None:
+            d["trajectory_mm"] = self.trajectory_mm
+        return d
+
+
+def evaluate_sequences(
+    model: TemporalModel,
+    sequences: list[Sequence],
+    inputs: list[np.ndarray],
+    flip: FlipSpec | None = None,
+    *,
+    full_metrics: bool = True,
+    progress: bool = False,
+    trajectory_model: TemporalModel | None = None,
+) -> EvalResult:
+    """Evaluate root-relative 3D predictions against each sequence's ground truth.
+
+    inputs: the normalised 2D input of each sequence (same order as ``sequences``).
+    full_metrics=False computes MPJPE only (fast, for per-epoch validation).
+    """
+    from tqdm import tqdm
+
+    was_training = model.training
+    model.eval()
+    per_metric: dict[str, dict[str, np.ndarray]] = {"mpjpe": {}, "p_mpjpe": {}, "n_mpjpe": {}, "mpjve": {}}
+    traj_errors: dict[str, np.ndarray] = {}
+    frames = 0
+    for seq, x in tqdm(list(zip(sequences, inputs)), desc="evaluate", unit="seq", disable=not progress, leave=False):
+        target = seq.positions_3d - seq.positions_3d[:, :1]
+        pred = predict_sequence(model, x, flip)
+        key = seq.key
+        frames += len(pred)
+        per_metric["mpjpe"][key] = metrics.mpjpe(pred, target)
+        if full_metrics:
+            per_metric["p_mpjpe"][key] = metrics.p_mpjpe(pred, target)
+            per_metric["n_mpjpe"][key] = metrics.n_mpjpe(pred, target)
+            per_metric["mpjve"][key] = metrics.velocity_error(pred, target)
+        if trajectory_model is not None:
+            traj = predict_sequence(trajectory_model, x, None)[:, 0]
+            traj_errors[key] = np.linalg.norm(traj - seq.positions_3d[:, 0], axis=-1)
+    if was_training:
+        model.train()
+    per_action: dict[str, dict[str, float]] = {}
+    overall: dict[str, float] = {}
+    for name, values in per_metric.items():
+        if not values:
+            overall[name] = float("nan")
+            continue
+        actions, mean = metrics.aggregate_per_action(values)
+        overall[name] = mean * MM
+        for action, v in actions.items():
+            per_action.setdefault(action, {})[f"{name}_mm"] = v * MM
+    traj_mm = None
+    if traj_errors:
+        traj_mm = metrics.aggregate_per_action(traj_errors)[1] * MM
+    return EvalResult(
+        overall["mpjpe"], overall["p_mpjpe"], overall["n_mpjpe"], overall["mpjve"], per_action, traj_mm, frames
+    )
+
+
+def format_table(result: EvalResult, title: str = "") -> str:
+    """Per-action table (mm) as plain text."""
+    cols = ["mpjpe_mm", "p_mpjpe_mm", "n_mpjpe_mm", "mpjve_mm"]
+    head = f"{'action':<14}" + "".join(f"{c[:-3].upper():>10}" for c in cols)
+    lines = [title] if title else []
+    lines += [head, "-" * len(head)]
+    for action, vals in result.per_action.items():
+        lines.append(f"{action:<14}" + "".join(f"{vals.get(c, float('nan')):>10.1f}" for c in cols))
+    lines.append("-" * len(head))
+    lines.append(
+        f"{'average':<14}"
+        + "".join(f"{getattr(result, c):>10.1f}" for c in cols)
+    )
+    if result.trajectory_mm is not None:
+        lines.append(f"trajectory error (root, camera frame): {result.trajectory_mm:.1f} mm")
+    return "\n".join(lines)
