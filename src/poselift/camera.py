@@ -1,0 +1,256 @@
+"""Cameras: intrinsics/extrinsics records, world↔camera transforms, projection.
+
+Frames and units
+----------------
+* world: metres, the dataset's frame (Human3.6M and HumanEva: z up).
+* camera: metres, x right, y down, z forward (``Xc = R_world_to_cam @ (X - center)``).
+* pixels: image coordinates, origin top-left.
+* screen: pixels normalised by the image width to ``x ∈ [-1, 1]``, keeping the
+  aspect ratio (``y ∈ [-h/w, h/w]``): ``x_n = 2 u / w - 1``, ``y_n = 2 v / w - h / w``.
+
+Projection (Human3.6M model, exact): ``x, y = Xc/Zc, Yc/Zc``; ``r² = x² + y²``;
+``radial = 1 + k1 r² + k2 r⁴ + k3 r⁶``; ``tan = p1 x + p2 y``;
+``x' = x (radial + tan) + p1 r²``; ``y' = y (radial + tan) + p2 r²``;
+``u = fx x' + cx``; ``v = fy y' + cy``.
+
+Intrinsic vectors are ``[..., 9] = [fx, fy, cx, cy, k1, k2, k3, p1, p2]``, either in
+pixels or normalised (focal ``2 f / w``, centre in screen coordinates) so that
+projecting with a normalised vector yields screen coordinates directly. Every
+function takes any leading batch shape and works on NumPy arrays and torch tensors
+(torch: differentiable).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+import torch
+
+from poselift.errors import PoseliftError
+
+Array = Union[np.ndarray, torch.Tensor]
+
+
+def _check_last(x: Array, size: int, what: str) -> None:
+    if x.ndim < 1 or x.shape[-1] != size:
+        raise PoseliftError(f"{what} must be shaped [..., {size}], got {list(x.shape)}")
+
+
+def _floats(value: Any, n: int, where: str) -> tuple[float, ...]:
+    try:
+        out = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        raise PoseliftError(f"{where}: expected {n} numbers, got {value!r}") from None
+    if len(out) != n or not all(np.isfinite(out)):
+        raise PoseliftError(f"{where}: expected {n} finite numbers, got {value!r}")
+    return out
+
+
+@dataclass(frozen=True)
+class Intrinsics:
+    """Pinhole + distortion parameters of one camera, in pixels.
+
+    ``focal_length``/``center`` may be ``None`` when only the resolution is known
+    (HumanEva-I ships 2D ground truth but no calibrated intrinsics).
+    """
+
+    focal_length: tuple[float, float] | None
+    center: tuple[float, float] | None
+    radial_distortion: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    tangential_distortion: tuple[float, float] = (0.0, 0.0)
+    width: int = 0
+    height: int = 0
+
+    @classmethod
+    def from_dict(cls, d: dict, where: str = "intrinsics") -> "Intrinsics":
+        """Read the ``cameras.json`` record (keys ``focal_length``, ``center``,
+        ``radial_distortion``, ``tangential_distortion``, ``res_w``, ``res_h``)."""
+        if not isinstance(d, dict):
+            raise PoseliftError(f"{where}: expected an object, got {type(d).__name__}")
+        for key in ("res_w", "res_h"):
+            if key not in d:
+                raise PoseliftError(f"{where}: missing {key!r} (image resolution in pixels)")
+        width, height = int(d["res_w"]), int(d["res_h"])
+        if width <= 0 or height <= 0:
+            raise PoseliftError(f"{where}: resolution must be positive, got {width}x{height}")
+        focal = _floats(d["focal_length"], 2, f"{where}.focal_length") if "focal_length" in d else None
+        center = _floats(d["center"], 2, f"{where}.center") if "center" in d else None
+        if (focal is None) != (center is None):
+            raise PoseliftError(f"{where}: give both focal_length and center, or neither")
+        radial = _floats(d.get("radial_distortion", (0, 0, 0)), 3, f"{where}.radial_distortion")
+        tangential = _floats(d.get("tangential_distortion", (0, 0)), 2, f"{where}.tangential_distortion")
+        return cls(focal, center, radial, tangential, width, height)  # type: ignore[arg-type]
+
+    def to_dict(self) -> dict:
+        d: dict[str, Any] = {"res_w": self.width, "res_h": self.height}
+        if self.focal_length is not None:
+            d["focal_length"] = list(self.focal_length)
+            d["center"] = list(self.center)  # type: ignore[arg-type]
+            d["radial_distortion"] = list(self.radial_distortion)
+            d["tangential_distortion"] = list(self.tangential_distortion)
+        return d
+
+    @property
+    def calibrated(self) -> bool:
+        return self.focal_length is not None
+
+    def vector(self, normalized: bool = True) -> np.ndarray:
+        """``[9]`` float32 ``[fx, fy, cx, cy, k1, k2, k3, p1, p2]``; normalised: focal
+        ``2 f / w`` and centre in screen coordinates (see module docstring)."""
+        if self.focal_length is None or self.center is None:
+            raise PoseliftError(f"camera intrinsics unknown (only the resolution {self.width}x{self.height} is given)")
+        f = np.asarray(self.focal_length, dtype=np.float64)
+        c = np.asarray(self.center, dtype=np.float64)
+        if normalized:
+            f = f * 2.0 / self.width
+            c = normalize_screen(c, self.width, self.height)
+        return np.concatenate([f, c, self.radial_distortion, self.tangential_distortion]).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Extrinsics:
+    """Camera pose: ``rotation`` is R_world_to_cam ``[3, 3]``, ``center`` the camera
+    centre in world coordinates (metres)."""
+
+    rotation: np.ndarray
+    center: np.ndarray
+
+    @classmethod
+    def from_dict(cls, d: dict, where: str = "extrinsics") -> "Extrinsics":
+        if not isinstance(d, dict) or "R_world_to_cam" not in d or "center_m" not in d:
+            raise PoseliftError(f"{where}: expected keys 'R_world_to_cam' (3x3) and 'center_m' (3)")
+        rotation = np.asarray(d["R_world_to_cam"], dtype=np.float64)
+        center = np.asarray(d["center_m"], dtype=np.float64)
+        if rotation.shape != (3, 3) or center.shape != (3,):
+            raise PoseliftError(f"{where}: R_world_to_cam must be 3x3 and center_m 3 numbers, got {list(rotation.shape)} and {list(center.shape)}")
+        if not np.allclose(rotation @ rotation.T, np.eye(3), atol=1e-4):
+            raise PoseliftError(f"{where}: R_world_to_cam is not a rotation matrix")
+        return cls(rotation, center)
+
+    def to_dict(self) -> dict:
+        return {"R_world_to_cam": self.rotation.tolist(), "center_m": self.center.tolist()}
+
+
+def load_cameras_json(path: str | Path) -> tuple[dict[str, Intrinsics], dict[str, dict[str, Extrinsics]]]:
+    """Read ``cameras.json``: intrinsics by camera id, extrinsics by subject then camera id."""
+    path = Path(path)
+    if not path.is_file():
+        raise PoseliftError(f"camera file not found: {path}")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise PoseliftError(f"{path} is not valid JSON: {e}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("intrinsics"), dict):
+        raise PoseliftError(f"{path}: expected an object with 'intrinsics' (by camera id) and 'extrinsics' (by subject)")
+    intrinsics = {str(k): Intrinsics.from_dict(v, f"{path}: intrinsics[{k}]") for k, v in data["intrinsics"].items()}
+    extrinsics: dict[str, dict[str, Extrinsics]] = {}
+    for subject, cams in (data.get("extrinsics") or {}).items():
+        if not isinstance(cams, dict):
+            raise PoseliftError(f"{path}: extrinsics[{subject}] must map camera ids to records")
+        extrinsics[str(subject)] = {
+            str(c): Extrinsics.from_dict(v, f"{path}: extrinsics[{subject}][{c}]") for c, v in cams.items()
+        }
+    return intrinsics, extrinsics
+
+
+# --- frames ------------------------------------------------------------------------
+
+
+def world_to_camera(points: Array, rotation: Array, center: Array) -> Array:
+    """World ``[..., 3]`` (m) → camera frame ``[..., 3]`` (m): ``R (X - c)``."""
+    _check_last(points, 3, "points")
+    if isinstance(points, torch.Tensor):
+        r = torch.as_tensor(rotation, dtype=points.dtype, device=points.device)
+        c = torch.as_tensor(center, dtype=points.dtype, device=points.device)
+        return (points - c) @ r.T
+    return (np.asarray(points) - np.asarray(center)) @ np.asarray(rotation).T
+
+
+def camera_to_world(points: Array, rotation: Array, center: Array) -> Array:
+    """Camera frame ``[..., 3]`` (m) → world ``[..., 3]`` (m): ``Rᵀ Xc + c``."""
+    _check_last(points, 3, "points")
+    if isinstance(points, torch.Tensor):
+        r = torch.as_tensor(rotation, dtype=points.dtype, device=points.device)
+        c = torch.as_tensor(center, dtype=points.dtype, device=points.device)
+        return points @ r + c
+    return np.asarray(points) @ np.asarray(rotation) + np.asarray(center)
+
+
+# --- screen normalisation --------------------------------------------------------------
+
+
+def normalize_screen(points: Array, width: float, height: float) -> Array:
+    """Pixels ``[..., 2]`` → screen coordinates: ``x/w·2 - 1``, ``y/w·2 - h/w``."""
+    _check_last(points, 2, "points")
+    if width <= 0 or height <= 0:
+        raise PoseliftError(f"image size must be positive, got {width}x{height}")
+    offset = [1.0, height / width]
+    if isinstance(points, torch.Tensor):
+        return points / width * 2 - torch.tensor(offset, dtype=points.dtype, device=points.device)
+    return np.asarray(points) / width * 2 - np.asarray(offset)
+
+
+def image_coordinates(points: Array, width: float, height: float) -> Array:
+    """Screen coordinates ``[..., 2]`` → pixels (inverse of :func:`normalize_screen`)."""
+    _check_last(points, 2, "points")
+    if width <= 0 or height <= 0:
+        raise PoseliftError(f"image size must be positive, got {width}x{height}")
+    offset = [1.0, height / width]
+    if isinstance(points, torch.Tensor):
+        return (points + torch.tensor(offset, dtype=points.dtype, device=points.device)) * width / 2
+    return (np.asarray(points) + np.asarray(offset)) * width / 2
+
+
+# --- projection ----------------------------------------------------------------------
+
+
+def _broadcast_params(points: Array, intrinsics: Array) -> Array:
+    """Intrinsics ``[..., 9]`` reshaped to broadcast against points ``[..., J, 3]``."""
+    _check_last(intrinsics, 9, "intrinsics")
+    _check_last(points, 3, "points")
+    if isinstance(points, torch.Tensor):
+        intr = torch.as_tensor(intrinsics, dtype=points.dtype, device=points.device)
+    else:
+        intr = np.asarray(intrinsics, dtype=np.result_type(points.dtype, np.float32))
+    extra = points.ndim - intr.ndim
+    if extra < 0:
+        raise PoseliftError(f"intrinsics {list(intr.shape)} have more batch dimensions than points {list(points.shape)}")
+    # [B..., 9] → [B..., 1 (per extra dim), 9]
+    return intr.reshape(tuple(intr.shape[:-1]) + (1,) * extra + (9,))
+
+
+def project_to_2d(points_cam: Array, intrinsics: Array) -> Array:
+    """Camera-frame ``[..., 3]`` (m) → image ``[..., 2]`` with radial + tangential distortion.
+
+    ``intrinsics`` is ``[9]`` or batched ``[B..., 9]`` matching the leading
+    dimensions of ``points_cam``: pixel vectors give pixels, normalised vectors
+    give screen coordinates. The torch path clamps ``x/z, y/z`` to ``[-1, 1]`` so a
+    wild prediction behind or beside the camera cannot blow up the distortion
+    polynomial during training (valid Human3.6M/HumanEva points lie well inside).
+    """
+    p = _broadcast_params(points_cam, intrinsics)
+    f, c, k, t = p[..., 0:2], p[..., 2:4], p[..., 4:7], p[..., 7:9]
+    if isinstance(points_cam, torch.Tensor):
+        xy = torch.clamp(points_cam[..., :2] / points_cam[..., 2:3], -1, 1)
+    else:
+        xy = points_cam[..., :2] / points_cam[..., 2:3]
+    r2 = (xy[..., 0:1] ** 2 + xy[..., 1:2] ** 2)
+    radial = 1 + k[..., 0:1] * r2 + k[..., 1:2] * r2**2 + k[..., 2:3] * r2**3
+    tan = (xy * t).sum(-1, keepdims=True) if isinstance(xy, np.ndarray) else (xy * t).sum(-1, keepdim=True)
+    xy_d = xy * (radial + tan) + t * r2
+    return f * xy_d + c
+
+
+def project_to_2d_linear(points_cam: Array, intrinsics: Array) -> Array:
+    """Pinhole projection (distortion ignored): ``u = fx x/z + cx``, ``v = fy y/z + cy``."""
+    p = _broadcast_params(points_cam, intrinsics)
+    f, c = p[..., 0:2], p[..., 2:4]
+    if isinstance(points_cam, torch.Tensor):
+        xy = torch.clamp(points_cam[..., :2] / points_cam[..., 2:3], -1, 1)
+    else:
+        xy = points_cam[..., :2] / points_cam[..., 2:3]
+    return f * xy + c
