@@ -74,16 +74,26 @@ def cmd_train(args) -> int:
         flip_augment=not args.no_flip_augment,
         validate_every=args.validate_every,
         threads=args.threads,
+        subjects_unlabeled=_split(args.subjects_unlabeled),
+        warmup=args.warmup,
+        bone_length=not args.no_bone_length,
+        projection=not args.no_proj,
+        linear_projection=args.linear_projection,
+        trajectory=args.trajectory,
     )
+    if (args.no_proj or args.linear_projection or args.no_bone_length) and not cfg.semi_supervised:
+        raise PoseliftError("--no-proj, --linear-projection and --no-bone-length only apply with --subjects-unlabeled")
     if args.batch_size < 1 or args.epochs < 1:
         raise PoseliftError("--batch-size and --epochs must be positive")
-    last = train(cfg, args.out, resume=args.resume, progress=not args.no_progress)
+    if args.stop_after is not None and args.stop_after < 1:
+        raise PoseliftError("--stop-after must be a positive number of epochs")
+    last = train(cfg, args.out, resume=args.resume, progress=not args.no_progress, stop_after=args.stop_after)
     print(f"checkpoint: {last}", file=sys.stderr)
     return 0
 
 
 def add_train(sub) -> None:
-    p = sub.add_parser("train", help="train a temporal model (supervised)", description="Train the temporal model with the strided twin; checkpoints every epoch to OUT/last.pt (resumable).")
+    p = sub.add_parser("train", help="train a temporal model (supervised or semi-supervised)", description="Train the temporal model with the strided twin; checkpoints every epoch to OUT/last.pt (resumable).")
     _add_data_args(p)
     _add_model_args(p)
     g = p.add_argument_group("optimisation")
@@ -98,8 +108,16 @@ def add_train(sub) -> None:
     g.add_argument("--seed", type=int, default=1234, help="random seed (default 1234)")
     g.add_argument("--validate-every", type=int, default=1, help="validate MPJPE on the test subjects every N epochs (0: never)")
     g.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    g = p.add_argument_group("semi-supervised (back-projection)")
+    g.add_argument("--subjects-unlabeled", default=None, help="comma-separated subjects used as unlabeled video (2D + camera intrinsics only), e.g. S5,S6,S7,S8; enables semi-supervised training and the trajectory model")
+    g.add_argument("--warmup", type=int, default=1, help="supervised-only epochs before the unlabeled loss is attached (default 1)")
+    g.add_argument("--no-bone-length", action="store_true", help="drop the bone-length term (ablation)")
+    g.add_argument("--no-proj", action="store_true", help="drop the reprojection term (ablation)")
+    g.add_argument("--linear-projection", action="store_true", help="project with a pinhole camera, ignoring lens distortion (ablation)")
+    g.add_argument("--trajectory", action="store_true", help="also train the trajectory model (root position in camera space, metres) in supervised runs")
     p.add_argument("--out", required=True, help="run folder for checkpoints (last.pt)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--stop-after", type=int, default=None, metavar="EPOCHS", help="stop after this many epochs of this invocation (resume later with --resume; the result equals an uninterrupted run)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 

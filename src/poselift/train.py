@@ -19,7 +19,7 @@ import logging
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 import poselift
+from poselift import camera as cam
 from poselift import losses
 from poselift.data.datasets import (
     H36M_TEST_SUBJECTS,
@@ -82,6 +83,21 @@ class TrainConfig:
     flip_test: bool = True
     validate_every: int = 1
     threads: int | None = None
+    # semi-supervised back-projection (enabled by subjects_unlabeled)
+    subjects_unlabeled: list[str] | None = None
+    warmup: int = 1
+    bone_length: bool = True
+    projection: bool = True
+    linear_projection: bool = False
+    trajectory: bool = False  # train a trajectory model (always on when semi-supervised)
+
+    @property
+    def semi_supervised(self) -> bool:
+        return bool(self.subjects_unlabeled)
+
+    @property
+    def with_trajectory(self) -> bool:
+        return self.trajectory or self.semi_supervised
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -149,6 +165,24 @@ def load_split(cfg: TrainConfig, train: bool) -> list[Sequence]:
     return seqs
 
 
+def load_unlabeled(cfg: TrainConfig) -> list[Sequence]:
+    """Unlabeled training videos (their 3D is never read by training), downsampled."""
+    if cfg.dataset == "synthetic":
+        from poselift.synthetic import synthetic_dataset
+
+        seqs = synthetic_dataset(16, 400, seed=cfg.seed + 7)
+    elif cfg.dataset == "humaneva":
+        seqs = load_dataset("humaneva", cfg.data_dir, cfg.subjects_unlabeled, split="Train", actions=cfg.actions)
+    else:
+        seqs = load_dataset("h36m", cfg.data_dir, cfg.subjects_unlabeled, keypoints=cfg.keypoints, actions=cfg.actions)
+    for s in seqs:
+        if not s.intrinsics.calibrated:
+            raise PoseliftError(
+                f"semi-supervised training needs calibrated camera intrinsics; {s.key} has only a resolution"
+            )
+    return downsample_sequences(seqs, cfg.downsample)
+
+
 def model_config_for(cfg: TrainConfig) -> ModelConfig:
     skel_in, skel_out = skeletons_for(cfg.dataset, cfg.keypoints)
     return ModelConfig(
@@ -176,13 +210,33 @@ class Trainer:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
         self.model_cfg = model_config_for(cfg)
+        skel_in, skel_out = skeletons_for(cfg.dataset, cfg.keypoints)
+        if cfg.semi_supervised and skel_in != skel_out:
+            raise PoseliftError(
+                f"semi-supervised training compares the projected 3D with the input 2D, so input and output joints "
+                f"must match; {cfg.dataset} '{cfg.keypoints}' keypoints are {skel_in.name}, the output is {skel_out.name}"
+            )
+        if cfg.warmup < 0:
+            raise PoseliftError(f"--warmup must be >= 0 epochs, got {cfg.warmup}")
+        self.parents = torch.tensor([p for p in skel_out.parents if p >= 0])
+        self.children = torch.tensor([j for j, p in enumerate(skel_out.parents) if p >= 0])
         self.model = TemporalModelStrided(self.model_cfg)
         self.eval_model = TemporalModel(self.model_cfg)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, amsgrad=True)
+        self.traj_cfg = replace(self.model_cfg, num_joints_out=1)
+        self.traj_model: TemporalModelStrided | None = None
+        self.eval_traj_model: TemporalModel | None = None
+        params = list(self.model.parameters())
+        if cfg.with_trajectory:
+            self.traj_model = TemporalModelStrided(self.traj_cfg)
+            self.eval_traj_model = TemporalModel(self.traj_cfg)
+            params += list(self.traj_model.parameters())
+        self.optimizer = torch.optim.Adam(params, lr=cfg.lr, amsgrad=True)
         self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.generator_unlabeled = torch.Generator().manual_seed(cfg.seed + 4321)
         self.state = TrainState(lr=cfg.lr)
         self.flip = flip_spec_for(cfg)
         self._train_data: WindowDataset | None = None
+        self._unlabeled_data: WindowDataset | None = None
         self._test: tuple[list[Sequence], list[np.ndarray]] | None = None
 
     # ----------------------------------------------------------------- data
@@ -202,6 +256,22 @@ class Trainer:
         return self._train_data
 
     @property
+    def unlabeled_data(self) -> WindowDataset | None:
+        if self._unlabeled_data is None and self.cfg.semi_supervised:
+            seqs = load_unlabeled(self.cfg)
+            self._unlabeled_data = WindowDataset(
+                [normalized_keypoints(s) for s in seqs],
+                None,
+                self.model_cfg.receptive_field,
+                causal=self.cfg.causal,
+                stride=self.cfg.stride,
+                flip=self.flip if self.cfg.flip_augment else None,
+                intrinsics=[s.intrinsics.vector(normalized=True) for s in seqs],
+            )
+            log.info("unlabeled data: %d sequences, %d windows", len(seqs), len(self._unlabeled_data))
+        return self._unlabeled_data
+
+    @property
     def test_data(self) -> tuple[list[Sequence], list[np.ndarray]]:
         if self._test is None:
             seqs = load_split(self.cfg, train=False)
@@ -211,7 +281,7 @@ class Trainer:
     # ----------------------------------------------------------- checkpoints
     def metadata(self) -> dict[str, Any]:
         skel_in, skel_out = skeletons_for(self.cfg.dataset, self.cfg.keypoints)
-        return {
+        meta = {
             "model": self.model_cfg.to_dict(),
             "train": self.cfg.to_dict(),
             "state": asdict(self.state),
@@ -223,15 +293,20 @@ class Trainer:
             "versions": _versions(),
             "command": " ".join(sys.argv),
         }
+        if self.traj_model is not None:
+            meta["trajectory_model"] = self.traj_cfg.to_dict()
+        return meta
 
     def save(self, path: Path) -> None:
-        eval_state = self.model.state_dict()
         payload = {
-            "model_pos": eval_state,
+            "model_pos": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "rng_torch": torch.get_rng_state(),
             "rng_data": self.generator.get_state(),
+            "rng_unlabeled": self.generator_unlabeled.get_state(),
         }
+        if self.traj_model is not None:
+            payload["model_traj"] = self.traj_model.state_dict()
         save_checkpoint(path, payload, self.metadata())
 
     def load(self, path: Path) -> None:
@@ -239,66 +314,154 @@ class Trainer:
         saved = TrainConfig.from_dict(meta.get("train", {}))
         if ModelConfig.from_dict(meta["model"]) != self.model_cfg:
             raise PoseliftError(f"cannot resume from {path}: its model config differs from this run's options")
+        if (payload.get("model_traj") is not None) != (self.traj_model is not None):
+            raise PoseliftError(
+                f"cannot resume from {path}: it {'has' if payload.get('model_traj') is not None else 'has no'} "
+                "trajectory model but this run's options say otherwise (check --subjects-unlabeled / --trajectory)"
+            )
         if saved.epochs != self.cfg.epochs:
             log.info("resuming with --epochs %d (checkpoint was started with %d)", self.cfg.epochs, saved.epochs)
         self.model.load_state_dict(payload["model_pos"])
+        if self.traj_model is not None:
+            self.traj_model.load_state_dict(payload["model_traj"])
         self.optimizer.load_state_dict(payload["optimizer"])
         torch.set_rng_state(payload["rng_torch"])
         self.generator.set_state(payload["rng_data"])
-        st = meta["state"]
-        self.state = TrainState(**st)
+        if "rng_unlabeled" in payload:
+            self.generator_unlabeled.set_state(payload["rng_unlabeled"])
+        self.state = TrainState(**meta["state"])
         for group in self.optimizer.param_groups:
             group["lr"] = self.state.lr
 
     # -------------------------------------------------------------- training
+    def _unlabeled_batches(self, batch_size: int):
+        """Endless shuffled unlabeled batches; a fresh permutation when one is used up."""
+        data = self.unlabeled_data
+        assert data is not None
+        while True:
+            yield from data.batches(batch_size, self.generator_unlabeled)
+
+    def _centre_frame(self, windows: torch.Tensor) -> torch.Tensor:
+        """The input frame a single-frame output belongs to: ``[B, 1, J, 2]``."""
+        rf = self.model_cfg.receptive_field
+        idx = rf - 1 if self.model_cfg.causal else (rf - 1) // 2
+        return windows[:, idx : idx + 1]
+
+    def _bone_lengths(self, pose: torch.Tensor) -> torch.Tensor:
+        """Batch-mean bone lengths ``[bones]`` of ``[B, 1, J, 3]`` poses."""
+        return torch.linalg.vector_norm(pose[:, :, self.children] - pose[:, :, self.parents], dim=-1).mean(dim=(0, 1))
+
+    def step_losses(self, batch, unlabeled_batch=None) -> dict[str, torch.Tensor]:
+        """Losses of one step (metres; ``total`` is what is minimised).
+
+        The labeled and unlabeled windows go through the models in one forward pass,
+        so batch normalisation sees both.
+        """
+        n = batch.inputs.shape[0]
+        x = batch.inputs if unlabeled_batch is None else torch.cat([batch.inputs, unlabeled_batch.inputs])
+        pose = self.model(x)
+        out: dict[str, torch.Tensor] = {"pose": losses.mpjpe_loss(pose[:n], batch.targets)}
+        total = out["pose"]
+        traj = None
+        if self.traj_model is not None:
+            traj = self.traj_model(x)  # [B, 1, 1, 3]
+            target = batch.trajectory[:, :, None]  # [B, 1, 1, 3]
+            weights = 1.0 / target[..., 2]  # far subjects matter less
+            out["trajectory"] = losses.weighted_mpjpe_loss(traj[:n], target, weights)
+            total = total + out["trajectory"]
+        if unlabeled_batch is not None:
+            assert traj is not None
+            if self.cfg.projection:
+                absolute = pose[n:] + traj[n:]
+                project = cam.project_to_2d_linear if self.cfg.linear_projection else cam.project_to_2d
+                projected = project(absolute, unlabeled_batch.intrinsics)
+                out["reprojection"] = losses.mpjpe_loss(projected, self._centre_frame(unlabeled_batch.inputs))
+                total = total + out["reprojection"]
+            if self.cfg.bone_length:
+                out["bone_length"] = (self._bone_lengths(pose[:n]) - self._bone_lengths(pose[n:])).abs().mean()
+                total = total + out["bone_length"]
+        out["total"] = total
+        return out
+
     def train_epoch(self) -> dict[str, float]:
         from tqdm import tqdm
 
         data = self.train_data
         epoch = self.state.epoch
+        semi = self.cfg.semi_supervised and epoch >= self.cfg.warmup
         self.model.train()
-        self.model.set_bn_momentum(bn_momentum_for_epoch(epoch, self.cfg.epochs))
-        total, count = 0.0, 0
+        momentum = bn_momentum_for_epoch(epoch, self.cfg.epochs)
+        self.model.set_bn_momentum(momentum)
+        if self.traj_model is not None:
+            self.traj_model.train()
+            self.traj_model.set_bn_momentum(momentum)
+        sums: dict[str, float] = {}
+        count = 0
         start = time.perf_counter()
         n_batches = (len(data) + self.cfg.batch_size - 1) // self.cfg.batch_size
+        unlabeled = self._unlabeled_batches(self.cfg.batch_size) if semi else None
         bar = tqdm(
             data.batches(self.cfg.batch_size, self.generator),
             total=n_batches,
-            desc=f"epoch {epoch + 1}/{self.cfg.epochs}",
+            desc=f"epoch {epoch + 1}/{self.cfg.epochs}" + (" (semi)" if semi else ""),
             unit="batch",
             disable=not self.progress,
             file=sys.stderr,
             leave=False,
         )
         for i, batch in enumerate(bar):
-            pred = self.model(batch.inputs)
-            loss = losses.mpjpe_loss(pred, batch.targets)
+            terms = self.step_losses(batch, next(unlabeled) if unlabeled is not None else None)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            terms["total"].backward()
             self.optimizer.step()
             n = batch.inputs.shape[0]
-            total += float(loss.detach()) * n
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach()) * n
             count += n
             if i % 20 == 0:
                 elapsed = time.perf_counter() - start
-                bar.set_postfix(loss_mm=f"{total / count * 1000:.1f}", samples_s=f"{count / max(elapsed, 1e-9):.0f}")
+                bar.set_postfix(loss_mm=f"{sums['pose'] / count * 1000:.1f}", samples_s=f"{count / max(elapsed, 1e-9):.0f}")
         elapsed = time.perf_counter() - start
-        return {"train_mpjpe_mm": total / count * 1000, "samples_per_s": count / elapsed, "epoch_time_s": elapsed}
+        record = {"train_mpjpe_mm": sums["pose"] / count * 1000, "samples_per_s": count / elapsed, "epoch_time_s": elapsed}
+        if "trajectory" in sums:
+            record["train_trajectory_loss"] = sums["trajectory"] / count
+        if "reprojection" in sums:
+            record["train_reprojection"] = sums["reprojection"] / count  # normalised screen units
+        if "bone_length" in sums:
+            record["train_bone_length_mm"] = sums["bone_length"] / count * 1000
+        return record
 
     def validate(self) -> EvalResult:
         self.eval_model.load_state_dict(self.model.state_dict())
+        traj = None
+        if self.traj_model is not None and self.eval_traj_model is not None:
+            self.eval_traj_model.load_state_dict(self.traj_model.state_dict())
+            traj = self.eval_traj_model
         seqs, inputs = self.test_data
-        return evaluate_sequences(self.eval_model, seqs, inputs, None, full_metrics=False)
+        return evaluate_sequences(self.eval_model, seqs, inputs, None, full_metrics=False, trajectory_model=traj)
 
-    def fit(self) -> TrainState:
-        """Train until ``cfg.epochs`` epochs are complete, checkpointing each epoch."""
+    def fit(self, stop_after: int | None = None) -> TrainState:
+        """Train until ``cfg.epochs`` epochs are complete, checkpointing each epoch.
+
+        ``stop_after``: return after this many epochs of this call (the run can be
+        resumed later and ends exactly as an uninterrupted one).
+        """
+        done_here = 0
         self.run_dir.mkdir(parents=True, exist_ok=True)
         log.info(
-            "model: RF %d, %d channels, %.2f M parameters; %d epochs, batch %d",
+            "model: RF %d, %d channels, %.2f M parameters%s; %d epochs, batch %d%s",
             self.model_cfg.receptive_field, self.model_cfg.channels,
-            count_parameters(self.model) / 1e6, self.cfg.epochs, self.cfg.batch_size,
+            count_parameters(self.model) / 1e6,
+            " (+ trajectory model)" if self.traj_model is not None else "",
+            self.cfg.epochs, self.cfg.batch_size,
+            f", semi-supervised on {','.join(self.cfg.subjects_unlabeled or [])} after {self.cfg.warmup} warm-up epoch(s)"
+            if self.cfg.semi_supervised else "",
         )
         while self.state.epoch < self.cfg.epochs:
+            if stop_after is not None and done_here >= stop_after:
+                log.info("stopping after %d epoch(s) as asked; continue with --resume", done_here)
+                break
+            done_here += 1
             t0 = time.perf_counter()
             record = self.train_epoch()
             record["epoch"] = self.state.epoch + 1
@@ -306,6 +469,8 @@ class Trainer:
             if self.cfg.validate_every and (self.state.epoch + 1) % self.cfg.validate_every == 0:
                 val = self.validate()
                 record["val_mpjpe_mm"] = val.mpjpe_mm
+                if val.trajectory_mm is not None:
+                    record["val_trajectory_mm"] = val.trajectory_mm
                 if self.state.best_val_mpjpe_mm is None or val.mpjpe_mm < self.state.best_val_mpjpe_mm:
                     self.state.best_val_mpjpe_mm = val.mpjpe_mm
             self.state.epoch += 1
@@ -316,15 +481,18 @@ class Trainer:
             self.state.history.append(record)
             self.save(self.run_dir / "last.pt")
             log.info(
-                "epoch %d/%d: train %.1f mm%s, %.0f samples/s, %.0f s",
+                "epoch %d/%d: train %.1f mm%s%s, %.0f samples/s, %.0f s",
                 record["epoch"], self.cfg.epochs, record["train_mpjpe_mm"],
+                f", reprojection {record['train_reprojection']:.4f}" if "train_reprojection" in record else "",
                 f", val MPJPE {record['val_mpjpe_mm']:.1f} mm" if "val_mpjpe_mm" in record else "",
                 record["samples_per_s"], record["epoch_time_s"],
             )
         return self.state
 
 
-def train(cfg: TrainConfig, run_dir: str | Path, *, resume: bool = False, progress: bool = True) -> Path:
+def train(
+    cfg: TrainConfig, run_dir: str | Path, *, resume: bool = False, progress: bool = True, stop_after: int | None = None
+) -> Path:
     """Run (or resume) training; returns the path of the final checkpoint."""
     run_dir = Path(run_dir)
     last = run_dir / "last.pt"
@@ -336,5 +504,5 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, resume: bool = False, progre
             raise PoseliftError(f"--resume given but {last} does not exist")
         trainer.load(last)
         log.info("resumed from %s at epoch %d", last, trainer.state.epoch)
-    trainer.fit()
+    trainer.fit(stop_after)
     return last
