@@ -32,6 +32,15 @@ _LAYOUT_BY_JOINTS = {17: "h36m17", 16: "mpii16", 15: "humaneva15", 32: "h36m32",
 
 
 # ---------------------------------------------------------------- checkpoints
+# VideoPose3D's run.py also saves 'random_state' (a NumPy RandomState state tuple with a
+# uint32 array): allow plain numeric NumPy arrays (data only, no code) so such files
+# still load with weights_only=True.
+_NUMPY_ARRAY_GLOBALS = [np.core.multiarray._reconstruct, np.ndarray, np.dtype] + [
+    type(np.dtype(t)) for t in (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16,
+                                np.uint32, np.uint64, np.float16, np.float32, np.float64)
+]
+
+
 def infer_model_config(state: dict[str, torch.Tensor], causal: bool, where: str) -> ModelConfig:
     """Filter widths, channels and joint counts from original VideoPose3D weight shapes."""
     try:
@@ -64,7 +73,8 @@ def import_videopose3d_checkpoint(
     if not src.is_file():
         raise PoseliftError(f"{src} does not exist")
     try:
-        obj = torch.load(src, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(_NUMPY_ARRAY_GLOBALS):
+            obj = torch.load(src, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001
         raise PoseliftError(f"{src} could not be read as a weights-only torch file ({type(exc).__name__}); it is not a VideoPose3D checkpoint or is corrupt") from None
     if not isinstance(obj, dict) or "model_pos" not in obj:

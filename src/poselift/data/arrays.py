@@ -21,6 +21,10 @@ def load_npz(path: str | Path) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise PoseliftError(f"{path} does not exist")
+    # np.load sniffs the content: a non-zip file would be read as .npy (an array, not
+    # an archive) or reported as a pickle; an .npz is always a zip archive.
+    if not zipfile.is_zipfile(path):
+        raise PoseliftError(f"{path} is not a readable .npz file (not a zip archive)")
     try:
         with np.load(path, allow_pickle=False) as f:
             return {k: f[k] for k in f.files}

@@ -1,0 +1,278 @@
+"""Whole-sequence inference (chunking, flip TTA, frame alignment) and the evaluation
+protocol (frame-weighted per action, then the mean over actions), API and CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from poselift import camera as cam
+from poselift import skeleton as sk
+from poselift.cli import main
+from poselift.data.datasets import Sequence, normalized_keypoints
+from poselift.data.windows import FlipSpec, flip_keypoints
+from poselift.evaluate import EvalResult, evaluate_sequences, predict_sequence
+from poselift.model import ModelConfig, TemporalModel
+from poselift.synthetic import synthetic_dataset
+from poselift.train import TrainConfig, train
+
+FLIP = FlipSpec.from_skeletons(sk.H36M_17, sk.H36M_17)
+METRIC_KEYS = {"mpjpe_mm", "p_mpjpe_mm", "n_mpjpe_mm", "mpjve_mm"}
+
+
+def random_model(widths=(3, 3), causal=False, channels=32, seed=0) -> TemporalModel:
+    """A random full model with non-trivial batch-norm statistics, in eval mode."""
+    torch.manual_seed(seed)
+    model = TemporalModel(ModelConfig(filter_widths=widths, channels=channels, causal=causal, dropout=0.1))
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm1d):
+            m.running_mean.uniform_(-0.3, 0.3)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    return model.eval()
+
+
+class Oracle(nn.Module):
+    """A "model" that looks its answer up: input ``x[..., 0, 0]`` holds a row index
+    into ``table``; output frame ``t`` answers the input frame the model's output is
+    supposed to be aligned with (centre of the window, or its end when causal)."""
+
+    def __init__(self, table: np.ndarray, widths=(3, 3), causal=False) -> None:
+        super().__init__()
+        self.config = ModelConfig(filter_widths=widths, channels=1, causal=causal)
+        self.table = torch.as_tensor(table, dtype=torch.float32)
+
+    @property
+    def receptive_field(self) -> int:
+        return self.config.receptive_field
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rf = self.receptive_field
+        t_out = x.shape[1] - rf + 1
+        offset = rf - 1 if self.config.causal else (rf - 1) // 2
+        idx = x[:, offset : offset + t_out, 0, 0].round().long()
+        return self.table[idx]
+
+
+def _intrinsics() -> cam.Intrinsics:
+    return cam.Intrinsics(focal_length=(1000.0, 1000.0), center=(500.0, 500.0), width=1000, height=1000)
+
+
+def make_sequences(spec, seed=0):
+    """Sequences from ``[(subject, name, camera, frames)]`` with random 3D poses."""
+    rng = np.random.default_rng(seed)
+    seqs = []
+    for subject, name, camera, frames in spec:
+        pos = rng.normal(size=(frames, 17, 3)).astype(np.float32) * 0.3
+        pos[:, :, 2] += 5.0
+        seqs.append(Sequence(subject, name, camera, np.zeros((frames, 17, 2), np.float32), pos, _intrinsics(), 50.0))
+    return seqs
+
+
+def index_inputs(seqs):
+    """Inputs whose ``[t, 0, 0]`` is the global row of frame ``t`` (for :class:`Oracle`)."""
+    inputs, start = [], 0
+    for s in seqs:
+        x = np.zeros((s.num_frames, 17, 2), np.float32)
+        x[:, 0, 0] = np.arange(start, start + s.num_frames)
+        inputs.append(x)
+        start += s.num_frames
+    return inputs
+
+
+def rel_targets(seqs):
+    return np.concatenate([s.positions_3d - s.positions_3d[:, :1] for s in seqs])
+
+
+SPEC = [("S1", "Walking 1", "54138969", 30), ("S5", "Walking 2", "60457274", 50), ("S1", "Eating", "55011271", 20)]
+
+
+# ------------------------------------------------------------------ predict_sequence
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("flip", [None, FLIP])
+def test_chunked_prediction_equals_one_shot(causal, flip):
+    model = random_model((3, 3), causal=causal)
+    x = torch.randn(47, 17, 2).numpy()
+    one_shot = predict_sequence(model, x, flip)
+    assert one_shot.shape == (47, 17, 3)
+    for chunk in (1, 7, 46, 47, 100):
+        chunked = predict_sequence(model, x, flip, chunk_frames=chunk)
+        np.testing.assert_allclose(chunked, one_shot, atol=1e-5, rtol=0, err_msg=f"chunk_frames={chunk}")
+
+
+def test_prediction_is_the_model_on_the_edge_padded_sequence():
+    model = random_model((3, 3))
+    x = torch.randn(20, 17, 2)
+    padded = torch.cat([x[:1].expand(4, -1, -1), x, x[-1:].expand(4, -1, -1)])
+    with torch.no_grad():
+        expected = model(padded[None])[0].numpy()
+    np.testing.assert_allclose(predict_sequence(model, x.numpy()), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("frames", [3, 40])
+def test_output_frame_t_is_aligned_with_input_frame_t(causal, frames):
+    """With an oracle, prediction t must answer input frame t (shorter than RF too)."""
+    table = np.random.default_rng(1).normal(size=(frames, 17, 3)).astype(np.float32)
+    oracle = Oracle(table, widths=(3, 3), causal=causal)
+    x = np.zeros((frames, 17, 2), np.float32)
+    x[:, 0, 0] = np.arange(frames)
+    for chunk in (5, 1000):
+        np.testing.assert_array_equal(predict_sequence(oracle, x, chunk_frames=chunk), table)
+
+
+def test_flip_tta_is_the_average_with_the_mirrored_prediction():
+    model = random_model((3, 3))
+    x = torch.randn(30, 17, 2)
+    plain = predict_sequence(model, x.numpy())
+    mirrored = predict_sequence(model, flip_keypoints(x, FLIP.keypoints_perm).numpy())
+    expected = (plain + flip_keypoints(torch.from_numpy(mirrored), FLIP.joints_perm).numpy()) / 2
+    np.testing.assert_allclose(predict_sequence(model, x.numpy(), FLIP), expected, atol=1e-6)
+
+
+def test_flip_tta_output_is_mirror_equivariant():
+    """TTA(mirror(x)) == mirror(TTA(x)) for any model."""
+    model = random_model((3, 3), seed=3)
+    x = torch.randn(25, 17, 2)
+    a = predict_sequence(model, x.numpy(), FLIP)
+    b = predict_sequence(model, flip_keypoints(x, FLIP.keypoints_perm).numpy(), FLIP)
+    np.testing.assert_allclose(flip_keypoints(torch.from_numpy(b), FLIP.joints_perm).numpy(), a, atol=1e-5)
+
+
+def test_flip_tta_on_mirror_symmetric_input_gives_a_symmetric_pose():
+    model = random_model((3, 3), seed=5)
+    x = torch.randn(25, 17, 2)
+    x_sym = (x + flip_keypoints(x, FLIP.keypoints_perm)) / 2
+    assert torch.allclose(flip_keypoints(x_sym, FLIP.keypoints_perm), x_sym)
+
+    plain = torch.from_numpy(predict_sequence(model, x_sym.numpy()))
+    tta = torch.from_numpy(predict_sequence(model, x_sym.numpy(), FLIP))
+    # the random model itself is not symmetric ...
+    assert not torch.allclose(flip_keypoints(plain, FLIP.joints_perm), plain, atol=1e-3)
+    # ... but flip TTA makes the prediction exactly mirror-symmetric
+    torch.testing.assert_close(flip_keypoints(tta, FLIP.joints_perm), tta, atol=1e-6, rtol=0)
+    centre = [0, 7, 8, 9, 10]  # hip, spine, thorax, neck, head: on the symmetry plane
+    assert tta[:, centre, 0].abs().max() < 1e-6
+
+
+# ---------------------------------------------------------------- evaluate_sequences
+def test_perfect_predictions_give_zero_errors():
+    seqs = make_sequences(SPEC)
+    res = evaluate_sequences(Oracle(rel_targets(seqs)), seqs, index_inputs(seqs))
+    assert res.frames == 100
+    assert res.mpjpe_mm == 0.0
+    assert res.mpjve_mm == 0.0
+    assert res.p_mpjpe_mm < 1e-6 and res.n_mpjpe_mm < 1e-6
+    assert set(res.per_action) == {"Walking", "Eating"}
+
+
+def test_per_action_is_frame_weighted_and_overall_is_the_mean_over_actions():
+    """Offsets of 10 / 20 / 40 mm per sequence → exact expected numbers."""
+    seqs = make_sequences(SPEC)
+    offsets_m = [0.010, 0.020, 0.040]
+    table = rel_targets(seqs)
+    rows = np.concatenate([np.full(s.num_frames, o) for s, o in zip(seqs, offsets_m)])
+    table[:, :, 0] += rows[:, None]  # every joint shifted along x by the sequence's offset
+    res = evaluate_sequences(Oracle(table), seqs, index_inputs(seqs))
+
+    walking = (30 * 10 + 50 * 20) / 80  # frame-weighted over "Walking 1" and "Walking 2"
+    eating = 40.0
+    assert res.per_action["Walking"]["mpjpe_mm"] == pytest.approx(walking, abs=1e-3)
+    assert res.per_action["Eating"]["mpjpe_mm"] == pytest.approx(eating, abs=1e-3)
+    assert res.mpjpe_mm == pytest.approx((walking + eating) / 2, abs=1e-3)
+    for metric in METRIC_KEYS:
+        per = [res.per_action[a][metric] for a in res.per_action]
+        assert getattr(res, metric) == pytest.approx(np.mean(per), rel=1e-12)
+    # a pure translation: removed by the Procrustes alignment, invisible to velocities
+    assert res.p_mpjpe_mm < 1e-3
+    assert res.mpjve_mm < 1e-3
+    assert 0 < res.n_mpjpe_mm <= res.mpjpe_mm + 1e-9
+
+
+def test_mpjpe_only_mode_and_trajectory_error():
+    seqs = make_sequences(SPEC)
+    roots = np.concatenate([s.positions_3d[:, :1] for s in seqs]) + np.array([0.0, 0.03, 0.0], np.float32)
+    res = evaluate_sequences(
+        Oracle(rel_targets(seqs)), seqs, index_inputs(seqs), full_metrics=False, trajectory_model=Oracle(roots)
+    )
+    assert res.mpjpe_mm == 0.0
+    assert np.isnan(res.p_mpjpe_mm) and np.isnan(res.n_mpjpe_mm) and np.isnan(res.mpjve_mm)
+    assert all(set(v) == {"mpjpe_mm"} for v in res.per_action.values())
+    assert res.trajectory_mm == pytest.approx(30.0, abs=1e-3)
+    assert res.to_dict()["trajectory_mm"] == res.trajectory_mm
+
+
+def test_evaluate_sequences_matches_direct_metric_computation_and_keeps_train_mode():
+    from poselift import metrics
+
+    seqs = synthetic_dataset(2, 60, seed=3)
+    inputs = [normalized_keypoints(s) for s in seqs]
+    model = random_model((3, 3)).train()
+    res = evaluate_sequences(model, seqs, inputs, FLIP)
+    assert model.training  # restored after evaluation
+    errors = []
+    for s, x in zip(seqs, inputs):
+        pred = predict_sequence(model.eval(), x, FLIP)
+        errors.append(metrics.mpjpe(pred, s.positions_3d - s.positions_3d[:, :1]))
+    expected = np.concatenate(errors).mean() * 1000  # one action ("Walking"): frame-weighted
+    assert list(res.per_action) == ["Walking"]
+    assert res.mpjpe_mm == pytest.approx(expected, rel=1e-9)
+    assert res.frames == 120
+
+
+def test_eval_result_to_dict():
+    seqs = make_sequences(SPEC)
+    res = evaluate_sequences(Oracle(rel_targets(seqs)), seqs, index_inputs(seqs))
+    d = res.to_dict()
+    assert METRIC_KEYS | {"per_action", "frames"} <= set(d)
+    assert "trajectory_mm" not in d
+    assert d["per_action"] == res.per_action
+    json.dumps(d)  # JSON-serialisable
+    assert EvalResult(1.0, 2.0, 3.0, 4.0).to_dict()["n_mpjpe_mm"] == 3.0
+
+
+# ------------------------------------------------------------------------------- CLI
+@pytest.fixture(scope="module")
+def synthetic_checkpoint(tmp_path_factory):
+    cfg = TrainConfig(
+        dataset="synthetic", filter_widths=(3, 3), channels=32, epochs=1, batch_size=512, subset=0.25, threads=1
+    )
+    return train(cfg, tmp_path_factory.mktemp("evalrun"), progress=False)
+
+
+def test_cli_evaluate_json(synthetic_checkpoint, capsys):
+    assert main(["evaluate", "--checkpoint", str(synthetic_checkpoint), "--dataset", "synthetic", "--json"]) == 0
+    captured = capsys.readouterr()
+    d = json.loads(captured.out)  # stdout holds exactly one JSON object
+    assert METRIC_KEYS | {"per_action", "without_flip", "checkpoint"} <= set(d)
+    assert METRIC_KEYS | {"per_action"} <= set(d["without_flip"])
+    assert d["checkpoint"] == str(synthetic_checkpoint)
+    for result in (d, d["without_flip"]):
+        assert list(result["per_action"]) == ["Walking"]
+        assert result["frames"] == 4 * 400
+        for metric in METRIC_KEYS:
+            assert np.isfinite(result[metric]) and result[metric] > 0
+            assert result[metric] == pytest.approx(np.mean([v[metric] for v in result["per_action"].values()]))
+    assert d["mpjpe_mm"] != d["without_flip"]["mpjpe_mm"]
+
+    # the same numbers as the API on the same test split
+    import poselift
+    from poselift.train import load_split
+
+    lifter = poselift.load_model(synthetic_checkpoint)
+    seqs = load_split(TrainConfig(dataset="synthetic", seed=1234), train=False)
+    api = evaluate_sequences(lifter.pose_model, seqs, [normalized_keypoints(s) for s in seqs], FLIP)
+    assert d["mpjpe_mm"] == pytest.approx(api.mpjpe_mm, rel=1e-6)
+    assert d["p_mpjpe_mm"] == pytest.approx(api.p_mpjpe_mm, rel=1e-6)
+
+
+def test_cli_evaluate_table(synthetic_checkpoint, capsys):
+    assert main(["evaluate", "--checkpoint", str(synthetic_checkpoint), "--no-flip"]) == 0
+    out = capsys.readouterr().out
+    assert "without flip" in out and "with flip" not in out
+    assert "Walking" in out and "average" in out and "MPJPE" in out
