@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -163,3 +164,25 @@ def test_strided_model_refuses_dense():
 def test_dense_model_shapes():
     model = TemporalModel(ModelConfig(channels=8, dense=True)).eval()
     assert model(torch.randn(1, 30, 17, 2)).shape == (1, 4, 17, 3)
+
+
+def test_reference_bench_model_equals_strided_model():
+    """The original-structure model used by `bench --reference` computes the same function."""
+    from poselift.bench import ReferenceStridedModel, reference_batch
+    from poselift.model import ModelConfig, TemporalModelStrided
+
+    for causal in (False, True):
+        cfg = ModelConfig(filter_widths=(3, 3, 3), channels=32, causal=causal, dropout=0.0)
+        ref = ReferenceStridedModel(cfg).eval()
+        fast = TemporalModelStrided(cfg).eval()
+        fast.load_state_dict(ref.state_dict())
+        x = torch.randn(5, 27, 17, 2)
+        assert torch.allclose(ref(x), fast(x), atol=1e-5)
+    rng = np.random.default_rng(0)
+    s2 = [rng.standard_normal((40, 17, 2)).astype(np.float32)]
+    s3 = [rng.standard_normal((40, 17, 3)).astype(np.float32)]
+    perm = np.arange(17)
+    inputs, targets = reference_batch(s2, s3, np.array([[0, 0, 0], [0, 20, 1]]), 27, perm, perm)
+    assert inputs.shape == (2, 27, 17, 2) and targets.shape == (2, 1, 17, 3)
+    assert torch.equal(inputs[0, :13], torch.from_numpy(s2[0][:1]).expand(13, 17, 2))  # edge padding
+    assert torch.equal(inputs[1, :, :, 0], -torch.from_numpy(s2[0][7:34, :, 0]))  # flipped x

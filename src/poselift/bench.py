@@ -108,6 +108,90 @@ def bench_train(cfg: ModelConfig, batch_size: int, steps: int, warmup: int = 2) 
     return {"samples_per_s": samples_per_s, "step_time_s": per_step, "gflops": samples_per_s * flops_per_sample / 1e9, "flops_per_sample": flops_per_sample}
 
 
+class ReferenceStridedModel(TemporalModel):
+    """The original implementation's training model, for side-by-side timing.
+
+    Same weights as :class:`TemporalModel`, but each dilated convolution runs as a
+    ``Conv1d`` with stride = kernel on a channels-first ``[B, C, T]`` tensor and the
+    residual is a strided slice: the structure of the original's optimised 1-frame
+    model. Outputs equal :class:`TemporalModelStrided`'s.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t = x.shape[:2]
+        x = x.reshape(b, t, -1).transpose(1, 2)
+        drop, cfg = self.config.dropout, self.config
+        x = torch.nn.functional.conv1d(x, self.expand_conv.weight, stride=cfg.filter_widths[0])
+        x = torch.nn.functional.dropout(torch.relu(self.expand_bn(x)), drop, self.training)
+        for i, w in enumerate(cfg.filter_widths[1:]):
+            shift = w - 1 if cfg.causal else w // 2
+            res = x[:, :, shift::w]
+            conv = self.layers_conv[2 * i]
+            x = torch.nn.functional.conv1d(x, conv.weight, stride=w)
+            x = torch.nn.functional.dropout(torch.relu(self.layers_bn[2 * i](x)), drop, self.training)
+            x = res + torch.nn.functional.dropout(torch.relu(self.layers_bn[2 * i + 1](self.layers_conv[2 * i + 1](x))), drop, self.training)
+        x = self.shrink(x)
+        return x.transpose(1, 2).reshape(b, -1, cfg.num_joints_out, 3)
+
+
+def reference_batch(
+    seqs2d: list[np.ndarray], seqs3d: list[np.ndarray], pairs: np.ndarray, rf: int,
+    kps_perm: np.ndarray, joints_perm: np.ndarray,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Batch creation as the original generator does it: one Python iteration per
+    sample (slice with edge padding, copy, optional flip), then one tensor."""
+    pad = (rf - 1) // 2
+    b2 = np.empty((len(pairs), rf) + seqs2d[0].shape[1:], dtype=np.float32)
+    b3 = np.empty((len(pairs), 1) + seqs3d[0].shape[1:], dtype=np.float32)
+    for i, (seq_i, start, flip) in enumerate(pairs):
+        seq2d, seq3d = seqs2d[seq_i], seqs3d[seq_i]
+        low, high = start - pad, start + pad + 1
+        low_c, high_c = max(low, 0), min(high, seq2d.shape[0])
+        pad_left, pad_right = low_c - low, high - high_c
+        if pad_left or pad_right:
+            b2[i] = np.pad(seq2d[low_c:high_c], ((pad_left, pad_right), (0, 0), (0, 0)), "edge")
+        else:
+            b2[i] = seq2d[low_c:high_c]
+        b3[i] = seq3d[start : start + 1]
+        if flip:
+            b2[i, :, :, 0] *= -1
+            b2[i] = b2[i][:, kps_perm]
+            b3[i, :, :, 0] *= -1
+            b3[i] = b3[i][:, joints_perm]
+    return torch.from_numpy(b2), torch.from_numpy(b3 - b3[:, :, :1])
+
+
+def bench_train_reference(cfg: ModelConfig, batch_size: int, steps: int, warmup: int = 2) -> dict:
+    """Training throughput of the original implementation's structure (see
+    :class:`ReferenceStridedModel` and :func:`reference_batch`), same FLOPs."""
+    rng = np.random.default_rng(0)
+    seqs2d = [rng.standard_normal((2000, cfg.num_joints_in, 2)).astype(np.float32) * 0.3 for _ in range(10)]
+    seqs3d = [rng.standard_normal((2000, cfg.num_joints_out, 3)).astype(np.float32) * 0.3 for _ in range(10)]
+    perm_in = np.asarray(H36M_17.flip_permutation()) if cfg.num_joints_in == 17 else np.arange(cfg.num_joints_in)
+    perm_out = np.asarray(H36M_17.flip_permutation()) if cfg.num_joints_out == 17 else np.arange(cfg.num_joints_out)
+    pairs = np.array([(i, t, f) for i in range(10) for t in range(2000) for f in (0, 1)])
+    rng.shuffle(pairs)
+    model = ReferenceStridedModel(cfg).train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, amsgrad=True)
+    times = []
+    for i in range(warmup + steps):
+        t = time.perf_counter()
+        chunk = pairs[(i * batch_size) % len(pairs):][:batch_size]
+        inputs, targets = reference_batch(seqs2d, seqs3d, chunk, cfg.receptive_field, perm_in, perm_out)
+        loss = losses.mpjpe_loss(model(inputs), targets)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if i >= warmup:
+            times.append(time.perf_counter() - t)
+        print(f"\rreference train step {i + 1}/{warmup + steps}", end="", file=sys.stderr)
+    print(file=sys.stderr)
+    per_step = float(np.median(times))
+    samples_per_s = batch_size / per_step
+    flops_per_sample = 3 * forward_flops_per_output(cfg, strided=True)
+    return {"samples_per_s": samples_per_s, "step_time_s": per_step, "gflops": samples_per_s * flops_per_sample / 1e9, "flops_per_sample": flops_per_sample}
+
+
 def bench_infer(cfg: ModelConfig, frames: int, repeats: int = 3) -> dict:
     model = TemporalModel(cfg).eval()
     x = torch.randn(frames, cfg.num_joints_in, 2) * 0.3
@@ -127,14 +211,16 @@ def run_bench(args) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = ModelConfig(filter_widths=parse_arc(args.arc), channels=args.channels, dropout=args.dropout, causal=args.causal)
-    if args.what == "train":
+    if args.what == "train" and getattr(args, "reference", False):
+        result = bench_train_reference(cfg, args.batch_size, args.steps)
+    elif args.what == "train":
         result = bench_train(cfg, args.batch_size, args.steps)
     else:
         result = bench_infer(cfg, args.frames)
     peak = matmul_peak_gflops()
     result.update(
         {
-            "what": args.what,
+            "what": args.what + (" (reference: original implementation's structure)" if getattr(args, "reference", False) else ""),
             "config": {**cfg.to_dict(), "batch_size": args.batch_size, "frames": args.frames, "receptive_field": cfg.receptive_field},
             "matmul_peak_gflops": peak,
             "peak_fraction": result["gflops"] / peak,

@@ -262,6 +262,7 @@ def add_bench(sub) -> None:
     p.add_argument("--batch-size", type=int, default=1024, help="training batch size (default 1024)")
     p.add_argument("--frames", type=int, default=10_000, help="inference sequence length (default 10000)")
     p.add_argument("--steps", type=int, default=10, help="timed training steps (default 10)")
+    p.add_argument("--reference", action="store_true", help="train: time the original implementation's structure instead (Conv1d with stride, per-sample Python batch loop) for a side-by-side ratio on this machine")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--json", action="store_true", help="compact JSON on one line")
     p.set_defaults(func=cmd_bench)
