@@ -284,6 +284,9 @@ def add_demo(sub) -> None:
 
 # --------------------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
+    from poselift.pipeline import add_infer
+    from poselift.render import add_render
+
     parser = argparse.ArgumentParser(prog="poselift", description="3D human pose estimation in video with temporal convolutions.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -293,6 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_data(sub)
     add_bench(sub)
     add_demo(sub)
+    add_render(sub)
+    add_infer(sub)
     return parser
 
 

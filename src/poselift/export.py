@@ -1,0 +1,156 @@
+"""Writers for lifted 3D poses: ``.npz``, ``.json``, ``.csv`` (and BVH).
+
+Every writer goes through :func:`poselift.io.atomic_write`, so a failure never
+leaves a half-written file. Units: 3D joints in metres (camera frame: x right,
+y down, z forward), 2D keypoints in pixels, time in seconds.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from poselift.errors import PoseliftError
+from poselift.io import atomic_write
+
+
+def _npz_array(key: str, value: Any) -> np.ndarray:
+    """A pickle-free array: strings become fixed-width unicode (``<U``), never objects."""
+    if isinstance(value, str):
+        return np.asarray(value, dtype=f"<U{max(len(value), 1)}")
+    arr = np.asarray(value)
+    if arr.dtype == object:
+        try:
+            arr = arr.astype(str)
+        except (TypeError, ValueError):
+            raise PoseliftError(f"cannot store {key!r} without pickles (object array)") from None
+        if arr.dtype == object:
+            raise PoseliftError(f"cannot store {key!r} without pickles (object array)")
+    return arr
+
+
+def write_npz(path: str | Path, arrays: Mapping[str, Any]) -> Path:
+    """Write ``arrays`` to an uncompressed ``.npz`` readable with ``allow_pickle=False``.
+
+    Strings and lists of strings are stored as fixed-width unicode arrays; scalars as
+    0-d arrays. Returns ``path``.
+    """
+    path = Path(path)
+    converted = {k: _npz_array(k, v) for k, v in arrays.items() if v is not None}
+    with atomic_write(path, "wb") as f:
+        np.savez(f, **converted)
+    return path
+
+
+def _jsonable(value: Any, decimals: int) -> Any:
+    """Arrays → nested lists; non-finite floats → ``null``; floats rounded."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v, decimals) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind == "f":
+            rounded = np.round(value.astype(np.float64), decimals)
+            out = rounded.astype(object)
+            out[~np.isfinite(rounded)] = None
+            return out.tolist()
+        return value.tolist()
+    if isinstance(value, (np.generic,)):
+        return _jsonable(value.item(), decimals)
+    if isinstance(value, float):
+        return round(value, decimals) if math.isfinite(value) else None
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v, decimals) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def write_json(path: str | Path, data: Mapping[str, Any], decimals: int = 6) -> Path:
+    """Write ``data`` as JSON (arrays as nested lists, floats rounded to ``decimals``,
+    NaN/inf as ``null``). Returns ``path``."""
+    path = Path(path)
+    text = json.dumps(_jsonable(data, decimals), separators=(",", ":"), allow_nan=False)
+    with atomic_write(path, "w") as f:
+        f.write(text)
+        f.write("\n")
+    return path
+
+
+CSV_HEADER = ("frame", "time_s", "joint", "x_m", "y_m", "z_m", "u_px", "v_px", "confidence", "filled")
+
+
+def write_csv(
+    path: str | Path,
+    joints_3d: np.ndarray,
+    keypoints_2d: np.ndarray,
+    confidence: np.ndarray,
+    filled: np.ndarray,
+    fps: float,
+    joint_names: Sequence[str],
+) -> Path:
+    """Long-format CSV, one row per frame and joint (header :data:`CSV_HEADER`).
+
+    joints_3d: ``[T, J, 3]`` metres (``x_m, y_m, z_m``); keypoints_2d: ``[T, J, 2]``
+    pixels (``u_px, v_px``); confidence: ``[T, J]``; filled: ``[T, J]`` or ``[T]``
+    bool (written 0/1); ``time_s = frame / fps``.
+    """
+    joints_3d = np.asarray(joints_3d)
+    keypoints_2d = np.asarray(keypoints_2d)
+    t, j = joints_3d.shape[:2]
+    confidence = np.asarray(confidence)
+    filled = np.asarray(filled, dtype=bool)
+    if filled.ndim == 1:
+        filled = np.repeat(filled[:, None], j, axis=1)
+    if joints_3d.shape != (t, j, 3) or keypoints_2d.shape != (t, j, 2) or confidence.shape != (t, j) or filled.shape != (t, j):
+        raise ValueError("write_csv: joints_3d [T,J,3], keypoints_2d [T,J,2], confidence and filled [T,J] must agree")
+    if len(joint_names) != j:
+        raise ValueError(f"write_csv: {len(joint_names)} joint names for {j} joints")
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_HEADER)
+    for f in range(t):
+        time_s = f"{f / fps:.6f}"
+        for k in range(j):
+            x, y, z = joints_3d[f, k]
+            u, v = keypoints_2d[f, k]
+            w.writerow(
+                (f, time_s, joint_names[k], f"{x:.6f}", f"{y:.6f}", f"{z:.6f}", f"{u:.3f}", f"{v:.3f}",
+                 f"{confidence[f, k]:.4f}", int(filled[f, k]))
+            )
+    with atomic_write(path, "w") as fh:
+        fh.write(buf.getvalue())
+    return Path(path)
+
+
+def write_bvh(
+    path: str | Path,
+    joints_3d: np.ndarray,
+    skeleton=None,
+    fps: float = 50.0,
+    *,
+    scale: float = 100.0,
+    root_positions: np.ndarray | None = None,
+    camera_rotation: np.ndarray | None = None,
+    rest: str = "auto",
+    branch_joints: bool = True,
+) -> Path:
+    """Write ``joints_3d`` ``[T, J, 3]`` (metres, camera frame) as a BVH motion file
+    (Blender-importable), atomically; ``skeleton`` defaults to H36M-17.
+
+    Y-up world (camera ``(x, y, z)`` → ``(x, -y, -z)``), ``scale`` 100 = centimetres,
+    ZXY Euler angles, T-pose rest with median bone lengths, root = joint 0
+    (+ ``root_positions``). Implementation and conventions: :mod:`poselift.bvh`
+    (``parse_bvh`` / ``bvh_forward_kinematics`` read files back).
+    """
+    from poselift import bvh
+    from poselift.skeleton import H36M_17
+
+    return bvh.write_bvh(
+        path, joints_3d, H36M_17 if skeleton is None else skeleton, fps, scale=scale, root_positions=root_positions,
+        camera_rotation=camera_rotation, rest=rest, branch_joints=branch_joints,
+    )

@@ -1,0 +1,685 @@
+"""``poselift infer``: in-the-wild video (or a keypoint file) to 3D poses in one command.
+
+Stages, each a small pure function so that it can be tested alone:
+
+1. **decode + detect** (:mod:`poselift.video`, :mod:`poselift.detect`): frames are
+   decoded one at a time and fed to the 2D detector (MediaPipe BlazePose-33, pixels),
+   or a keypoint file is imported (COCO JSON, OpenPose folder, npz, csv).
+2. **convert**: the detector layout → H36M-17 (:func:`poselift.skeleton.to_h36m17`,
+   derived joint confidence = minimum of its sources); missing joints are filled by
+   :func:`fill_gaps` (linear in time, edges held; gaps longer than ``max_gap`` frames
+   are filled too but *flagged*); pixels → normalised screen coordinates
+   (:func:`poselift.camera.normalize_screen`); the sequence is resampled from the
+   video frame rate to the model's (checkpoint metadata ``fps``, default 50) by
+   linear interpolation in time (:func:`resample`).
+3. **lift**: :func:`poselift.evaluate.predict_sequence` on the whole sequence (edge
+   padded, one output per input frame; flip test-time augmentation unless the model
+   is causal or ``--no-flip``), plus the root trajectory when the checkpoint has a
+   trajectory model; the 3D result is interpolated back to the video frame times.
+4. **write**: ``poses.npz``, ``poses.json``, ``poses.csv`` (and ``poses.bvh``,
+   ``render.mp4`` on request) into a staging folder inside ``--out``, then moved into
+   place: an error never leaves partial ``poses.*`` files behind.
+
+Units: 3D joints in metres, root-relative (the Hip joint is at the origin), camera
+frame (x right, y down, z forward); trajectory = root position in metres, camera frame;
+2D keypoints in pixels; times in seconds.
+
+Trajectory and focal length
+---------------------------
+The trajectory model sees normalised screen coordinates only, so it implicitly
+assumes the normalised focal length ``2 f / w`` of its training cameras (Human3.6M:
+≈ 2.295, i.e. ``f ≈ 1.15 w``). A person's apparent size fixes ``Z · (2f/w)``, so with
+another camera the depth scales with the focal length while ``X`` and ``Y`` stay the
+same: ``Z = Z_model · (2 f_px / w) / f_train``. ``--focal PX`` gives ``f_px``; by
+default it is the image diagonal ``sqrt(w² + h²)`` (a ≈ 53° diagonal field of view,
+typical of phones and webcams; ≈ 1.15 w for 16:9 footage, so 16:9 video is left
+unscaled). ``f_train`` is the checkpoint metadata ``focal_normalized`` when present,
+else 2.295 (Human3.6M; 2.1 for the synthetic dataset).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, NamedTuple
+
+import numpy as np
+
+from poselift.errors import PoseliftError
+
+log = logging.getLogger("poselift.infer")
+
+DEFAULT_MODEL_FPS = 50.0
+DEFAULT_MAX_GAP = 10
+#: Relative frame-rate difference below which no resampling is done (1 %).
+RESAMPLE_TOLERANCE = 0.01
+#: Normalised focal length ``2 f / w`` of the training cameras, by dataset.
+TRAIN_FOCAL_NORMALIZED = {"h36m": 2.295, "synthetic": 2.1}
+OUTPUT_FILES = ("poses.npz", "poses.json", "poses.csv")
+
+
+# --------------------------------------------------------------------- gap filling
+class GapFill(NamedTuple):
+    """Result of :func:`fill_gaps`.
+
+    points: ``[T, J, D]`` with every missing value filled.
+    filled: ``[T, J]`` bool, True where the value was interpolated or held.
+    flagged: ``[T, J]`` bool, True inside gaps longer than ``max_gap_frames``
+    (including held edges): filled, but not trustworthy.
+    """
+
+    points: np.ndarray
+    filled: np.ndarray
+    flagged: np.ndarray
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """``[start, stop)`` of every run of True in a 1D bool array."""
+    padded = np.concatenate([[False], mask, [False]])
+    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+
+
+def fill_gaps(points: np.ndarray, confidence: np.ndarray | None, max_gap_frames: int) -> GapFill:
+    """Fill missing joints per joint by linear interpolation in time (frames).
+
+    A value is missing where any coordinate is NaN or the confidence is 0. Inner gaps
+    are interpolated linearly between the neighbouring observed frames; leading and
+    trailing gaps hold the first/last observed value. Gaps longer than
+    ``max_gap_frames`` are filled the same way but flagged. Raises
+    :class:`PoseliftError` if a joint is missing in every frame.
+    """
+    points = np.asarray(points, dtype=np.float32)
+    if points.ndim != 3:
+        raise PoseliftError(f"points must be shaped [frames, joints, D], got {list(points.shape)}")
+    if max_gap_frames < 0:
+        raise PoseliftError(f"--max-gap must be >= 0 frames, got {max_gap_frames}")
+    missing = ~np.isfinite(points).all(-1)
+    if confidence is not None:
+        confidence = np.asarray(confidence)
+        if confidence.shape != points.shape[:2]:
+            raise PoseliftError(f"confidence must be shaped {list(points.shape[:2])}, got {list(confidence.shape)}")
+        missing |= ~(confidence > 0)
+    out = points.copy()
+    flagged = np.zeros(missing.shape, dtype=bool)
+    frames = np.arange(points.shape[0])
+    for j in range(points.shape[1]):
+        gap = missing[:, j]
+        if not gap.any():
+            continue
+        seen = np.flatnonzero(~gap)
+        if seen.size == 0:
+            raise PoseliftError(f"joint {j} is missing in every frame; it cannot be filled")
+        for d in range(points.shape[2]):
+            out[gap, j, d] = np.interp(frames[gap], seen, points[seen, j, d])
+        for start, stop in _runs(gap):
+            if stop - start > max_gap_frames:
+                flagged[start:stop, j] = True
+    return GapFill(out, missing, flagged)
+
+
+# ---------------------------------------------------------------------- resampling
+def interpolate_frames(x: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Sample ``x`` ``[T, ...]`` at fractional frame ``positions`` ``[N]`` (linear, clipped to the ends)."""
+    x = np.asarray(x)
+    pos = np.clip(np.asarray(positions, dtype=np.float64), 0, x.shape[0] - 1)
+    i0 = np.floor(pos).astype(np.int64)
+    i1 = np.minimum(i0 + 1, x.shape[0] - 1)
+    w = (pos - i0).reshape((-1,) + (1,) * (x.ndim - 1))
+    return (x[i0] * (1 - w) + x[i1] * w).astype(x.dtype, copy=False)
+
+
+def resample(x: np.ndarray, fps_in: float, fps_out: float, num_out: int | None = None) -> np.ndarray:
+    """Resample ``[T, ...]`` from ``fps_in`` to ``fps_out`` frames/s by linear interpolation.
+
+    Output frame ``k`` is at time ``k / fps_out`` (frame 0 at time 0). By default the
+    output spans the input: ``floor((T - 1) · fps_out / fps_in) + 1`` frames; times
+    past the last input frame hold it. Rates within :data:`RESAMPLE_TOLERANCE` of
+    each other are treated as equal (``x`` is returned unchanged, or cut/held to
+    ``num_out``).
+    """
+    if fps_in <= 0 or fps_out <= 0:
+        raise PoseliftError(f"frame rates must be positive, got {fps_in} and {fps_out}")
+    x = np.asarray(x)
+    if num_out is None:
+        num_out = x.shape[0] if same_rate(fps_in, fps_out) else int(math.floor((x.shape[0] - 1) * fps_out / fps_in + 1e-9)) + 1
+    ratio = 1.0 if same_rate(fps_in, fps_out) else fps_in / fps_out
+    return interpolate_frames(x, np.arange(num_out) * ratio)
+
+
+def same_rate(fps_a: float, fps_b: float) -> bool:
+    return abs(fps_a - fps_b) <= RESAMPLE_TOLERANCE * max(fps_a, fps_b)
+
+
+# -------------------------------------------------------------------------- lifting
+def model_fps(metadata: dict[str, Any]) -> float:
+    """Frame rate the model was trained at (metadata ``fps``, default 50 frames/s)."""
+    value = metadata.get("fps", DEFAULT_MODEL_FPS)
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        value = DEFAULT_MODEL_FPS
+    return value if math.isfinite(value) and value > 0 else DEFAULT_MODEL_FPS
+
+
+def train_focal_normalized(metadata: dict[str, Any]) -> float:
+    """Normalised focal length ``2 f / w`` the trajectory model was trained with."""
+    if isinstance(metadata.get("focal_normalized"), (int, float)) and metadata["focal_normalized"] > 0:
+        return float(metadata["focal_normalized"])
+    dataset = (metadata.get("train") or {}).get("dataset", "h36m") if isinstance(metadata.get("train"), dict) else "h36m"
+    return TRAIN_FOCAL_NORMALIZED.get(dataset, TRAIN_FOCAL_NORMALIZED["h36m"])
+
+
+def default_focal(width: int, height: int) -> float:
+    """Default focal length in pixels: the image diagonal ``sqrt(w² + h²)``."""
+    return float(math.hypot(width, height))
+
+
+def depth_scale(focal_px: float, width: int, train_focal_norm: float) -> float:
+    """Factor applied to the trajectory depth: ``(2 focal_px / w) / train_focal_norm``."""
+    if not (math.isfinite(focal_px) and focal_px > 0):
+        raise PoseliftError(f"--focal must be a positive number of pixels, got {focal_px}")
+    return (2.0 * focal_px / width) / train_focal_norm
+
+
+def check_lifter(lifter, causal: bool) -> None:
+    """Raise a :class:`PoseliftError` unless ``lifter`` lifts H36M-17 2D to H36M-17 3D
+    (and is causal when ``causal`` is requested)."""
+    cfg = lifter.config
+    meta = lifter.metadata
+    joints_in = meta.get("joints_in", "h36m17")
+    joints_out = meta.get("joints_out", "h36m17")
+    if joints_in != "h36m17" or cfg.num_joints_in != 17 or cfg.in_features != 2:
+        raise PoseliftError(
+            f"this checkpoint takes {joints_in} input ({cfg.num_joints_in} joints); `poselift infer` needs a model "
+            "trained on H36M-17 2D keypoints (e.g. `poselift train --keypoints gt`)"
+        )
+    if joints_out != "h36m17" or cfg.num_joints_out != 17:
+        raise PoseliftError(f"this checkpoint outputs {joints_out} ({cfg.num_joints_out} joints); `poselift infer` needs H36M-17 output")
+    if causal and not cfg.causal:
+        raise PoseliftError("--causal needs a causal checkpoint (trained with `poselift train --causal`); this one is symmetric")
+
+
+def lift(
+    lifter, keypoints_norm: np.ndarray, fps: float, *, flip: bool = True
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Lift ``[T, 17, 2]`` normalised screen coordinates sampled at ``fps`` frames/s.
+
+    The input is resampled to the model's frame rate, lifted with
+    :func:`poselift.evaluate.predict_sequence` (flip TTA when ``flip`` and the model
+    is not causal), and the output interpolated back to the ``T`` input frame times.
+    Returns ``(joints [T, 17, 3], trajectory [T, 3] or None)``: root-relative joints
+    and the root position, metres, camera frame (trajectory *not* focal-corrected).
+    """
+    from poselift.data.windows import FlipSpec
+    from poselift.evaluate import predict_sequence
+    from poselift.skeleton import H36M_17
+
+    t = keypoints_norm.shape[0]
+    rate = model_fps(lifter.metadata)
+    x = resample(keypoints_norm.astype(np.float32), fps, rate)
+    spec = FlipSpec.from_skeletons(H36M_17, H36M_17) if flip and not lifter.config.causal else None
+    joints = predict_sequence(lifter.pose_model, x, spec)
+    joints = joints - joints[:, :1]
+    traj = None
+    if lifter.trajectory_model is not None:
+        traj = predict_sequence(lifter.trajectory_model, x, None)[:, 0]
+    back = np.arange(t) * (rate / fps) if not same_rate(fps, rate) else np.arange(t, dtype=np.float64)
+    joints = interpolate_frames(joints, back)
+    traj = interpolate_frames(traj, back) if traj is not None else None
+    return joints.astype(np.float32), None if traj is None else traj.astype(np.float32)
+
+
+# ---------------------------------------------------------------------------- run
+@dataclass
+class InferResult:
+    """Summary of one ``poselift infer`` run (times in seconds)."""
+
+    out_dir: str
+    files: list[str]
+    num_frames: int
+    frames_with_person: int
+    filled_frames: int
+    flagged_frames: list[int]
+    fps: float
+    model_fps: float
+    width: int
+    height: int
+    focal_px: float
+    checkpoint: str
+    has_trajectory: bool
+    flip: bool
+    causal: bool
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total_s(self) -> float:
+        return float(sum(self.timings_s.values()))
+
+    @property
+    def frames_per_s(self) -> float:
+        """End-to-end throughput: input frames / total wall time of all stages."""
+        return self.num_frames / self.total_s if self.total_s > 0 else float("inf")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["total_s"] = round(self.total_s, 4)
+        d["frames_per_s"] = round(self.frames_per_s, 2)
+        d["timings_s"] = {k: round(v, 4) for k, v in self.timings_s.items()}
+        return d
+
+
+def input_kind(path: Path, keypoints_format: str = "auto") -> str:
+    """``"keypoints"`` for keypoint files/folders (or an explicit format), else ``"video"``."""
+    from poselift.detect import detect_keypoints_format
+
+    if keypoints_format != "auto":
+        return "keypoints"
+    return "keypoints" if detect_keypoints_format(path) else "video"
+
+
+def _abort_on_failure(frames: Iterator[np.ndarray], future: Future) -> Iterator[np.ndarray]:
+    """Pass frames through, raising the background job's exception as soon as it fails."""
+    for frame in frames:
+        if future.done() and future.exception() is not None:
+            raise future.exception()  # type: ignore[misc]
+        yield frame
+
+
+def _detect_video(path: Path, detector, fps: float | None, progress: bool, background: Future | None = None):
+    """Decode (in a prefetch thread) and detect; ``background`` failing aborts detection early."""
+    from poselift.detect import get_detector
+    from poselift.video import open_video, prefetch
+
+    det = get_detector(detector) if isinstance(detector, str) else detector
+    info, frames = open_video(path, fps=fps)
+    log.info("video %s: %dx%d px, %.3f frames/s, ~%d frames", path, info.width, info.height, info.fps, info.num_frames)
+    stream = prefetch(frames)
+    if background is not None:
+        stream = _abort_on_failure(stream, background)
+    try:
+        return det.detect(stream, info, progress=progress)
+    finally:
+        with contextlib.suppress(ValueError):  # still running in a detector thread that timed out
+            stream.close()
+
+
+def _person_check(kp, source: Path) -> int:
+    found = kp.person_frames()
+    if not found.any():
+        raise PoseliftError(f"no person detected in any frame of {source} ({kp.num_frames} frames)")
+    n = int(found.sum())
+    if n < kp.num_frames:
+        log.info("person found in %d of %d frames; the other frames are interpolated", n, kp.num_frames)
+    if n < 0.5 * kp.num_frames:
+        log.warning("a person was found in only %d of %d frames: expect unreliable 3D in the gaps", n, kp.num_frames)
+    return n
+
+
+def _to_h36m(kp, max_gap: int) -> tuple[np.ndarray, np.ndarray, GapFill]:
+    """Keypoints2D → H36M-17 pixels ``[T, 17, 2]``, confidence ``[T, 17]`` and the gap fill."""
+    from poselift.skeleton import H36M_17, to_h36m17
+
+    points, conf = to_h36m17(kp.points, kp.layout, kp.confidence)
+    conf = np.where(np.isfinite(points).all(-1), conf, 0.0).astype(np.float32)
+    never = ~(conf > 0).any(axis=0)
+    if never.any():
+        names = ", ".join(H36M_17.joint_names[j] for j in np.flatnonzero(never))
+        raise PoseliftError(f"joint(s) {names} (h36m17) were not found in any frame; the lifter needs all 17 joints")
+    gaps = fill_gaps(points, conf, max_gap)
+    return gaps.points, conf, gaps
+
+
+def _load_lifter(checkpoint: str | Path | None, causal: bool):
+    """Load and check the checkpoint (see :func:`check_lifter`)."""
+    from poselift.model import load_model
+
+    lifter = load_model(checkpoint)
+    check_lifter(lifter, causal)
+    return lifter
+
+
+def _render(out_path: Path, joints_3d: np.ndarray, keypoints_2d: np.ndarray, fps: float, *, video: Path | None,
+            video_fps: float | None, image_size: tuple[int, int], render_size: int | None, azimuth: float | None,
+            limit_frames: int | None, progress: bool) -> None:
+    """Side-by-side render (input video or 2D keypoints | 3D) via :func:`poselift.render.render_video`."""
+    try:
+        from poselift.render import render_video
+    except ImportError:
+        raise PoseliftError("--render is not available in this installation (poselift.render is missing)") from None
+    from poselift.skeleton import H36M_17
+    from poselift.video import open_video, prefetch
+
+    options: dict[str, Any] = {}
+    if render_size is not None:
+        options["size"] = render_size
+    if azimuth is not None:
+        options["azimuth"] = azimuth
+    frames = None
+    if video is not None:
+        frames = prefetch(open_video(video, fps=video_fps)[1])
+    try:
+        render_video(
+            out_path, joints_3d, H36M_17, fps, keypoints_2d=keypoints_2d, frames=frames,
+            image_size=None if frames is not None else image_size, limit_frames=limit_frames, progress=progress, **options,
+        )
+    finally:
+        if frames is not None:
+            frames.close()
+
+
+def _bvh(out_path: Path, joints_3d: np.ndarray, fps: float, trajectory: np.ndarray | None) -> None:
+    """BVH motion file via :func:`poselift.export.write_bvh` (root moved by the trajectory when present)."""
+    try:
+        from poselift.export import write_bvh
+    except ImportError:
+        raise PoseliftError("--bvh is not available in this installation (poselift.export.write_bvh is missing)") from None
+    from poselift.skeleton import H36M_17
+
+    write_bvh(out_path, joints_3d, H36M_17, fps, root_positions=trajectory)
+
+
+def run_infer(
+    input: str | Path,
+    out_dir: str | Path,
+    checkpoint: str | Path | None = None,
+    *,
+    detector: Any = "mediapipe",
+    keypoints_format: str = "auto",
+    width: int | None = None,
+    height: int | None = None,
+    fps: float | None = None,
+    focal: float | None = None,
+    causal: bool = False,
+    flip: bool = True,
+    max_gap: int = DEFAULT_MAX_GAP,
+    bvh: bool = False,
+    render: bool = False,
+    render_size: int | None = None,
+    azimuth: float | None = None,
+    limit_frames: int | None = None,
+    progress: bool = True,
+) -> InferResult:
+    """Video or keypoint file → 3D poses written to ``out_dir`` (see module docstring).
+
+    ``detector`` is a detector name (``"mediapipe"``) or an object following
+    :class:`poselift.detect.Detector`. ``width``/``height`` (pixels) and ``fps``
+    (frames/s) describe keypoint inputs that do not carry them (``fps`` also
+    overrides a video's frame rate); ``focal`` is the focal length in pixels
+    (default: the image diagonal); ``max_gap`` is in input frames.
+    """
+    from poselift.detect import load_keypoints
+    from poselift.skeleton import H36M_17
+
+    source = Path(input)
+    out_dir = Path(out_dir)
+    timings: dict[str, float] = {}
+    if not source.exists():
+        raise PoseliftError(f"input {source} does not exist")
+    if max_gap < 0:
+        raise PoseliftError(f"--max-gap must be >= 0 frames, got {max_gap}")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise PoseliftError(f"--out {out_dir} exists and is not a folder")
+
+    kind = input_kind(source, keypoints_format)
+    if kind == "video":
+        if width is not None or height is not None:
+            log.warning("--width/--height are ignored for videos (the frame size is read from the file)")
+        # The model loads (torch import included, ~2 s) in a thread while the video is
+        # decoded and detected; a bad checkpoint still aborts detection at once.
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="poselift-load") as pool:
+            loading = pool.submit(_load_lifter, checkpoint, causal)
+            try:
+                kp = _detect_video(source, detector, fps, progress, loading)
+            except BaseException:
+                if loading.done() and loading.exception() is not None:
+                    raise loading.exception() from None  # type: ignore[misc]
+                raise
+            timings["decode_detect"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            lifter = loading.result()
+            timings["load_model"] = time.perf_counter() - t0  # only the part not hidden behind detection
+    else:
+        t0 = time.perf_counter()
+        lifter = _load_lifter(checkpoint, causal)
+        timings["load_model"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        kp = load_keypoints(source, keypoints_format, width=width, height=height, fps=fps)
+        timings["load_keypoints"] = time.perf_counter() - t0
+    use_flip = flip and not lifter.config.causal
+    found = _person_check(kp, source)
+
+    t0 = time.perf_counter()
+    from poselift.camera import normalize_screen
+
+    points_px, conf, gaps = _to_h36m(kp, max_gap)
+    norm = normalize_screen(points_px, kp.width, kp.height).astype(np.float32)
+    timings["convert"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    joints, traj = lift(lifter, norm, kp.fps, flip=use_flip)
+    focal_px = float(focal) if focal is not None else default_focal(kp.width, kp.height)
+    if traj is not None:
+        traj = traj.copy()
+        traj[:, 2] *= depth_scale(focal_px, kp.width, train_focal_normalized(lifter.metadata))
+    timings["lift"] = time.perf_counter() - t0
+
+    filled_frames = gaps.filled.any(axis=1)
+    flagged = gaps.flagged.any(axis=1)
+    flagged_list = np.flatnonzero(flagged).tolist()
+    checkpoint_name = str(checkpoint) if checkpoint is not None else "bundled"
+    arrays: dict[str, Any] = {
+        "joints_3d": joints,
+        "trajectory": traj,
+        "keypoints_2d": points_px.astype(np.float32),
+        "confidence": conf,
+        "filled": filled_frames,
+        "filled_joints": gaps.filled,
+        "flagged": flagged,
+        "time_s": (np.arange(kp.num_frames) / kp.fps).astype(np.float64),
+        "fps": np.float64(kp.fps),
+        "width": np.int64(kp.width),
+        "height": np.int64(kp.height),
+        "focal_px": np.float64(focal_px),
+        "layout": "h36m17",
+        "joint_names": np.asarray(H36M_17.joint_names, dtype=f"<U{max(map(len, H36M_17.joint_names))}"),
+        "parents": np.asarray(H36M_17.parents, dtype=np.int64),
+    }
+    meta = {
+        "input": str(source),
+        "input_kind": kind,
+        "source_layout": kp.layout,
+        "checkpoint": checkpoint_name,
+        "model_fps": model_fps(lifter.metadata),
+        "receptive_field": lifter.receptive_field,
+        "flip": use_flip,
+        "causal": bool(lifter.config.causal),
+        "max_gap_frames": max_gap,
+        "frames_with_person": found,
+        "flagged_frames": flagged_list,
+        "timings_s": dict(timings),
+        "units": {
+            "joints_3d": "metres, root-relative (Hip at 0), camera frame (x right, y down, z forward)",
+            "trajectory": "metres, root position in the camera frame (depth scaled by focal_px; see poselift.pipeline)",
+            "keypoints_2d": "pixels, origin top-left (H36M-17 joints, gaps filled)",
+            "time_s": "seconds",
+        },
+    }
+
+    t0 = time.perf_counter()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".poselift-infer-", dir=out_dir))
+    written: list[str] = []
+    try:
+        extra: dict[str, float] = {}
+        if render:
+            tr = time.perf_counter()
+            _render(
+                staging / "render.mp4", joints, points_px, kp.fps, video=source if kind == "video" else None,
+                video_fps=fps, image_size=(kp.width, kp.height), render_size=render_size, azimuth=azimuth,
+                limit_frames=limit_frames, progress=progress,
+            )
+            extra["render"] = time.perf_counter() - tr
+        if bvh:
+            tb = time.perf_counter()
+            _bvh(staging / "poses.bvh", joints, kp.fps, traj)
+            extra["bvh"] = time.perf_counter() - tb
+        write_outputs(staging, arrays, meta)
+        names = sorted(p.name for p in staging.iterdir() if not p.name.startswith("."))
+        for name in names:
+            os.replace(staging / name, out_dir / name)
+            written.append(str(out_dir / name))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    timings["write"] = time.perf_counter() - t0 - sum(extra.values())
+    timings.update(extra)
+    result = InferResult(
+        out_dir=str(out_dir), files=written, num_frames=kp.num_frames, frames_with_person=found,
+        filled_frames=int(filled_frames.sum()), flagged_frames=flagged_list, fps=kp.fps,
+        model_fps=model_fps(lifter.metadata), width=kp.width, height=kp.height, focal_px=focal_px,
+        checkpoint=checkpoint_name, has_trajectory=traj is not None, flip=use_flip,
+        causal=bool(lifter.config.causal), timings_s=timings,
+    )
+    log.info(
+        "infer: %d frames (person in %d, %d filled, %d flagged) in %.2f s = %.1f frames/s; %s",
+        result.num_frames, found, result.filled_frames, len(flagged_list), result.total_s, result.frames_per_s,
+        ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()),
+    )
+    return result
+
+
+def write_outputs(folder: Path, arrays: dict[str, Any], meta: dict[str, Any]) -> list[Path]:
+    """Write ``poses.npz``, ``poses.json`` and ``poses.csv`` into ``folder``."""
+    from poselift.export import write_csv, write_json, write_npz
+
+    npz = write_npz(folder / "poses.npz", arrays)
+    doc = {k: v for k, v in arrays.items() if v is not None}
+    doc["metadata"] = meta
+    js = write_json(folder / "poses.json", doc)
+    cs = write_csv(
+        folder / "poses.csv", arrays["joints_3d"], arrays["keypoints_2d"], arrays["confidence"],
+        arrays["filled_joints"], float(arrays["fps"]), [str(n) for n in arrays["joint_names"]],
+    )
+    return [npz, js, cs]
+
+
+# ----------------------------------------------------------------------------- CLI
+def cmd_infer(args: argparse.Namespace) -> int:
+    """``poselift infer``: run :func:`run_infer` and print a summary."""
+    result = run_infer(
+        args.input,
+        args.out,
+        args.checkpoint,
+        detector=args.detector,
+        keypoints_format=args.keypoints_format,
+        width=args.width,
+        height=args.height,
+        fps=args.fps,
+        focal=args.focal,
+        causal=args.causal,
+        flip=not args.no_flip,
+        max_gap=args.max_gap,
+        bvh=args.bvh,
+        render=args.render,
+        render_size=args.render_size,
+        azimuth=args.azimuth,
+        limit_frames=args.limit_frames,
+        progress=not args.json and not args.no_progress,
+    )
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(
+            f"{result.num_frames} frames lifted (person found in {result.frames_with_person}, "
+            f"{result.filled_frames} filled, {len(result.flagged_frames)} flagged) at "
+            f"{result.frames_per_s:.1f} frames/s → {result.out_dir}",
+            file=sys.stderr,
+        )
+        for path in result.files:
+            print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def add_infer(sub) -> None:
+    """Register ``poselift infer`` on an argparse sub-parser collection."""
+    from poselift.detect import DETECTORS, KEYPOINT_FORMATS
+
+    p = sub.add_parser(
+        "infer",
+        help="video or 2D keypoint file → 3D poses (npz/json/csv, optional BVH and render)",
+        description=(
+            "Lift one person's motion to 3D. INPUT is a video (2D keypoints are detected with MediaPipe) or a "
+            "keypoint file you already have: COCO-style JSON, an OpenPose JSON folder, our .npz or a long-format "
+            ".csv (formats: README and poselift.detect). Writes OUT/poses.npz, poses.json and poses.csv: H36M-17 "
+            "joints in metres, root-relative, camera frame (x right, y down, z forward), the 2D keypoints in "
+            "pixels, per-joint confidence and which frames were interpolated; plus the root trajectory when the "
+            "checkpoint has a trajectory model. Missing detections are interpolated in time; gaps longer than "
+            "--max-gap frames are filled too but flagged. The 2D sequence is resampled to the model's frame rate "
+            "(checkpoint metadata 'fps', default 50) by linear interpolation and the 3D result back to the video's."
+        ),
+    )
+    p.add_argument("input", metavar="VIDEO|KEYPOINTS", help="video file (mp4, mov, avi, ...) or keypoint file/folder")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created; existing poses.* files are replaced only when the run succeeds)")
+    p.add_argument("--checkpoint", default=None, metavar="PATH", help="poselift checkpoint (.pt) trained on H36M-17 2D keypoints; default: the bundled model (none ships yet)")
+    p.add_argument("--detector", choices=DETECTORS, default="mediapipe", help="2D detector for videos (default mediapipe: BlazePose-33, model_complexity 1, bundled in the wheel, tracking mode)")
+    p.add_argument("--keypoints-format", choices=("auto",) + KEYPOINT_FORMATS, default="auto", help="format of a keypoint INPUT (default auto: folder → openpose, .json → coco-json, .npz → npz, .csv → csv, anything else is decoded as a video)")
+    g = p.add_argument_group("input geometry and timing")
+    g.add_argument("--width", type=_positive_int, default=None, metavar="PX", help="image width in pixels of a keypoint INPUT: required when the file does not state it, overrides it otherwise (videos: read from the file)")
+    g.add_argument("--height", type=_positive_int, default=None, metavar="PX", help="image height in pixels of a keypoint INPUT (like --width)")
+    g.add_argument("--fps", type=_positive_float, default=None, metavar="FPS", help="input frame rate in frames/s: required for keypoint files without one; for a video it replaces the container's rate (needed when the container has none)")
+    g.add_argument("--focal", type=_positive_float, default=None, metavar="PX", help="camera focal length in pixels, used to scale the trajectory depth; default: the image diagonal sqrt(w²+h²) (≈53° diagonal field of view)")
+    g = p.add_argument_group("lifting")
+    g.add_argument("--causal", action="store_true", help="require a causal checkpoint (each output sees only past frames); error if the checkpoint is symmetric")
+    g.add_argument("--no-flip", action="store_true", help="skip flip test-time augmentation (averaging with the mirrored input; never used for causal models); about 2x faster lifting")
+    g.add_argument("--max-gap", type=_non_negative_int, default=DEFAULT_MAX_GAP, metavar="FRAMES", help="longest run of missing frames (per joint, in input frames) that is interpolated silently; longer gaps are filled too but flagged in the output (default 10)")
+    g = p.add_argument_group("extra outputs")
+    g.add_argument("--bvh", action="store_true", help="also write OUT/poses.bvh (motion capture file for Blender etc.)")
+    g.add_argument("--render", action="store_true", help="also write OUT/render.mp4: the input video (or the 2D keypoints) next to the 3D skeleton")
+    g.add_argument("--render-size", type=_positive_int, default=None, metavar="PX", help="height of the rendered video in pixels (default 480)")
+    g.add_argument("--azimuth", type=float, default=None, metavar="DEG", help="viewing angle of the 3D panel around the vertical axis, in degrees (default 70: the input camera's side, as VideoPose3D; 160 = side view, 250 = from behind)")
+    g.add_argument("--limit-frames", type=_positive_int, default=None, metavar="N", help="render only the first N frames (the pose files always hold every frame)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary (frames, person frames, flagged frames, per-stage timings in s, end-to-end frames/s) on stdout; no progress bars")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_infer)
