@@ -276,3 +276,20 @@ def test_cli_evaluate_table(synthetic_checkpoint, capsys):
     out = capsys.readouterr().out
     assert "without flip" in out and "with flip" not in out
     assert "Walking" in out and "average" in out and "MPJPE" in out
+
+
+def test_per_subject_breakdown_follows_the_same_protocol():
+    """per_subject[S] equals evaluating that subject's sequences alone."""
+    from poselift.evaluate import evaluate_sequences
+    from poselift.model import ModelConfig, TemporalModel
+    from poselift.synthetic import synthetic_dataset
+    from poselift.data.datasets import normalized_keypoints
+
+    seqs = synthetic_dataset(3, 60, seed=5)
+    model = TemporalModel(ModelConfig(filter_widths=(3,), channels=16)).eval()
+    inputs = [normalized_keypoints(s) for s in seqs]
+    both = evaluate_sequences(model, seqs, inputs)
+    assert set(both.per_subject) == {s.subject for s in seqs}
+    for i, seq in enumerate(seqs):
+        alone = evaluate_sequences(model, [seq], [inputs[i]])
+        assert both.per_subject[seq.subject]["mean"]["p_mpjpe_mm"] == pytest.approx(alone.p_mpjpe_mm)

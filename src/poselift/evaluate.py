@@ -64,6 +64,7 @@ class EvalResult:
     per_action: dict[str, dict[str, float]] = field(default_factory=dict)
     trajectory_mm: float | None = None
     frames: int = 0
+    per_subject: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         d = {
@@ -73,6 +74,7 @@ class EvalResult:
             "mpjve_mm": self.mpjve_mm,
             "frames": self.frames,
             "per_action": self.per_action,
+            "per_subject": self.per_subject,
         }
         if self.trajectory_mm is not None:
             d["trajectory_mm"] = self.trajectory_mm
@@ -126,11 +128,26 @@ def evaluate_sequences(
         overall[name] = mean * MM
         for action, v in actions.items():
             per_action.setdefault(action, {})[f"{name}_mm"] = v * MM
+    # The same protocol restricted to each test subject (HumanEva-I reports per subject).
+    per_subject: dict[str, dict[str, dict[str, float]]] = {}
+    subjects = {seq.key: seq.subject.split("/")[-1] for seq in sequences}
+    for subject in sorted(set(subjects.values())):
+        entry: dict[str, dict[str, float]] = {}
+        for name, values in per_metric.items():
+            mine = {k: v for k, v in values.items() if subjects[k] == subject}
+            if not mine:
+                continue
+            actions, mean = metrics.aggregate_per_action(mine)
+            entry.setdefault("mean", {})[f"{name}_mm"] = mean * MM
+            for action, v in actions.items():
+                entry.setdefault(action, {})[f"{name}_mm"] = v * MM
+        per_subject[subject] = entry
     traj_mm = None
     if traj_errors:
         traj_mm = metrics.aggregate_per_action(traj_errors)[1] * MM
     return EvalResult(
-        overall["mpjpe"], overall["p_mpjpe"], overall["n_mpjpe"], overall["mpjve"], per_action, traj_mm, frames
+        overall["mpjpe"], overall["p_mpjpe"], overall["n_mpjpe"], overall["mpjve"], per_action, traj_mm, frames,
+        per_subject,
     )
 
 
@@ -147,6 +164,10 @@ def format_table(result: EvalResult, title: str = "") -> str:
         f"{'average':<14}"
         + "".join(f"{getattr(result, c):>10.1f}" for c in cols)
     )
+    if len(result.per_subject) > 1:
+        for subject, entry in result.per_subject.items():
+            mean = entry.get("mean", {})
+            lines.append(f"{'  ' + subject:<14}" + "".join(f"{mean.get(c, float('nan')):>10.1f}" for c in cols))
     if result.trajectory_mm is not None:
         lines.append(f"trajectory error (root, camera frame): {result.trajectory_mm:.1f} mm")
     return "\n".join(lines)
