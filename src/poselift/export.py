@@ -127,30 +127,9 @@ def write_csv(
     return Path(path)
 
 
-def write_bvh(
-    path: str | Path,
-    joints_3d: np.ndarray,
-    skeleton=None,
-    fps: float = 50.0,
-    *,
-    scale: float = 100.0,
-    root_positions: np.ndarray | None = None,
-    camera_rotation: np.ndarray | None = None,
-    rest: str = "auto",
-    branch_joints: bool = True,
-) -> Path:
-    """Write ``joints_3d`` ``[T, J, 3]`` (metres, camera frame) as a BVH motion file
-    (Blender-importable), atomically; ``skeleton`` defaults to H36M-17.
-
-    Y-up world (camera ``(x, y, z)`` → ``(x, -y, -z)``), ``scale`` 100 = centimetres,
-    ZXY Euler angles, T-pose rest with median bone lengths, root = joint 0
-    (+ ``root_positions``). Implementation and conventions: :mod:`poselift.bvh`
-    (``parse_bvh`` / ``bvh_forward_kinematics`` read files back).
-    """
+def write_bvh(path, joints_3d, skeleton=None, fps: float = 50.0, **options) -> Path:
+    """Write a BVH motion file (see :func:`poselift.bvh.write_bvh`; skeleton defaults to H36M-17)."""
     from poselift import bvh
     from poselift.skeleton import H36M_17
 
-    return bvh.write_bvh(
-        path, joints_3d, H36M_17 if skeleton is None else skeleton, fps, scale=scale, root_positions=root_positions,
-        camera_rotation=camera_rotation, rest=rest, branch_joints=branch_joints,
-    )
+    return bvh.write_bvh(path, joints_3d, H36M_17 if skeleton is None else skeleton, fps, **options)
