@@ -17,6 +17,7 @@ from poselift.errors import PoseliftError
 
 log = logging.getLogger("poselift")
 DEFAULT_DATA = Path("../shared/data")
+NOISY_EVAL_SEED = 20240  # fixed: `evaluate --noisy` numbers are comparable between checkpoints
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
@@ -80,6 +81,7 @@ def cmd_train(args) -> int:
         projection=not args.no_proj,
         linear_projection=args.linear_projection,
         trajectory=args.trajectory,
+        recipe=args.recipe,
     )
     if (args.no_proj or args.linear_projection or args.no_bone_length) and not cfg.semi_supervised:
         raise PoseliftError("--no-proj, --linear-projection and --no-bone-length only apply with --subjects-unlabeled")
@@ -114,7 +116,17 @@ def add_train(sub) -> None:
     g.add_argument("--no-bone-length", action="store_true", help="drop the bone-length term (ablation)")
     g.add_argument("--no-proj", action="store_true", help="drop the reprojection term (ablation)")
     g.add_argument("--linear-projection", action="store_true", help="project with a pinhole camera, ignoring lens distortion (ablation)")
-    g.add_argument("--trajectory", action="store_true", help="also train the trajectory model (root position in camera space, metres) in supervised runs")
+    g.add_argument("--trajectory", action="store_const", const=True, default=None, help="also train the trajectory model (root position in camera space, metres) in supervised runs (default: on with --recipe wild, off otherwise)")
+    g.add_argument("--no-trajectory", dest="trajectory", action="store_const", const=False, help="no trajectory model (e.g. with --recipe wild)")
+    g = p.add_argument_group("recipe")
+    g.add_argument(
+        "--recipe", choices=["wild"], default=None,
+        help="wild: a model for in-the-wild video. Trains on Human3.6M world 3D (--dataset h36m) projected through a new "
+        "random virtual camera per window (yaw 0-360°, elevation -10..45°, 2.5-8 m, horizontal field of view 40-90°, "
+        "roll, off-centre subject), with detector-like 2D noise (jitter, bias, outliers, left/right swaps, "
+        "interpolated gaps) and the joint layout `poselift infer` builds from COCO/BlazePose detections; turns the "
+        "trajectory model on. Validation stays the standard protocol (real cameras, ground-truth 2D in that layout)",
+    )
     p.add_argument("--out", required=True, help="run folder for checkpoints (last.pt)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--stop-after", type=int, default=None, metavar="EPOCHS", help="stop after this many epochs of this invocation (resume later with --resume; the result equals an uninterrupted run)")
@@ -127,7 +139,7 @@ def cmd_evaluate(args) -> int:
     from poselift.data.datasets import normalized_keypoints
     from poselift.evaluate import evaluate_sequences, format_table
     from poselift.model import load_model
-    from poselift.train import TrainConfig, flip_spec_for, load_split
+    from poselift.train import TrainConfig, flip_spec_for, load_split, with_input_layout
 
     lifter = load_model(args.checkpoint)
     meta = lifter.metadata
@@ -148,7 +160,21 @@ def cmd_evaluate(args) -> int:
             f"checkpoint expects {lifter.config.num_joints_in} input joints but the {cfg.dataset} "
             f"'{cfg.keypoints}' keypoints have {seqs[0].keypoints_2d.shape[1]}"
         )
+    layout = meta.get("input_layout", "h36m17")
+    if layout != "h36m17":
+        log.info("input layout %s (from the checkpoint): converting the test 2D", layout)
+        seqs = with_input_layout(seqs, layout)
     inputs = [normalized_keypoints(s) for s in seqs]
+    if args.noisy:
+        import torch
+
+        from poselift.augment import NoiseConfig, corrupt_sequence, limbs_for
+        from poselift.data.datasets import skeletons_for
+
+        noise = NoiseConfig(limbs=limbs_for(skeletons_for(cfg.dataset, cfg.keypoints)[0]))
+        gen = torch.Generator().manual_seed(NOISY_EVAL_SEED)
+        rf = lifter.config.receptive_field
+        inputs = [corrupt_sequence(x, gen, noise, chunk_frames=rf) for x in inputs]
     results = {}
     modes = [("no_flip", None), ("flip", flip_spec_for(cfg))]
     if args.no_flip:
@@ -159,12 +185,15 @@ def cmd_evaluate(args) -> int:
         )
         results[name] = res
         if not args.json:
-            print(format_table(res, f"{cfg.dataset} {','.join(sorted({s.subject for s in seqs}))} — {'with' if flip else 'without'} flip test-time augmentation"))
+            noisy = " — noisy 2D (detector noise model)" if args.noisy else ""
+            print(format_table(res, f"{cfg.dataset} {','.join(sorted({s.subject for s in seqs}))} — {'with' if flip else 'without'} flip test-time augmentation{noisy}"))
             print()
     if args.json:
         best = results.get("flip", results["no_flip"]).to_dict()
         best["without_flip"] = results["no_flip"].to_dict()
         best["checkpoint"] = str(args.checkpoint)
+        best["input_layout"] = layout
+        best["noisy"] = bool(args.noisy)
         print(json.dumps(best, indent=2))
     return 0
 
@@ -178,6 +207,7 @@ def add_evaluate(sub) -> None:
     p.add_argument("--subjects-test", default=None, help="comma-separated test subjects (default S9,S11 / HumanEva S1,S2,S3)")
     p.add_argument("--actions", default=None, help="comma-separated actions (default: all / as trained)")
     p.add_argument("--no-flip", action="store_true", help="skip the flip test-time augmentation pass")
+    p.add_argument("--noisy", action="store_true", help="robustness numbers: corrupt the test 2D with the detector noise model of `--recipe wild` (poselift.augment.NoiseConfig defaults, fixed seed, one noise draw per receptive-field chunk)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=cmd_evaluate)
 

@@ -3,7 +3,8 @@
 One call of :func:`train` runs (or resumes) a training run in ``run_dir``:
 
 * data: sequences → normalised 2D windows (one gather per batch) and root-relative
-  3D targets in metres, flip augmentation;
+  3D targets in metres, flip augmentation; or, with ``recipe="wild"``, the world 3D
+  filmed by random virtual cameras with detector-like noise (:mod:`poselift.augment`);
 * model: the strided twin trains; its weights load into the full model for
   validation and for the saved checkpoint;
 * optimiser: Adam (amsgrad), lr decayed ×``lr_decay`` per epoch, batch-norm
@@ -27,14 +28,17 @@ import numpy as np
 import torch
 
 import poselift
+from poselift import augment
 from poselift import camera as cam
 from poselift import losses
 from poselift.data.datasets import (
     H36M_TEST_SUBJECTS,
     H36M_TRAIN_SUBJECTS,
     Sequence,
+    WorldSequence,
     downsample_sequences,
     load_dataset,
+    load_h36m_world,
     normalized_keypoints,
     skeletons_for,
     subset_sequences,
@@ -55,6 +59,11 @@ from poselift.model import (
 log = logging.getLogger("poselift.train")
 
 HUMANEVA_TRAIN_SUBJECTS = ("S1", "S2", "S3")
+RECIPES = ("wild",)
+#: Camera views per recording in the standard Human3.6M recipe: a ``wild`` epoch shows
+#: every window this many times (×2 with flip augmentation), each with a new camera,
+#: so that epochs (and the per-epoch lr decay) match the standard recipe.
+WILD_VIEWS_PER_WINDOW = 4
 
 
 @dataclass
@@ -89,7 +98,11 @@ class TrainConfig:
     bone_length: bool = True
     projection: bool = True
     linear_projection: bool = False
-    trajectory: bool = False  # train a trajectory model (always on when semi-supervised)
+    # train a trajectory model; None: on for recipe "wild", off otherwise (always on when semi-supervised)
+    trajectory: bool | None = None
+    # None: the standard protocol; "wild": world 3D seen by random virtual cameras with
+    # detector-like 2D noise and the detector joint layout (poselift.augment)
+    recipe: str | None = None
 
     @property
     def semi_supervised(self) -> bool:
@@ -97,7 +110,14 @@ class TrainConfig:
 
     @property
     def with_trajectory(self) -> bool:
-        return self.trajectory or self.semi_supervised
+        if self.semi_supervised:
+            return True
+        return self.trajectory if self.trajectory is not None else self.recipe == "wild"
+
+    @property
+    def input_layout(self) -> str:
+        """Joint layout of the 2D input (``augment.INPUT_LAYOUTS``)."""
+        return augment.INPUT_LAYOUT_DETECTOR if self.recipe == "wild" else augment.INPUT_LAYOUT_MOCAP
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -162,7 +182,25 @@ def load_split(cfg: TrainConfig, train: bool) -> list[Sequence]:
     if train:
         seqs = subset_sequences(seqs, cfg.subset, cfg.seed)
         seqs = downsample_sequences(seqs, cfg.downsample)
-    return seqs
+    return with_input_layout(seqs, cfg.input_layout)
+
+
+def with_input_layout(seqs: list[Sequence], layout: str) -> list[Sequence]:
+    """The sequences with their 2D keypoints converted from the mocap H36M-17 joints to
+    ``layout`` (checkpoint metadata ``input_layout``; ``"h36m17"``: unchanged)."""
+    if layout == augment.INPUT_LAYOUT_MOCAP:
+        return seqs
+    return [
+        replace(s, keypoints_2d=augment.convert_input_layout(s.keypoints_2d, layout).astype(np.float32)) for s in seqs
+    ]
+
+
+def load_world_split(cfg: TrainConfig) -> list[WorldSequence]:
+    """World-frame 3D of the training subjects (``subset``/``downsample`` applied) for
+    the ``wild`` recipe: Human3.6M ``positions_3d.npz`` read without cameras."""
+    subjects_train, _ = cfg.default_subjects()
+    seqs = load_h36m_world(cfg.data_dir, subjects_train, actions=cfg.actions)
+    return downsample_sequences(subset_sequences(seqs, cfg.subset, cfg.seed), cfg.downsample)
 
 
 def load_unlabeled(cfg: TrainConfig) -> list[Sequence]:
@@ -218,6 +256,16 @@ class Trainer:
             )
         if cfg.warmup < 0:
             raise PoseliftError(f"--warmup must be >= 0 epochs, got {cfg.warmup}")
+        if cfg.recipe is not None and cfg.recipe not in RECIPES:
+            raise PoseliftError(f"unknown --recipe {cfg.recipe!r}; expected one of {', '.join(RECIPES)}")
+        if cfg.recipe == "wild":
+            if cfg.dataset != "h36m" or cfg.keypoints != "gt":
+                raise PoseliftError(
+                    "--recipe wild trains on Human3.6M world 3D filmed by virtual cameras: it needs --dataset h36m "
+                    f"--keypoints gt, got --dataset {cfg.dataset} --keypoints {cfg.keypoints}"
+                )
+            if cfg.semi_supervised:
+                raise PoseliftError("--recipe wild cannot be combined with --subjects-unlabeled")
         self.parents = torch.tensor([p for p in skel_out.parents if p >= 0])
         self.children = torch.tensor([j for j, p in enumerate(skel_out.parents) if p >= 0])
         self.model = TemporalModelStrided(self.model_cfg)
@@ -235,13 +283,26 @@ class Trainer:
         self.generator_unlabeled = torch.Generator().manual_seed(cfg.seed + 4321)
         self.state = TrainState(lr=cfg.lr)
         self.flip = flip_spec_for(cfg)
-        self._train_data: WindowDataset | None = None
+        self._train_data: WindowDataset | augment.WildWindowDataset | None = None
         self._unlabeled_data: WindowDataset | None = None
         self._test: tuple[list[Sequence], list[np.ndarray]] | None = None
 
     # ----------------------------------------------------------------- data
     @property
-    def train_data(self) -> WindowDataset:
+    def train_data(self) -> WindowDataset | augment.WildWindowDataset:
+        if self._train_data is None and self.cfg.recipe == "wild":
+            world = load_world_split(self.cfg)
+            self._train_data = augment.WildWindowDataset(
+                [s.positions_world for s in world],
+                self.model_cfg.receptive_field,
+                causal=self.cfg.causal,
+                stride=self.cfg.stride,
+                flip=self.cfg.flip_augment,
+                camera=augment.VirtualCameraConfig(),
+                noise=augment.NoiseConfig(),
+                samples_per_window=WILD_VIEWS_PER_WINDOW * (2 if self.cfg.flip_augment else 1),
+            )
+            log.info("wild training data: %d recordings, %d samples per epoch", len(world), len(self._train_data))
         if self._train_data is None:
             seqs = load_split(self.cfg, train=True)
             self._train_data = WindowDataset(
@@ -295,6 +356,23 @@ class Trainer:
         }
         if self.traj_model is not None:
             meta["trajectory_model"] = self.traj_cfg.to_dict()
+        if self.cfg.recipe == "wild":
+            camera = augment.VirtualCameraConfig()
+            meta["recipe"] = "wild"
+            meta["input_layout"] = self.cfg.input_layout
+            meta["input"] += (
+                "; joints in the layout poselift.skeleton builds from COCO/BlazePose detections (h36m17-detector)"
+            )
+            meta["augmentation"] = {
+                "camera": camera.to_dict(),
+                "noise": augment.NoiseConfig().to_dict(),
+                "flip": self.cfg.flip_augment,
+                "samples_per_window": WILD_VIEWS_PER_WINDOW * (2 if self.cfg.flip_augment else 1),
+                "head_eye_lerp": augment.HEAD_EYE_LERP,
+            }
+            # the focal length poselift infer rescales trajectory depth from (median of the range)
+            meta["focal_normalized"] = camera.focal_reference()
+            meta["focal_normalized_range"] = list(camera.focal_range())
         return meta
 
     def save(self, path: Path) -> None:
@@ -318,6 +396,11 @@ class Trainer:
             raise PoseliftError(
                 f"cannot resume from {path}: it {'has' if payload.get('model_traj') is not None else 'has no'} "
                 "trajectory model but this run's options say otherwise (check --subjects-unlabeled / --trajectory)"
+            )
+        if saved.recipe != self.cfg.recipe:
+            raise PoseliftError(
+                f"cannot resume from {path}: it was trained with --recipe {saved.recipe or '(standard)'}, "
+                f"this run asks for {self.cfg.recipe or '(standard)'}"
             )
         if saved.epochs != self.cfg.epochs:
             log.info("resuming with --epochs %d (checkpoint was started with %d)", self.cfg.epochs, saved.epochs)

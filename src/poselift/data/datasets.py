@@ -135,6 +135,62 @@ def load_h36m(
     return out
 
 
+@dataclass
+class WorldSequence:
+    """One recorded sequence in the world frame (no camera): ``positions_world``
+    ``[T, J, 3]`` metres, z up. Used by the ``wild`` training recipe, which films it
+    with random virtual cameras (:mod:`poselift.augment`)."""
+
+    subject: str
+    name: str
+    positions_world: np.ndarray
+    fps: float
+
+    @property
+    def key(self) -> str:
+        return f"{self.subject}/{self.name}"
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.positions_world.shape[0])
+
+
+def load_h36m_world(
+    root: str | Path,
+    subjects: tuple[str, ...] | list[str] | None = None,
+    actions: list[str] | None = None,
+    *,
+    skip_corrupt: bool = True,
+) -> list[WorldSequence]:
+    """Read Human3.6M world 3D (``positions_3d.npz``: metres, z up), one
+    :class:`WorldSequence` per recording; ``cameras.json`` is not needed.
+
+    Same subject / action selection and corrupt-sequence skipping as :func:`load_h36m`
+    (and the same order, so :func:`subset_sequences` picks the same chunks).
+    """
+    from poselift.metrics import action_name
+
+    root = Path(root)
+    path = root / "positions_3d.npz"
+    positions = load_npz(path)
+    all_subjects = sorted({k.split("/")[0] for k in positions}, key=lambda s: int(s[1:]) if s[1:].isdigit() else 0)
+    subjects = _select(all_subjects, subjects, "subject(s)", str(path))
+    out: list[WorldSequence] = []
+    for key in positions:
+        subject, name = key.split("/", 1)
+        if subject not in subjects:
+            continue
+        if skip_corrupt and f"{subject}/{action_name(name)}" in H36M_SKIP:
+            continue
+        if actions is not None and action_name(name) not in actions:
+            continue
+        world = check_array(positions[key], f"{path}[{key}]", joints=17, dims=3)
+        out.append(WorldSequence(subject, name, world, H36M_FPS))
+    if not out:
+        raise PoseliftError(f"no Human3.6M sequences matched subjects={subjects} actions={actions} in {root}")
+    return out
+
+
 def load_humaneva(
     root: str | Path,
     subjects: list[str] | None = None,
@@ -188,7 +244,7 @@ def _humaneva_action(name: str) -> str:
 def subset_sequences(sequences: list[Sequence], fraction: float, seed: int) -> list[Sequence]:
     """Keep a random contiguous chunk of each sequence (same frame rate), seeded.
 
-    All camera views of a recording get the same chunk.
+    All camera views of a recording get the same chunk. Also takes :class:`WorldSequence`.
     """
     if not 0 < fraction <= 1:
         raise PoseliftError(f"--subset must be in (0, 1], got {fraction}")
@@ -207,7 +263,7 @@ def subset_sequences(sequences: list[Sequence], fraction: float, seed: int) -> l
 
 
 def downsample_sequences(sequences: list[Sequence], factor: int) -> list[Sequence]:
-    """Keep every ``factor``-th frame (lowers the frame rate by ``factor``)."""
+    """Keep every ``factor``-th frame (lowers the frame rate by ``factor``); also takes :class:`WorldSequence`."""
     if factor < 1:
         raise PoseliftError(f"--downsample must be a positive integer, got {factor}")
     if factor == 1:
@@ -220,7 +276,9 @@ def downsample_sequences(sequences: list[Sequence], factor: int) -> list[Sequenc
     return out
 
 
-def _slice_sequence(s: Sequence, sl: slice) -> Sequence:
+def _slice_sequence(s, sl: slice):
+    if isinstance(s, WorldSequence):
+        return WorldSequence(s.subject, s.name, s.positions_world[sl], s.fps)
     return Sequence(
         s.subject,
         s.name,

@@ -1,0 +1,484 @@
+"""The ``wild`` training recipe: random virtual cameras, detector joint layout,
+detector-like 2D noise, WildWindowDataset batches, and `poselift train --recipe wild`
+/ `poselift evaluate --noisy` on a fake Human3.6M folder (no licensed data needed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from poselift import augment as A
+from poselift import camera as cam
+from poselift.cli import main
+from poselift.data.datasets import H36M_CAMERAS, downsample_sequences, load_h36m_world, subset_sequences
+from poselift.data.windows import flip_keypoints
+from poselift.errors import PoseliftError
+from poselift.model import load_model, read_checkpoint
+from poselift.skeleton import H36M_17, coco17_to_h36m17
+from poselift.synthetic import animate_figure, look_at_camera
+from poselift.train import Trainer, TrainConfig, load_split
+
+PERM = torch.tensor(H36M_17.flip_permutation())
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def world_sequences(n: int = 3, frames: int = 120) -> list[np.ndarray]:
+    return [animate_figure(frames, seed=i) for i in range(n)]
+
+
+def random_walk_keypoints(b=64, t=27, j=17, seed=0) -> torch.Tensor:
+    g = gen(seed)
+    base = torch.rand(b, 1, j, 2, generator=g) * torch.tensor([0.4, 0.8]) - torch.tensor([0.2, 0.4])
+    return base + torch.cumsum(torch.randn(b, t, j, 2, generator=g) * 0.01, dim=1)
+
+
+# ----------------------------------------------------------------------- cameras
+def test_cameras_are_rotations_within_the_configured_ranges():
+    n = 512
+    cfg = A.VirtualCameraConfig()
+    root = torch.randn(n, 3, generator=gen(1)) + torch.tensor([0.0, 0.0, 0.9])
+    r, c, k = A.sample_cameras(n, cfg, root, gen(2))
+    assert r.shape == (n, 3, 3) and c.shape == (n, 3) and k.shape == (n, 9)
+    torch.testing.assert_close(r @ r.transpose(1, 2), torch.eye(3).expand(n, 3, 3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(torch.linalg.det(r), torch.ones(n), atol=1e-5, rtol=0)
+    dist = torch.linalg.vector_norm(c - root, dim=-1)
+    assert dist.min() >= 2.5 - 1e-4 and dist.max() <= 8.0 + 1e-4
+    elevation = torch.rad2deg(torch.asin((c - root)[:, 2] / dist))
+    assert elevation.min() >= -10 - 1e-3 and elevation.max() <= 45 + 1e-3
+    lo, hi = cfg.focal_range()
+    assert lo == pytest.approx(1.0) and hi == pytest.approx(1 / math.tan(math.radians(20)))
+    assert (k[:, 0] >= lo - 1e-5).all() and (k[:, 0] <= hi + 1e-5).all() and torch.equal(k[:, 0], k[:, 1])
+    assert k[:, 2:4].abs().max() <= 0.06 + 1e-6  # principal point ±3 % of the width
+    assert (k[:, 4:] == 0).all()  # pinhole
+    # the camera looks (roughly) at the root: it is in front, near the optical axis
+    root_cam = ((root - c)[:, None] @ r.transpose(1, 2))[:, 0]
+    assert (root_cam[:, 2] > 0).all()
+    screen = k[:, 0:2] * root_cam[:, :2] / root_cam[:, 2:] + k[:, 2:4]
+    assert screen[:, 0].abs().max() <= 0.5 + 1e-4  # ±25 % of the width from the centre
+    assert screen[:, 1].abs().max() <= 0.5 * 16 / 9 + 1e-4  # ±25 % of the height (tallest aspect)
+    assert screen[:, 0].abs().max() > 0.3  # not always centred
+    assert cfg.focal_reference() == pytest.approx(1 / math.tan(math.radians(32.5)))
+
+
+def test_camera_without_aim_offset_puts_the_root_at_the_image_centre():
+    cfg = A.VirtualCameraConfig(aim_offset=0.0)
+    root = torch.tensor([[0.3, -1.0, 0.9]]).repeat(64, 1)
+    r, c, k = A.sample_cameras(64, cfg, root, gen(3))
+    root_cam = ((root - c)[:, None] @ r.transpose(1, 2))[:, 0]
+    screen = k[:, 0:2] * root_cam[:, :2] / root_cam[:, 2:] + k[:, 2:4]
+    torch.testing.assert_close(screen, torch.zeros(64, 2), atol=1e-5, rtol=0)
+    # camera "up" is world up within the roll range: image y points downward in the world
+    down_world = r[:, 1]
+    assert (down_world[:, 2] < -math.cos(math.radians(45 + 5 + 30))).all()
+
+
+def test_min_depth_pushes_cameras_back_along_the_root_ray():
+    cfg = A.VirtualCameraConfig(distance_m=(2.5, 2.5))
+    n = 256
+    root = torch.zeros(n, 3)
+    points = torch.randn(n, 20, 3, generator=gen(4)) * 1.2  # some points right at / behind the camera
+    plain = A.sample_cameras(n, cfg, root, gen(5))
+    safe = A.sample_cameras(n, cfg, root, gen(5), points=points)
+    torch.testing.assert_close(safe.rotation, plain.rotation)
+    z = ((points - safe.center[:, None]) @ safe.rotation.transpose(1, 2))[..., 2]
+    assert z.min() >= cfg.min_depth_m - 1e-4
+    moved = (safe.center - plain.center).norm(dim=-1) > 1e-6
+    assert moved.any() and not moved.all()
+
+    def root_screen(cams):
+        p = ((root - cams.center)[:, None] @ cams.rotation.transpose(1, 2))[:, 0]
+        return cams.intrinsics[:, :2] * p[:, :2] / p[:, 2:] + cams.intrinsics[:, 2:4]
+
+    torch.testing.assert_close(root_screen(safe), root_screen(plain), atol=1e-5, rtol=0)  # aim kept
+
+
+def test_window_projection_equals_the_camera_module():
+    ds = A.WildWindowDataset(world_sequences(), 27, noise=None, flip=False)
+    ids = torch.arange(0, len(ds), 5)
+    points_cam, screen, cams = ds.render(ids, gen(6))
+    world = ds.windows(ids).double().numpy()
+    for i in range(0, len(ids), 17):
+        rot, centre = cams.rotation[i].double().numpy(), cams.center[i].double().numpy()
+        expected_cam = cam.world_to_camera(world[i], rot, centre)
+        np.testing.assert_allclose(points_cam[i].numpy(), expected_cam, atol=2e-5)
+        expected = cam.project_to_2d_linear(expected_cam, cams.intrinsics[i].double().numpy())
+        np.testing.assert_allclose(screen[i].numpy(), expected, atol=2e-5)
+        # with zero distortion the full model agrees too
+        np.testing.assert_allclose(cam.project_to_2d(expected_cam, cams.intrinsics[i].double().numpy()), expected, atol=1e-9)
+    assert points_cam[..., 2].min() >= 0.5 - 1e-5
+
+
+# ------------------------------------------------------------------------ layout
+def test_detector_layout_rules_hold_exactly():
+    rng = np.random.default_rng(0)
+    for pts in (rng.normal(size=(5, 9, 17, 2)), rng.normal(size=(4, 17, 3)).astype(np.float32)):
+        out = A.detector_layout_from_h36m(pts)
+        np.testing.assert_allclose(out[..., 0, :], (pts[..., 1, :] + pts[..., 4, :]) / 2, atol=1e-6)
+        np.testing.assert_allclose(out[..., 8, :], (pts[..., 11, :] + pts[..., 14, :]) / 2, atol=1e-6)
+        np.testing.assert_allclose(out[..., 7, :], (out[..., 0, :] + out[..., 8, :]) / 2, atol=1e-6)
+        np.testing.assert_array_equal(out[..., 9, :], pts[..., 9, :])
+        head = pts[..., 9, :] + A.HEAD_EYE_LERP * (pts[..., 10, :] - pts[..., 9, :])
+        np.testing.assert_allclose(out[..., 10, :], head, atol=1e-6)
+        same = [j for j in range(17) if j not in (0, 7, 8, 10)]
+        np.testing.assert_array_equal(out[..., same, :], pts[..., same, :])
+        t = A.detector_layout_from_h36m(torch.as_tensor(pts))
+        np.testing.assert_allclose(t.numpy(), out, atol=1e-6)
+    with pytest.raises(PoseliftError):
+        A.detector_layout_from_h36m(np.zeros((3, 16, 2)))
+
+
+def test_detector_layout_matches_the_coco_conversion_of_poselift_infer():
+    """A COCO detection of the mocap pose (eyes straddling the approximated eye point)
+    converted with poselift.skeleton gives exactly the detector layout."""
+    rng = np.random.default_rng(1)
+    mocap = rng.normal(size=(30, 17, 2))
+    eyes = mocap[:, 9] + A.HEAD_EYE_LERP * (mocap[:, 10] - mocap[:, 9])
+    offset = rng.normal(size=(30, 2)) * 0.02
+    coco = np.zeros((30, 17, 2))
+    coco[:, 0] = mocap[:, 9]  # nose
+    coco[:, 1], coco[:, 2] = eyes + offset, eyes - offset
+    coco[:, 3], coco[:, 4] = eyes + 2 * offset, eyes - 2 * offset  # ears: unused
+    for c, h in ((5, 11), (6, 14), (7, 12), (8, 15), (9, 13), (10, 16), (11, 4), (12, 1), (13, 5), (14, 2), (15, 6), (16, 3)):
+        coco[:, c] = mocap[:, h]
+    converted, _ = coco17_to_h36m17(coco)
+    np.testing.assert_allclose(converted, A.detector_layout_from_h36m(mocap), atol=1e-12)
+
+
+def test_detector_layout_commutes_with_flip_and_screen_normalisation():
+    rng = np.random.default_rng(2)
+    px = rng.uniform(0, 1000, size=(7, 17, 2))
+    np.testing.assert_allclose(
+        A.detector_layout_from_h36m(cam.normalize_screen(px, 1000, 800)),
+        cam.normalize_screen(A.detector_layout_from_h36m(px), 1000, 800), atol=1e-9,
+    )
+    x = torch.as_tensor(px)
+    torch.testing.assert_close(A.detector_layout_from_h36m(flip_keypoints(x, PERM)), flip_keypoints(A.detector_layout_from_h36m(x), PERM))
+
+
+# ------------------------------------------------------------------------- noise
+def test_corrupt_with_all_noise_off_is_the_identity():
+    kp = random_walk_keypoints()
+    assert torch.equal(A.corrupt_keypoints(kp, gen(0), A.NoiseConfig.off()), kp)
+    assert not torch.equal(A.corrupt_keypoints(kp, gen(0)), kp)
+
+
+def test_noise_scales_with_the_bounding_box_height():
+    kp = random_walk_keypoints(b=256)
+    for cfg in (A.NoiseConfig(), dataclasses.replace(A.NoiseConfig.off(), jitter_max=0.03)):
+        small = A.corrupt_keypoints(kp, gen(7), cfg) - kp
+        large = A.corrupt_keypoints(kp * 3, gen(7), cfg) - kp * 3
+        torch.testing.assert_close(large, small * 3, atol=1e-5, rtol=1e-4)
+    # jitter only: error / bbox height ≈ E[s] = 0.015 (σ per window ~ U(0, 0.03))
+    height = kp[..., 1].amax(-1) - kp[..., 1].amin(-1)
+    err = small.norm(dim=-1) / height[..., None]
+    mean_sigma = (err.pow(2).mean(dim=(1, 2)) / 2).sqrt()  # per window σ / h
+    assert 0.0 <= mean_sigma.min() and mean_sigma.max() <= 0.033
+    assert 0.012 < mean_sigma.mean() < 0.018
+
+
+def test_outliers_and_bias_sizes():
+    kp = random_walk_keypoints(b=256)
+    height = (kp[..., 1].amax(-1) - kp[..., 1].amin(-1))[..., None]
+    out = A.corrupt_keypoints(kp, gen(8), dataclasses.replace(A.NoiseConfig.off(), outlier_prob=0.01))
+    moved = (out - kp).norm(dim=-1) / height
+    hit = moved > 0
+    assert 0.006 < hit.float().mean() < 0.014
+    assert moved[hit].min() >= 0.05 - 1e-4 and moved[hit].max() <= 0.2 + 1e-4
+    out = A.corrupt_keypoints(kp, gen(9), dataclasses.replace(A.NoiseConfig.off(), bias_max=0.02))
+    bias = out - kp
+    rel = (bias.norm(dim=-1) / height).max()
+    assert rel <= 0.02 + 1e-5
+    # constant over time in units of the frame's bbox height
+    torch.testing.assert_close(bias / height[..., None], (bias / height[..., None])[:, :1].expand_as(bias), atol=1e-5, rtol=1e-4)
+
+
+def test_gaps_are_linear_interpolations_between_the_gap_edges():
+    kp = random_walk_keypoints(b=200, t=27)
+    cfg = dataclasses.replace(A.NoiseConfig.off(), gap_prob=1.0)
+    out = A.corrupt_keypoints(kp, gen(10), cfg)
+    changed = (out != kp).any(-1)  # [B, T, J]
+    assert not changed[:, 0].any() and not changed[:, -1].any()  # window ends untouched
+    joints_hit = changed.any(1).sum(-1)
+    assert joints_hit.min() >= 1 and joints_hit.max() <= 3
+    lengths = set()
+    for b in range(kp.shape[0]):
+        for j in torch.nonzero(changed[b].any(0))[:, 0].tolist():
+            frames = torch.nonzero(changed[b, :, j])[:, 0]
+            s, e = int(frames[0]), int(frames[-1]) + 1  # one contiguous gap [s, e)
+            assert len(frames) == e - s and 1 <= e - s <= 10
+            lengths.add(e - s)
+            w = (torch.arange(s, e) - (s - 1)).float()[:, None] / (e - s + 1)
+            expected = kp[b, s - 1, j] + (kp[b, e, j] - kp[b, s - 1, j]) * w
+            torch.testing.assert_close(out[b, s:e, j], expected, atol=1e-6, rtol=0)
+        gap_frames = changed[b].any(-1)
+        assert gap_frames.sum() <= 10
+    assert len(lengths) > 5
+    # the pipeline's gap filling gives the same values for such a gap
+    from poselift.pipeline import fill_gaps
+
+    b = int(torch.nonzero(changed.any(-1).any(-1))[0])
+    holes = kp[b].numpy().copy()
+    holes[changed[b].numpy()] = np.nan
+    filled = fill_gaps(holes, None, 10).points
+    np.testing.assert_allclose(filled, out[b].numpy(), atol=1e-6)
+
+
+def test_limb_swaps_exchange_left_and_right_for_a_few_frames():
+    kp = random_walk_keypoints(b=100)
+    out = A.corrupt_keypoints(kp, gen(11), dataclasses.replace(A.NoiseConfig.off(), swap_prob=1.0))
+    for b in range(100):
+        frames = torch.nonzero((out[b] != kp[b]).any(-1).any(-1))[:, 0]
+        assert 2 <= len(frames) <= 8
+        joints = set(torch.nonzero((out[b] != kp[b]).any(-1).any(0))[:, 0].tolist())
+        assert joints in ({1, 2, 3, 4, 5, 6}, {11, 12, 13, 14, 15, 16})
+        idx = sorted(joints)
+        for f in frames.tolist():
+            torch.testing.assert_close(out[b, f, idx], kp[b, f, PERM[idx]])
+
+
+def test_corrupt_sequence_covers_whole_sequences():
+    x = random_walk_keypoints(b=1, t=100)[0].numpy()
+    out = A.corrupt_sequence(x, gen(12), A.NoiseConfig(), chunk_frames=27)
+    assert out.shape == x.shape and np.isfinite(out).all() and not np.array_equal(out, x)
+    np.testing.assert_array_equal(A.corrupt_sequence(x, gen(12), A.NoiseConfig(), chunk_frames=27), out)
+    np.testing.assert_array_equal(A.corrupt_sequence(x, gen(12), A.NoiseConfig.off()), x)
+
+
+# ----------------------------------------------------------------------- dataset
+def test_batches_have_the_right_shapes_and_no_nan():
+    world = world_sequences(3, 100)
+    ds = A.WildWindowDataset(world, 27, stride=2, samples_per_window=3)
+    assert len(ds) == 3 * 50 * 3
+    seen = 0
+    for batch in ds.batches(128, gen(13)):
+        b = batch.inputs.shape[0]
+        seen += b
+        assert batch.inputs.shape == (b, 27, 17, 2)
+        assert batch.targets.shape == (b, 1, 17, 3) and batch.trajectory.shape == (b, 1, 3)
+        assert batch.intrinsics.shape == (b, 9) and batch.flipped.shape == (b,)
+        for t in (batch.inputs, batch.targets, batch.trajectory, batch.intrinsics):
+            assert torch.isfinite(t).all()
+        assert (batch.targets[:, :, 0] == 0).all()
+        assert (batch.trajectory[..., 2] >= 0.5).all()
+    assert seen == len(ds)
+    # targets are mocap bone lengths, whatever the camera
+    bones = torch.tensor(H36M_17.bones())
+    tgt = batch.targets[:, 0]
+    lengths = (tgt[:, bones[:, 0]] - tgt[:, bones[:, 1]]).norm(dim=-1)
+    assert lengths.min() > 0.05
+
+
+def test_targets_belong_to_the_centre_frame_symmetric_and_causal():
+    world = world_sequences(2, 60)
+    for causal, centre in ((False, 13), (True, 26)):
+        ds = A.WildWindowDataset(world, 27, causal=causal, noise=None, flip=False, detector_layout=False)
+        ids = torch.arange(len(ds))
+        pc, screen, cams = ds.render(ids, gen(14))
+        batch = ds.gather(ids, gen(14))
+        torch.testing.assert_close(batch.trajectory[:, 0], pc[:, centre, 0])
+        torch.testing.assert_close(batch.targets[:, 0], pc[:, centre] - pc[:, centre, :1])
+        torch.testing.assert_close(batch.inputs, screen)
+        # window ids 0..59 are sequence 0 frames 0..59: the output frame's world pose
+        torch.testing.assert_close(ds.windows(ids)[:60, centre], torch.as_tensor(world[0]))
+
+
+def test_flip_equals_projecting_the_mirrored_scene():
+    world = world_sequences(2, 80)
+    kwargs = dict(noise=None)
+    plain = A.WildWindowDataset(world, 9, flip=False, **kwargs)
+    flip = A.WildWindowDataset(world, 9, flip=True, **kwargs)
+    ids = torch.arange(len(plain))
+    a, b = plain.gather(ids, gen(15)), flip.gather(ids, gen(15))  # same cameras: the flip coin is drawn last
+    f = b.flipped
+    assert 0.3 < f.float().mean() < 0.7
+    torch.testing.assert_close(b.inputs[~f], a.inputs[~f])
+    torch.testing.assert_close(b.inputs[f], flip_keypoints(a.inputs[f], PERM))
+    torch.testing.assert_close(b.targets[f], flip_keypoints(a.targets[f], PERM))
+    torch.testing.assert_close(b.trajectory[f], a.trajectory[f] * torch.tensor([-1.0, 1.0, 1.0]))
+    torch.testing.assert_close(b.intrinsics[f, 2], -a.intrinsics[f, 2])
+    # the mirrored scene (x → -x in the camera frame, left ↔ right) seen through the
+    # mirrored camera (cx → -cx) gives the flipped input
+    pc, _, cams = plain.render(ids, gen(15))
+    mirrored = flip_keypoints(pc, PERM)
+    sign = torch.tensor([1, 1, -1, 1, 1, 1, 1, -1, 1.0])
+    projected = A.detector_layout_from_h36m(A.project_pinhole(mirrored, cams.intrinsics * sign))
+    torch.testing.assert_close(projected[f], b.inputs[f], atol=1e-5, rtol=0)
+    torch.testing.assert_close(b.targets[f], (mirrored[:, 4:5] - mirrored[:, 4:5, :1])[f])
+    # flipping twice is the identity
+    twice = A.flip_batch(*A.flip_batch(b.inputs, b.targets, b.trajectory, b.intrinsics, f, PERM), f, PERM)
+    for x, y in zip(twice, (b.inputs, b.targets, b.trajectory, b.intrinsics)):
+        torch.testing.assert_close(x, y)
+
+
+def test_batches_are_deterministic_given_the_generator():
+    ds = A.WildWindowDataset(world_sequences(2, 60), 9, samples_per_window=2)
+    first = list(ds.batches(50, gen(16)))
+    again = list(ds.batches(50, gen(16)))
+    other = list(ds.batches(50, gen(17)))
+    for x, y in zip(first, again):
+        for name in ("inputs", "targets", "trajectory", "intrinsics", "flipped"):
+            assert torch.equal(getattr(x, name), getattr(y, name))
+    assert not torch.equal(first[0].inputs, other[0].inputs)
+
+
+def test_config_validation():
+    with pytest.raises(PoseliftError):
+        A.VirtualCameraConfig(fov_deg=(90, 40))
+    with pytest.raises(PoseliftError):
+        A.VirtualCameraConfig(elevation_deg=(-10, 95))
+    with pytest.raises(PoseliftError):
+        A.NoiseConfig(gap_prob=1.5)
+    with pytest.raises(PoseliftError):
+        A.WildWindowDataset([np.zeros((10, 16, 3))], 9)
+    json.dumps({"camera": A.VirtualCameraConfig().to_dict(), "noise": A.NoiseConfig().to_dict()})
+
+
+# ------------------------------------------------------- training on a fake H36M
+def make_fake_h36m(root, subjects=("S1", "S9"), frames=90):
+    """positions_3d.npz (procedural figures, world metres, z up) + cameras.json with
+    four simple look-at cameras per subject."""
+    root.mkdir(parents=True, exist_ok=True)
+    positions = {}
+    for i, subject in enumerate(subjects):
+        positions[f"{subject}/Walking 1"] = animate_figure(frames, seed=10 * i)
+        positions[f"{subject}/Eating 2"] = animate_figure(frames + 10, seed=10 * i + 1)
+    np.savez(root / "positions_3d.npz", **positions)
+    intrinsics = {
+        cid: {"focal_length": [1145.0, 1144.0], "center": [512.0, 515.0], "radial_distortion": [0, 0, 0],
+              "tangential_distortion": [0, 0], "res_w": 1000, "res_h": 1002}
+        for cid in H36M_CAMERAS
+    }
+    extrinsics = {}
+    for subject in subjects:
+        extrinsics[subject] = {}
+        for k, cid in enumerate(H36M_CAMERAS):
+            v = look_at_camera(distance=5.0, azimuth=k * math.pi / 2 + 0.3, height=1.6)
+            extrinsics[subject][cid] = {"R_world_to_cam": v.rotation.tolist(), "center_m": v.center.tolist()}
+    (root / "cameras.json").write_text(json.dumps({"intrinsics": intrinsics, "extrinsics": extrinsics}))
+    return root, positions
+
+
+def test_load_h36m_world_and_subset(tmp_path):
+    root, positions = make_fake_h36m(tmp_path / "h36m")
+    seqs = load_h36m_world(root, ["S1"])
+    assert [s.key for s in seqs] == ["S1/Walking 1", "S1/Eating 2"]
+    np.testing.assert_array_equal(seqs[0].positions_world, positions["S1/Walking 1"])
+    assert [s.key for s in load_h36m_world(root, None, actions=["Eating"])] == ["S1/Eating 2", "S9/Eating 2"]
+    sub = downsample_sequences(subset_sequences(seqs, 0.5, 3), 2)
+    assert sub[0].num_frames == 23 and sub[0].fps == 25.0
+    with pytest.raises(PoseliftError):
+        load_h36m_world(root, ["S5"])
+
+
+def test_wild_recipe_trains_evaluates_and_loads_for_infer(tmp_path, capsys):
+    root, _ = make_fake_h36m(tmp_path / "h36m")
+    run = tmp_path / "run"
+    common = ["--data-dir", str(root), "--subjects-test", "S9"]
+    rc = main([
+        "train", "--recipe", "wild", *common, "--subjects-train", "S1", "--arc", "3,3", "--channels", "16",
+        "--epochs", "1", "--batch-size", "256", "--threads", "1", "--out", str(run), "--no-progress",
+    ])
+    assert rc == 0
+    payload, meta = read_checkpoint(run / "last.pt")
+    assert meta["recipe"] == "wild" and meta["train"]["recipe"] == "wild"
+    assert meta["input_layout"] == "h36m17-detector" and meta["joints_in"] == "h36m17"
+    assert meta["fps"] == 50.0
+    assert meta["focal_normalized"] == pytest.approx(A.VirtualCameraConfig().focal_reference())
+    assert meta["focal_normalized_range"] == pytest.approx(list(A.VirtualCameraConfig().focal_range()))
+    assert set(meta["augmentation"]) >= {"camera", "noise", "flip", "samples_per_window"}
+    assert meta["augmentation"]["camera"]["fov_deg"] == [40.0, 90.0]
+    assert "model_traj" in payload and "trajectory_model" in meta  # trajectory on by default
+    record = meta["state"]["history"][0]
+    assert record["epoch"] == 1 and np.isfinite(record["val_mpjpe_mm"]) and np.isfinite(record["train_trajectory_loss"])
+    assert payload["model_pos"]  # weights written
+
+    # evaluation honours the input layout; --noisy corrupts the test 2D (fixed seed)
+    capsys.readouterr()
+    out = {}
+    for extra in ([], ["--noisy"], ["--noisy"]):
+        assert main(["evaluate", "--checkpoint", str(run / "last.pt"), *common, "--json", "--no-flip", *extra]) == 0
+        out.setdefault(bool(extra), []).append(json.loads(capsys.readouterr().out))
+    clean, noisy = out[False][0], out[True][0]
+    assert clean["input_layout"] == "h36m17-detector" and not clean["noisy"] and noisy["noisy"]
+    assert clean["mpjpe_mm"] == pytest.approx(record["val_mpjpe_mm"], rel=1e-4)  # same as validation
+    assert noisy["mpjpe_mm"] != clean["mpjpe_mm"]
+    assert out[True][1]["mpjpe_mm"] == noisy["mpjpe_mm"]
+
+    # `poselift infer` accepts it and rescales depth from the stored focal length
+    from poselift.pipeline import check_lifter, model_fps, train_focal_normalized
+
+    lifter = load_model(run / "last.pt")
+    check_lifter(lifter, causal=False)
+    assert lifter.trajectory_model is not None
+    assert train_focal_normalized(lifter.metadata) == pytest.approx(1 / math.tan(math.radians(32.5)))
+    assert model_fps(lifter.metadata) == 50.0
+
+    # resuming with another recipe is refused
+    with pytest.raises(PoseliftError, match="recipe"):
+        Trainer(TrainConfig(data_dir=str(root), filter_widths=(3, 3), channels=16, epochs=2), run).load(run / "last.pt")
+
+
+def test_wild_recipe_validation_input_uses_the_detector_layout(tmp_path):
+    root, _ = make_fake_h36m(tmp_path / "h36m", subjects=("S9",))
+    std = load_split(TrainConfig(data_dir=str(root), subjects_test=["S9"]), train=False)
+    wild = load_split(TrainConfig(data_dir=str(root), subjects_test=["S9"], recipe="wild"), train=False)
+    assert len(std) == len(wild) == 8
+    for s, w in zip(std, wild):
+        np.testing.assert_allclose(w.keypoints_2d, A.detector_layout_from_h36m(s.keypoints_2d), atol=1e-4)
+        np.testing.assert_array_equal(w.positions_3d, s.positions_3d)  # targets stay mocap
+
+
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        (dict(dataset="synthetic"), "dataset h36m"),
+        (dict(keypoints="sh"), "keypoints gt"),
+        (dict(subjects_unlabeled=["S5"]), "subjects-unlabeled"),
+        (dict(recipe="indoor"), "unknown --recipe"),
+    ],
+)
+def test_wild_recipe_rejects_incompatible_options(tmp_path, overrides, match):
+    cfg = TrainConfig(**{"recipe": "wild", "filter_widths": (3,), "channels": 8, **overrides})
+    with pytest.raises(PoseliftError, match=match):
+        Trainer(cfg, tmp_path / "run", progress=False)
+
+
+def test_trajectory_default_follows_the_recipe():
+    assert TrainConfig(recipe="wild").with_trajectory
+    assert not TrainConfig(recipe="wild", trajectory=False).with_trajectory
+    assert not TrainConfig().with_trajectory and TrainConfig(trajectory=True).with_trajectory
+    assert TrainConfig.from_dict({"trajectory": False}).trajectory is False  # old checkpoints
+
+
+def test_wild_run_resumes_exactly(tmp_path):
+    from poselift.train import train
+
+    root, _ = make_fake_h36m(tmp_path / "h36m", subjects=("S1",), frames=60)
+    cfg = TrainConfig(
+        data_dir=str(root), subjects_train=["S1"], recipe="wild", filter_widths=(3,), channels=8, epochs=2,
+        batch_size=128, validate_every=0, threads=1, seed=3,
+    )
+    straight = train(cfg, tmp_path / "a", progress=False)
+    train(cfg, tmp_path / "b", progress=False, stop_after=1)
+    resumed = train(cfg, tmp_path / "b", progress=False, resume=True)
+    (wa, _), (wb, _) = read_checkpoint(straight), read_checkpoint(resumed)
+    for key in ("model_pos", "model_traj"):
+        for name, tensor in wa[key].items():
+            assert torch.equal(tensor, wb[key][name]), f"{key}.{name} differs after resume"
