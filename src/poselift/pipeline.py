@@ -50,7 +50,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator, NamedTuple
 
@@ -464,6 +464,16 @@ def run_infer(
     t0 = time.perf_counter()
     from poselift.camera import normalize_screen
 
+    if kp.layout in ("h36m17", "h36m32") and lifter.metadata.get("input_layout") == "h36m17-detector":
+        from poselift.augment import detector_layout_from_h36m
+        from poselift.skeleton import to_h36m17
+
+        log.warning(
+            "the keypoints are in the motion-capture %s layout but this model expects the detector layout "
+            "(hip/thorax/spine/head derived from hips, shoulders and eyes); converting approximately", kp.layout,
+        )
+        points, conf = to_h36m17(kp.points, kp.layout, kp.confidence)
+        kp = replace(kp, points=detector_layout_from_h36m(points), confidence=conf, layout="h36m17")
     points_px, conf, gaps = _to_h36m(kp, max_gap)
     norm = normalize_screen(points_px, kp.width, kp.height).astype(np.float32)
     timings["convert"] = time.perf_counter() - t0
