@@ -186,3 +186,23 @@ def test_reference_bench_model_equals_strided_model():
     assert inputs.shape == (2, 27, 17, 2) and targets.shape == (2, 1, 17, 3)
     assert torch.equal(inputs[0, :13], torch.from_numpy(s2[0][:1]).expand(13, 17, 2))  # edge padding
     assert torch.equal(inputs[1, :, :, 0], -torch.from_numpy(s2[0][7:34, :, 0]))  # flipped x
+
+
+def test_export_weights_fp16_roundtrip(tmp_path):
+    """An exported fp16 copy loads as fp32 and predicts within fp16 rounding."""
+    from poselift.cli import main
+    from poselift.model import ModelConfig, TemporalModel, load_model, save_checkpoint
+
+    cfg = ModelConfig(filter_widths=(3, 3), channels=32)
+    model = TemporalModel(cfg).eval()
+    save_checkpoint(tmp_path / "c.pt", {"model_pos": model.state_dict(), "optimizer": {"x": torch.zeros(3)}}, {"model": cfg.to_dict()})
+    (tmp_path / "m.json").write_text('{"mpjpe_mm": 50.0}')
+    assert main(["export-weights", str(tmp_path / "c.pt"), str(tmp_path / "w.pt"), "--metrics", str(tmp_path / "m.json")]) == 0
+    lifter = load_model(tmp_path / "w.pt")
+    assert lifter.metadata["metrics"]["mpjpe_mm"] == 50.0 and lifter.metadata["storage_dtype"] == "float16"
+    x = torch.randn(1, 30, 17, 2) * 0.3
+    with torch.no_grad():
+        assert torch.allclose(lifter(x), model(x), atol=5e-3)
+    obj = torch.load(tmp_path / "w.pt", weights_only=True)
+    assert "optimizer" not in obj and obj["model_pos"]["expand_conv.weight"].dtype == torch.float16
+    assert main(["export-weights", str(tmp_path / "missing.pt"), str(tmp_path / "x.pt")]) == 2

@@ -236,6 +236,29 @@ def add_import_checkpoint(sub) -> None:
     p.set_defaults(func=cmd_import_checkpoint)
 
 
+def cmd_export_weights(args) -> int:
+    from poselift.model import export_weights
+
+    extra = {}
+    if args.metrics:
+        try:
+            extra["metrics"] = json.loads(Path(args.metrics).read_text())
+        except (OSError, ValueError) as exc:
+            raise PoseliftError(f"--metrics {args.metrics}: not a readable JSON file ({exc})") from None
+    size = export_weights(args.checkpoint, args.out, half=not args.fp32, extra_metadata=extra)
+    print(f"wrote {args.out} ({size / 1e6:.2f} MB, {'fp32' if args.fp32 else 'fp16'} storage)", file=sys.stderr)
+    return 0
+
+
+def add_export_weights(sub) -> None:
+    p = sub.add_parser("export-weights", help="write an inference-only copy of a checkpoint (fp16, no optimiser state)", description="Strips optimiser and RNG state from a training checkpoint and stores the weights as fp16 (loaded back as fp32), keeping the metadata (config, joint layouts, recipe, history).")
+    p.add_argument("checkpoint", help="training checkpoint (last.pt)")
+    p.add_argument("out", help="output file (.pt)")
+    p.add_argument("--fp32", action="store_true", help="keep fp32 storage")
+    p.add_argument("--metrics", default=None, help="JSON file from `poselift evaluate --json` to store in the metadata")
+    p.set_defaults(func=cmd_export_weights)
+
+
 # -------------------------------------------------------------------------- data
 def cmd_data_info(args) -> int:
     from poselift.convert import dataset_info
@@ -323,6 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train(sub)
     add_evaluate(sub)
     add_import_checkpoint(sub)
+    add_export_weights(sub)
     add_data(sub)
     add_bench(sub)
     add_demo(sub)

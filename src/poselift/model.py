@@ -337,6 +337,31 @@ def _load_state(model: nn.Module, state: Any, path: Path, name: str) -> None:
         raise PoseliftError(f"checkpoint {path}: '{name}' weights do not match its config ({str(exc).splitlines()[0]})") from None
 
 
+def export_weights(
+    src: str | Path, dst: str | Path, *, half: bool = True, extra_metadata: dict[str, Any] | None = None
+) -> int:
+    """Write an inference-only copy of a checkpoint: the pose (and trajectory) weights
+    and the metadata, without optimiser/RNG state; ``half`` stores floats as fp16
+    (loaded back as fp32 by :func:`load_model`). Returns the file size in bytes."""
+    payload, metadata = read_checkpoint(src)
+    keep = {}
+    for name in ("model_pos", "model_traj"):
+        state = payload.get(name)
+        if state is None:
+            continue
+        keep[name] = {
+            k: (v.half() if half and torch.is_tensor(v) and v.is_floating_point() else v) for k, v in state.items()
+        }
+    if "model_pos" not in keep:
+        raise PoseliftError(f"checkpoint {src} has no 'model_pos' weights")
+    metadata = dict(metadata)
+    metadata["exported_from"] = Path(src).name
+    metadata["storage_dtype"] = "float16" if half else "float32"
+    metadata.update(extra_metadata or {})
+    save_checkpoint(dst, keep, metadata)
+    return Path(dst).stat().st_size
+
+
 def load_model(path: str | Path | None = None, *, with_trajectory: bool = True) -> PoseLifter:
     """Load a checkpoint as a :class:`PoseLifter` in eval mode.
 
