@@ -140,9 +140,9 @@ def test_no_command_prints_help_and_exits_2(capsys):
 
 def test_argparse_errors_exit_2(capsys):
     with pytest.raises(SystemExit) as exc:
-        main(["evaluate"])  # --checkpoint is required
+        main(["evaluate", "--dataset", "nope"])
     assert exc.value.code == 2
-    assert "--checkpoint" in capsys.readouterr().err
+    assert "--dataset" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
         main(["import-checkpoint", "a.bin", "b.pt"])  # --causal / --no-causal is required
     assert exc.value.code == 2

@@ -191,7 +191,7 @@ def cmd_evaluate(args) -> int:
     if args.json:
         best = results.get("flip", results["no_flip"]).to_dict()
         best["without_flip"] = results["no_flip"].to_dict()
-        best["checkpoint"] = str(args.checkpoint)
+        best["checkpoint"] = str(args.checkpoint) if args.checkpoint else "bundled"
         best["input_layout"] = layout
         best["noisy"] = bool(args.noisy)
         print(json.dumps(best, indent=2))
@@ -200,7 +200,7 @@ def cmd_evaluate(args) -> int:
 
 def add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="evaluate a checkpoint (MPJPE, P-MPJPE, N-MPJPE, MPJVE per action)", description="Standard protocol: per-action errors in mm (frame-weighted within an action, then averaged over actions), with and without flip test-time augmentation.")
-    p.add_argument("--checkpoint", required=True, help="poselift checkpoint (.pt)")
+    p.add_argument("--checkpoint", default=None, help="poselift checkpoint (.pt); default: the model bundled with the package")
     p.add_argument("--dataset", choices=["h36m", "humaneva", "synthetic"], default=None, help="dataset (default: the one the checkpoint was trained on)")
     p.add_argument("--data-dir", default=None, help="dataset folder (default ../shared/data/<dataset>)")
     p.add_argument("--keypoints", choices=["gt", "sh"], default=None, help="2D input source (default: as trained)")

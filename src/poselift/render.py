@@ -632,7 +632,7 @@ def add_render(sub) -> None:
         description="Predicts one sequence with flip test-time augmentation and renders the 2D input (on a blank "
         "canvas of the camera resolution), the 3D reconstruction and the 3D ground truth side by side.",
     )
-    p.add_argument("--checkpoint", required=True, help="poselift checkpoint (.pt)")
+    p.add_argument("--checkpoint", default=None, help="poselift checkpoint (.pt); default: the model bundled with the package")
     p.add_argument("--dataset", choices=["h36m", "humaneva", "synthetic"], default="h36m", help="dataset (default h36m; synthetic needs no files)")
     p.add_argument("--data-dir", default=None, help="dataset folder (default ../shared/data/<dataset>)")
     p.add_argument("--keypoints", choices=["gt", "sh"], default=None, help="2D input (default: as the checkpoint was trained)")
