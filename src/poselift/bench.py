@@ -207,6 +207,32 @@ def bench_infer(cfg: ModelConfig, frames: int, repeats: int = 3) -> dict:
     return {"frames_per_s": fps, "time_s": best, "gflops": fps * forward_flops_per_output(cfg, strided=False) / 1e9}
 
 
+def bench_stream(cfg: ModelConfig, frames: int = 500) -> dict:
+    """Per-frame latency of causal streaming (push one frame, lift the newest)."""
+    from dataclasses import replace
+
+    from poselift.model import PoseLifter
+    from poselift.stream import CausalLifter
+
+    model = TemporalModel(replace(cfg, causal=True)).eval()
+    lifter = CausalLifter(PoseLifter(model))
+    x = (torch.randn(frames, cfg.num_joints_in, 2) * 0.3).numpy()
+    for t in range(min(20, frames)):
+        lifter.push(x[t])
+    times = []
+    for t in range(frames):
+        t0 = time.perf_counter()
+        lifter.push(x[t])
+        times.append(time.perf_counter() - t0)
+    ms = np.asarray(times) * 1000
+    flops = forward_flops_per_output(cfg, strided=True)  # one output frame from an RF window
+    return {
+        "frames_per_s": 1000 / float(ms.mean()),
+        "latency_ms": {"mean": float(ms.mean()), "p50": float(np.percentile(ms, 50)), "p95": float(np.percentile(ms, 95)), "max": float(ms.max())},
+        "gflops": flops / (float(ms.mean()) / 1000) / 1e9,
+    }
+
+
 def run_bench(args) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -215,6 +241,8 @@ def run_bench(args) -> dict:
         result = bench_train_reference(cfg, args.batch_size, args.steps)
     elif args.what == "train":
         result = bench_train(cfg, args.batch_size, args.steps)
+    elif args.what == "stream":
+        result = bench_stream(cfg)
     else:
         result = bench_infer(cfg, args.frames)
     peak = matmul_peak_gflops()

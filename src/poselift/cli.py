@@ -310,7 +310,7 @@ def cmd_bench(args) -> int:
 
 def add_bench(sub) -> None:
     p = sub.add_parser("bench", help="measure training / inference speed on this machine", description="Prints one JSON object on stdout (progress on stderr): samples/s or frames/s, achieved GFLOP/s and the fraction of this machine's measured fp32 matmul peak.")
-    p.add_argument("what", choices=["train", "infer"], help="train: strided-model training steps incl. batch creation; infer: full model on one long sequence")
+    p.add_argument("what", choices=["train", "infer", "stream"], help="train: strided-model training steps incl. batch creation; infer: full model on one long sequence; stream: per-frame latency of the causal model (one new frame at a time)")
     _add_model_args(p)
     p.add_argument("--batch-size", type=int, default=1024, help="training batch size (default 1024)")
     p.add_argument("--frames", type=int, default=10_000, help="inference sequence length (default 10000)")
@@ -339,6 +339,7 @@ def add_demo(sub) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from poselift.pipeline import add_infer
     from poselift.render import add_render
+    from poselift.stream import add_stream
 
     parser = argparse.ArgumentParser(prog="poselift", description="3D human pose estimation in video with temporal convolutions.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -352,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_demo(sub)
     add_render(sub)
     add_infer(sub)
+    add_stream(sub)
     return parser
 
 

@@ -216,17 +216,14 @@ class MediaPipeDetector:
         self.min_tracking_confidence = min_tracking_confidence
         self.quiet = quiet
 
-    def detect(self, frames: Iterable[np.ndarray], info: VideoInfo, progress: bool = True) -> Keypoints2D:
-        """Run the tracker over ``frames`` (BGR uint8) → :class:`Keypoints2D` in pixels."""
-        import cv2
-        from tqdm import tqdm
-
+    @contextlib.contextmanager
+    def tracker(self) -> Iterator[Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]]:
+        """A per-frame tracker for streaming: ``track(rgb_frame) -> (points [33, 2] px,
+        confidence [33])``; no person → NaN points and zero confidence."""
         ctx = _quiet_native_stderr() if self.quiet else contextlib.nullcontext(sys.stderr)
-        points: list[np.ndarray] = []
-        conf: list[np.ndarray] = []
         nan_row = np.full((33, 2), np.nan, dtype=np.float32)
         zero_row = np.zeros(33, dtype=np.float32)
-        with ctx as err:
+        with ctx:  # MediaPipe's native log lines go to /dev/null while the tracker lives
             try:
                 import mediapipe as mp
             except ImportError as exc:  # pragma: no cover - a declared dependency
@@ -239,8 +236,31 @@ class MediaPipeDetector:
                 min_detection_confidence=self.min_detection_confidence,
                 min_tracking_confidence=self.min_tracking_confidence,
             )
+
+            def track(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                h, w = frame.shape[:2]
+                result = pose.process(frame)
+                if result.pose_landmarks is None:
+                    return nan_row, zero_row
+                lm = np.array([(p.x, p.y, p.visibility) for p in result.pose_landmarks.landmark], dtype=np.float32)
+                # visibility is a sigmoid in (0, 1); keep a found joint > 0 (0 means missing)
+                return lm[:, :2] * np.array([w, h], dtype=np.float32), np.clip(lm[:, 2], 1e-6, 1.0)
+
+            try:
+                yield track
+            finally:
+                pose.close()
+
+    def detect(self, frames: Iterable[np.ndarray], info: VideoInfo, progress: bool = True) -> Keypoints2D:
+        """Run the tracker over ``frames`` (BGR uint8) → :class:`Keypoints2D` in pixels."""
+        import cv2
+        from tqdm import tqdm
+
+        points: list[np.ndarray] = []
+        conf: list[np.ndarray] = []
+        with self.tracker() as track:
             rgb_frames = None
-            bar = tqdm(total=info.num_frames, desc="detect 2D (mediapipe)", unit="frame", file=err, disable=not progress, leave=False)
+            bar = tqdm(total=info.num_frames, desc="detect 2D (mediapipe)", unit="frame", file=sys.stderr, disable=not progress, leave=False)
             try:
                 # BGR → RGB in a background thread, overlapping with the tracker
                 rgb_frames = prefetch(frames, depth=4, transform=lambda f: cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
@@ -248,21 +268,14 @@ class MediaPipeDetector:
                     h, w = frame.shape[:2]
                     if (w, h) != (info.width, info.height):
                         raise PoseliftError(f"frame {len(points)} is {w}x{h} pixels; the video said {info.width}x{info.height}")
-                    result = pose.process(frame)
-                    if result.pose_landmarks is None:
-                        points.append(nan_row)
-                        conf.append(zero_row)
-                    else:
-                        lm = np.array([(p.x, p.y, p.visibility) for p in result.pose_landmarks.landmark], dtype=np.float32)
-                        points.append(lm[:, :2] * np.array([w, h], dtype=np.float32))
-                        # visibility is a sigmoid in (0, 1); keep a found joint > 0 (0 means missing)
-                        conf.append(np.clip(lm[:, 2], 1e-6, 1.0))
+                    p, c = track(frame)
+                    points.append(p)
+                    conf.append(c)
                     bar.update(1)
             finally:
                 bar.close()
                 if rgb_frames is not None:
                     rgb_frames.close()
-                pose.close()
         if not points:
             raise PoseliftError("the video has no frames")
         return Keypoints2D(np.stack(points), np.stack(conf), self.layout, info.fps, info.width, info.height)

@@ -1,0 +1,261 @@
+"""Streaming (causal) inference: ``poselift stream VIDEO|--camera N``.
+
+Each frame is lifted as soon as it arrives, from the last ``RF`` frames only, so a
+*causal* model (trained with ``--causal``) is required: its output for frame ``t``
+depends on frames ``t - RF + 1 … t``. Before ``RF`` frames have arrived the window
+is edge-padded with the first frame (as in training). A joint the detector misses
+keeps its last seen position (no future frames to interpolate from); frames without
+a person before the first detection are reported as ``"detected": false`` and not
+lifted.
+
+Per frame it measures the detector latency and the lifting latency (milliseconds,
+wall clock) and, with ``--jsonl``, prints one JSON object per frame on stdout:
+``{"frame", "time_s", "detected", "joints_3d" [17][3] m root-relative camera frame,
+"trajectory" [3] m (if the checkpoint has a trajectory model), "keypoints_2d" [17][2]
+px, "latency_ms": {"detect", "lift", "total"}}``. A latency summary goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from poselift.errors import PoseliftError
+
+log = logging.getLogger("poselift.stream")
+
+
+class CausalLifter:
+    """Keeps the last ``RF`` normalised 2D frames and lifts the newest one.
+
+    ``push(keypoints [J_in, 2])`` (normalised screen coordinates) returns the 3D pose
+    ``[J_out, 3]`` (metres, root-relative, camera frame) and the root trajectory
+    ``[3]`` or ``None``.
+    """
+
+    def __init__(self, lifter) -> None:
+        if not lifter.config.causal:
+            raise PoseliftError(
+                "streaming needs a causal model (its output must not depend on future frames); "
+                "train one with `poselift train --causal ...`"
+            )
+        self.lifter = lifter.eval()
+        self.rf = lifter.receptive_field
+        self.buffer = None  # torch.Tensor [RF, J_in, 2] once the first frame arrived
+        # One output frame per window: the strided twin computes only the positions
+        # that output needs (same weights, same function as the full model).
+        self.pose_model = _strided_copy(lifter.pose_model)
+        self.trajectory_model = None if lifter.trajectory_model is None else _strided_copy(lifter.trajectory_model)
+
+    def push(self, keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        import torch
+
+        with torch.inference_mode():
+            frame = torch.as_tensor(keypoints, dtype=torch.float32)
+            if self.buffer is None:
+                self.buffer = frame.expand(self.rf, *frame.shape).clone()
+            else:
+                self.buffer = torch.cat([self.buffer[1:], frame[None]])
+            window = self.buffer[None]
+            pose = self.pose_model(window)[0, -1].numpy()
+            traj = None
+            if self.trajectory_model is not None:
+                traj = self.trajectory_model(window)[0, -1, 0].numpy()
+        return pose, traj
+
+
+def _strided_copy(model):
+    from poselift.model import TemporalModelStrided
+
+    if model.config.dense:
+        return model  # dense kernels have no strided twin; the full model gives the same output
+    strided = TemporalModelStrided(model.config)
+    strided.load_state_dict(model.state_dict())
+    return strided.eval()
+
+
+@dataclass
+class LatencyStats:
+    """Per-frame latencies in milliseconds."""
+
+    detect: list[float] = field(default_factory=list)
+    lift: list[float] = field(default_factory=list)
+    total: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        out = {}
+        for name in ("detect", "lift", "total"):
+            values = np.asarray(getattr(self, name))
+            if values.size:
+                out[name] = {
+                    "mean_ms": float(values.mean()),
+                    "p50_ms": float(np.percentile(values, 50)),
+                    "p95_ms": float(np.percentile(values, 95)),
+                    "max_ms": float(values.max()),
+                }
+        return out
+
+
+def _open_source(video: str | None, camera: int | None, fps: float | None):
+    """``(fps, width, height, frames iterator)`` for a file or a live camera."""
+    if camera is not None:
+        import cv2
+
+        cap = cv2.VideoCapture(camera)
+        if not cap.isOpened():
+            raise PoseliftError(f"camera {camera} could not be opened")
+        ok, first = cap.read()
+        if not ok:
+            cap.release()
+            raise PoseliftError(f"camera {camera} gave no frame")
+        rate = fps or float(cap.get(cv2.CAP_PROP_FPS) or 0.0) or 30.0
+
+        def frames() -> Iterator[np.ndarray]:
+            try:
+                yield first
+                while True:
+                    ok, frame = cap.read()
+                    if not ok:
+                        return
+                    yield frame
+            finally:
+                cap.release()
+
+        return rate, first.shape[1], first.shape[0], frames()
+    from poselift.video import open_video
+
+    info, frames = open_video(Path(video), fps)  # type: ignore[arg-type]
+    return info.fps, info.width, info.height, frames
+
+
+def run_stream(
+    video: str | None = None,
+    *,
+    camera: int | None = None,
+    checkpoint: str | Path | None = None,
+    fps: float | None = None,
+    realtime: bool = False,
+    max_frames: int | None = None,
+    jsonl: bool = False,
+    out=sys.stdout,
+) -> dict:
+    """Stream a video file (or camera) through the detector and the causal lifter.
+
+    realtime: pace a file at its frame rate (as a camera would deliver it) instead of
+    reading it as fast as possible. Returns the latency summary.
+    """
+    import cv2
+
+    from poselift.camera import normalize_screen
+    from poselift.detect import MediaPipeDetector
+    from poselift.model import load_model
+    from poselift.skeleton import to_h36m17
+
+    if (video is None) == (camera is None):
+        raise PoseliftError("give a video file or --camera N (not both)")
+    lifter = load_model(checkpoint)
+    if lifter.config.num_joints_in != 17:
+        raise PoseliftError(f"the checkpoint takes {lifter.config.num_joints_in} input joints; streaming feeds H36M-17")
+    causal = CausalLifter(lifter)
+    rate, width, height, frames = _open_source(video, camera, fps)
+    stats = LatencyStats()
+    last_seen: np.ndarray | None = None
+    detected_frames = 0
+    start = time.perf_counter()
+    with MediaPipeDetector().tracker() as track:
+        for index, frame in enumerate(frames):
+            if max_frames is not None and index >= max_frames:
+                break
+            if realtime:
+                due = start + index / rate
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+            t0 = time.perf_counter()
+            points33, conf33 = track(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+            t1 = time.perf_counter()
+            points, conf = to_h36m17(points33[None], "blazepose33", conf33[None])
+            points, conf = points[0], conf[0]
+            found = np.isfinite(points).all(-1) & (conf > 0)
+            record: dict = {"frame": index, "time_s": index / rate, "detected": bool(found.any())}
+            if found.any():
+                detected_frames += 1
+                last_seen = np.where(found[:, None], points, last_seen if last_seen is not None else points)
+            if last_seen is not None and np.isfinite(last_seen).all():
+                norm = normalize_screen(last_seen, width, height).astype(np.float32)
+                pose, traj = causal.push(norm)
+                t2 = time.perf_counter()
+                stats.lift.append((t2 - t1) * 1000)
+                record["joints_3d"] = np.round(pose, 5).tolist()
+                if traj is not None:
+                    record["trajectory"] = np.round(traj, 5).tolist()
+                record["keypoints_2d"] = np.round(last_seen, 2).tolist()
+            else:
+                t2 = time.perf_counter()
+            stats.detect.append((t1 - t0) * 1000)
+            stats.total.append((t2 - t0) * 1000)
+            record["latency_ms"] = {"detect": round((t1 - t0) * 1000, 3), "lift": round((t2 - t1) * 1000, 3), "total": round((t2 - t0) * 1000, 3)}
+            if jsonl:
+                out.write(json.dumps(record) + "\n")
+                out.flush()
+    if not stats.total:
+        raise PoseliftError("the source delivered no frames")
+    if detected_frames == 0:
+        raise PoseliftError("no person detected in any frame")
+    wall = time.perf_counter() - start
+    summary = {
+        "frames": len(stats.total),
+        "frames_with_person": detected_frames,
+        "receptive_field": causal.rf,
+        "wall_s": wall,
+        "frames_per_s": len(stats.total) / wall,
+        "latency": stats.summary(),
+    }
+    lat = summary["latency"]
+    log.info(
+        "stream: %d frames (person in %d) at %.1f frames/s; latency per frame: detect %.1f ms (p95 %.1f), "
+        "lift %.2f ms (p95 %.2f), total %.1f ms (p95 %.1f)",
+        summary["frames"], detected_frames, summary["frames_per_s"],
+        lat["detect"]["mean_ms"], lat["detect"]["p95_ms"],
+        lat.get("lift", {}).get("mean_ms", float("nan")), lat.get("lift", {}).get("p95_ms", float("nan")),
+        lat["total"]["mean_ms"], lat["total"]["p95_ms"],
+    )
+    return summary
+
+
+def cmd_stream(args: argparse.Namespace) -> int:
+    if args.max_frames is not None and args.max_frames < 1:
+        raise PoseliftError("--max-frames must be a positive number of frames")
+    summary = run_stream(
+        args.video, camera=args.camera, checkpoint=args.checkpoint, fps=args.fps, realtime=args.realtime,
+        max_frames=args.max_frames, jsonl=args.jsonl,
+    )
+    if args.summary_json:
+        print(json.dumps(summary), file=sys.stderr)
+    return 0
+
+
+def add_stream(sub) -> None:
+    p = sub.add_parser(
+        "stream", help="causal per-frame 3D from a video file or camera, with latency report",
+        description="Lifts each frame as it arrives with a causal model (no future frames): MediaPipe 2D → H36M-17 → "
+        "3D. Prints a latency summary (detector and lifting, ms per frame) on stderr and, with --jsonl, one JSON "
+        "object per frame on stdout for other programs.",
+    )
+    p.add_argument("video", nargs="?", default=None, help="video file to stream (or use --camera)")
+    p.add_argument("--camera", type=int, default=None, help="live camera index for OpenCV (e.g. 0)")
+    p.add_argument("--checkpoint", default=None, help="causal poselift checkpoint (default: the bundled model, if causal)")
+    p.add_argument("--fps", type=float, default=None, help="frame rate when the source does not state one (frames/s)")
+    p.add_argument("--realtime", action="store_true", help="pace a video file at its frame rate, as a camera would deliver it")
+    p.add_argument("--max-frames", type=int, default=None, help="stop after N frames")
+    p.add_argument("--jsonl", action="store_true", help="print one JSON object per frame on stdout (joints_3d in metres, latency in ms)")
+    p.add_argument("--summary-json", action="store_true", help="also print the latency summary as JSON on stderr")
+    p.set_defaults(func=cmd_stream)

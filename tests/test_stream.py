@@ -1,0 +1,64 @@
+"""`poselift stream`: causal per-frame lifting equals whole-sequence causal lifting."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from poselift.cli import main
+from poselift.errors import PoseliftError
+from poselift.evaluate import predict_sequence
+from poselift.model import ModelConfig, PoseLifter, TemporalModel
+from poselift.stream import CausalLifter, run_stream
+
+from test_pipeline import _save_lifter, draw_video
+
+
+def _lifter(causal: bool) -> PoseLifter:
+    torch.manual_seed(0)
+    cfg = ModelConfig(channels=16, filter_widths=(3, 3), causal=causal)
+    return PoseLifter(TemporalModel(cfg).eval())
+
+
+def test_causal_lifter_equals_whole_sequence_prediction():
+    lifter = _lifter(causal=True)
+    x = np.random.default_rng(0).normal(0, 0.3, (30, 17, 2)).astype(np.float32)
+    whole = predict_sequence(lifter.pose_model, x)  # causal: edge-padded before the first frame
+    stream = CausalLifter(lifter)
+    per_frame = np.stack([stream.push(x[t])[0] for t in range(len(x))])
+    np.testing.assert_allclose(per_frame, whole, atol=1e-5)
+
+
+def test_symmetric_model_is_refused():
+    with pytest.raises(PoseliftError, match="causal"):
+        CausalLifter(_lifter(causal=False))
+
+
+def test_stream_video_jsonl(tmp_path):
+    ckpt = _save_lifter(tmp_path / "causal.pt", causal=True)
+    video = draw_video(tmp_path / "figure.mp4", figure=True)
+    out = io.StringIO()
+    summary = run_stream(str(video), checkpoint=ckpt, jsonl=True, out=out)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert len(lines) == summary["frames"] > 0
+    lifted = [r for r in lines if "joints_3d" in r]
+    assert lifted and np.asarray(lifted[-1]["joints_3d"]).shape == (17, 3)
+    assert np.isfinite(np.asarray([r["joints_3d"] for r in lifted])).all()
+    assert "trajectory" in lifted[-1] and summary["latency"]["lift"]["p50_ms"] > 0
+
+
+def test_stream_bad_input_exits_2(tmp_path, capsys):
+    causal = _save_lifter(tmp_path / "causal.pt", causal=True)
+    symmetric = _save_lifter(tmp_path / "sym.pt", causal=False)
+    assert main(["stream", str(tmp_path / "missing.mp4"), "--checkpoint", str(causal)]) == 2
+    video = draw_video(tmp_path / "figure.mp4", figure=True)
+    assert main(["stream", str(video), "--checkpoint", str(symmetric)]) == 2
+    assert "causal" in capsys.readouterr().err
+    blank = draw_video(tmp_path / "blank.mp4", figure=False)
+    assert main(["stream", str(blank), "--checkpoint", str(causal)]) == 2
+    assert "no person" in capsys.readouterr().err
+    assert main(["stream", "--checkpoint", str(causal)]) == 2
