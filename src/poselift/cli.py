@@ -69,6 +69,7 @@ def cmd_train(args) -> int:
         lr=args.lr,
         lr_decay=args.lr_decay,
         subset=args.subset,
+        subset_mode=args.subset_mode,
         downsample=args.downsample,
         stride=args.stride,
         seed=args.seed,
@@ -104,6 +105,7 @@ def add_train(sub) -> None:
     g.add_argument("--lr", type=float, default=1e-3, help="initial learning rate, Adam amsgrad (default 1e-3)")
     g.add_argument("--lr-decay", type=float, default=0.95, help="learning-rate factor per epoch (default 0.95)")
     g.add_argument("--subset", type=float, default=1.0, help="fraction of each training video to use, as one random contiguous chunk (default 1)")
+    g.add_argument("--subset-mode", choices=["seeded", "length-hash"], default="seeded", help="how --subset picks each video's chunk: seeded = random from --seed (default); length-hash = the original VideoPose3D rule (start from a hash of the video length), for like-for-like comparisons")
     g.add_argument("--downsample", type=int, default=1, help="keep every N-th frame of the training videos (lowers frame rate; default 1)")
     g.add_argument("--stride", type=int, default=1, help="use every N-th frame as a training target, windows stay at full rate (default 1)")
     g.add_argument("--no-flip-augment", action="store_true", help="disable left/right flip augmentation")

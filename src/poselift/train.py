@@ -85,6 +85,7 @@ class TrainConfig:
     lr: float = 1e-3
     lr_decay: float = 0.95
     subset: float = 1.0
+    subset_mode: str = "seeded"  # or "length-hash": the original implementation's chunks
     downsample: int = 1
     stride: int = 1
     seed: int = 1234
@@ -167,7 +168,7 @@ def load_split(cfg: TrainConfig, train: bool) -> list[Sequence]:
 
         seqs = synthetic_dataset(16, 400, seed=cfg.seed) if train else synthetic_dataset(4, 400, seed=cfg.seed + 1)
         if train:
-            seqs = downsample_sequences(subset_sequences(seqs, cfg.subset, cfg.seed), cfg.downsample)
+            seqs = downsample_sequences(subset_sequences(seqs, cfg.subset, cfg.seed, cfg.subset_mode), cfg.downsample)
         return seqs
     subjects_train, subjects_test = cfg.default_subjects()
     if cfg.dataset == "humaneva":
@@ -180,7 +181,7 @@ def load_split(cfg: TrainConfig, train: bool) -> list[Sequence]:
             "h36m", cfg.data_dir, subjects_train if train else subjects_test, keypoints=cfg.keypoints, actions=cfg.actions
         )
     if train:
-        seqs = subset_sequences(seqs, cfg.subset, cfg.seed)
+        seqs = subset_sequences(seqs, cfg.subset, cfg.seed, cfg.subset_mode)
         seqs = downsample_sequences(seqs, cfg.downsample)
     return with_input_layout(seqs, cfg.input_layout)
 
@@ -200,7 +201,7 @@ def load_world_split(cfg: TrainConfig) -> list[WorldSequence]:
     the ``wild`` recipe: Human3.6M ``positions_3d.npz`` read without cameras."""
     subjects_train, _ = cfg.default_subjects()
     seqs = load_h36m_world(cfg.data_dir, subjects_train, actions=cfg.actions)
-    return downsample_sequences(subset_sequences(seqs, cfg.subset, cfg.seed), cfg.downsample)
+    return downsample_sequences(subset_sequences(seqs, cfg.subset, cfg.seed, cfg.subset_mode), cfg.downsample)
 
 
 def load_unlabeled(cfg: TrainConfig) -> list[Sequence]:

@@ -241,15 +241,38 @@ def _humaneva_action(name: str) -> str:
     return {"Walking": "Walk", "Jogging": "Jog", "Boxing": "Box"}.get(name, name)
 
 
-def subset_sequences(sequences: list[Sequence], fraction: float, seed: int) -> list[Sequence]:
-    """Keep a random contiguous chunk of each sequence (same frame rate), seeded.
+SUBSET_MODES = ("seeded", "length-hash")
 
-    All camera views of a recording get the same chunk. Also takes :class:`WorldSequence`.
+
+def _length_hash_chunk(length: int, fraction: float) -> slice:
+    """The original implementation's rule: ``round(length · fraction)`` frames starting
+    at a position derived from a SHA-256 hash of the decimal sequence length, so the
+    same recordings give the same labeled frames as the original's ``--subset``."""
+    import hashlib
+
+    n = max(1, int(round(length * fraction)))
+    high = length - n + 1
+    raw = int.from_bytes(hashlib.sha256(str(length).encode()).digest()[:4], byteorder="little", signed=False)
+    start = int(raw / (2**32 - 1) * high)
+    return slice(start, start + n)
+
+
+def subset_sequences(sequences: list[Sequence], fraction: float, seed: int, mode: str = "seeded") -> list[Sequence]:
+    """Keep a contiguous chunk covering ``fraction`` of each sequence (same frame rate).
+
+    mode ``"seeded"``: a random chunk per recording from ``seed``; ``"length-hash"``:
+    the chunk the original VideoPose3D code picks (see :func:`_length_hash_chunk`), for
+    like-for-like comparisons. All camera views of a recording get the same chunk.
+    Also takes :class:`WorldSequence`.
     """
     if not 0 < fraction <= 1:
         raise PoseliftError(f"--subset must be in (0, 1], got {fraction}")
+    if mode not in SUBSET_MODES:
+        raise PoseliftError(f"--subset-mode must be one of {', '.join(SUBSET_MODES)}, got {mode!r}")
     if fraction == 1:
         return sequences
+    if mode == "length-hash":
+        return [_slice_sequence(s, _length_hash_chunk(s.num_frames, fraction)) for s in sequences]
     rng = np.random.default_rng(seed)
     chunks: dict[tuple[str, str], slice] = {}
     out = []
