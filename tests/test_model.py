@@ -206,3 +206,22 @@ def test_export_weights_fp16_roundtrip(tmp_path):
     obj = torch.load(tmp_path / "w.pt", weights_only=True)
     assert "optimizer" not in obj and obj["model_pos"]["expand_conv.weight"].dtype == torch.float16
     assert main(["export-weights", str(tmp_path / "missing.pt"), str(tmp_path / "x.pt")]) == 2
+
+
+def test_bundled_model_is_self_describing_and_small():
+    """The model shipped in poselift/weights loads with no argument and says what it is."""
+    from poselift.model import default_weights_path, load_model
+
+    try:
+        path = default_weights_path()
+    except PoseliftError:
+        pytest.skip("no bundled model in this checkout")
+    assert path.stat().st_size < 10e6
+    lifter = load_model()
+    assert not lifter.training and lifter.config.num_joints_in == 17 and lifter.config.num_joints_out == 17
+    meta = lifter.metadata
+    assert meta["joints_in"] == "h36m17" and meta.get("input_layout") in (None, "h36m17", "h36m17-detector")
+    assert "fps" in meta and "train" in meta
+    x = torch.zeros(1, lifter.receptive_field + 4, 17, 2)
+    with torch.no_grad():
+        assert lifter(x).shape == (1, 5, 17, 3)
