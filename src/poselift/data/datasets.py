@@ -94,23 +94,13 @@ def load_h36m(
     if keypoints not in KEYPOINT_SOURCES:
         raise PoseliftError(f"unknown keypoint source {keypoints!r}; expected one of {KEYPOINT_SOURCES}")
     intrinsics, extrinsics = cam.load_cameras_json(root / "cameras.json")
-    positions = load_npz(root / "positions_3d.npz")
+    recordings = load_h36m_world(root, subjects, actions, skip_corrupt=skip_corrupt)
     detections = load_npz(root / "keypoints_2d_sh_pt_mpii.npz") if keypoints == "sh" else None
-    all_subjects = sorted({k.split("/")[0] for k in positions}, key=lambda s: int(s[1:]) if s[1:].isdigit() else 0)
-    subjects = _select(all_subjects, subjects, "subject(s)", str(root / "positions_3d.npz"))
     cameras = _select(H36M_CAMERAS, cameras, "camera id(s)", str(root / "cameras.json"))
-    from poselift.metrics import action_name
 
     out: list[Sequence] = []
-    for key in positions:
-        subject, name = key.split("/", 1)
-        if subject not in subjects:
-            continue
-        if skip_corrupt and f"{subject}/{action_name(name)}" in H36M_SKIP:
-            continue
-        if actions is not None and action_name(name) not in actions:
-            continue
-        world = check_array(positions[key], f"{root / 'positions_3d.npz'}[{key}]", joints=17, dims=3)
+    for rec in recordings:
+        subject, name, key, world = rec.subject, rec.name, rec.key, rec.positions_world
         if subject not in extrinsics:
             raise PoseliftError(f"{root / 'cameras.json'}: no extrinsics for subject {subject}")
         for cam_id in cameras:
@@ -130,8 +120,6 @@ def load_h36m(
                     n = min(kp.shape[0], pos_cam.shape[0])
                     kp, pos_cam = kp[:n], pos_cam[:n]
             out.append(Sequence(subject, name, cam_id, kp, pos_cam, intr, H36M_FPS))
-    if not out:
-        raise PoseliftError(f"no Human3.6M sequences matched subjects={subjects} actions={actions} in {root}")
     return out
 
 
