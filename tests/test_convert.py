@@ -17,27 +17,14 @@ import torch
 from torch import nn
 
 import poselift
-from poselift.cli import main
 from poselift.model import ModelConfig, TemporalModel, TemporalModelStrided, read_checkpoint
+
+from test_cli import assert_one_line_error, run  # noqa: E402  shared CLI helpers
 
 H36M_CAMERAS = ("54138969", "55011271", "58860488", "60457274")
 KEPT_32_TO_17 = (0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27)
 
 
-def run(argv, capsys):
-    rc = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return rc, captured.out, captured.err
-
-
-def assert_one_line_error(rc, err, *needles):
-    assert rc == 2, err
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("poselift: error: ")
-    for needle in needles:
-        assert str(needle) in lines[0], (needle, lines[0])
 
 
 class Evil:
