@@ -75,10 +75,31 @@ def machine() -> dict:
     }
 
 
-def bench_train(cfg: ModelConfig, batch_size: int, steps: int, warmup: int = 2) -> dict:
-    rng = np.random.default_rng(0)
+def _random_sequences(cfg: ModelConfig, rng: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Ten 2,000-frame random sequences: 2D ``[T, J_in, 2]`` and 3D ``[T, J_out, 3]``."""
     seqs2d = [rng.standard_normal((2000, cfg.num_joints_in, 2)).astype(np.float32) * 0.3 for _ in range(10)]
     seqs3d = [rng.standard_normal((2000, cfg.num_joints_out, 3)).astype(np.float32) * 0.3 for _ in range(10)]
+    return seqs2d, seqs3d
+
+
+def _time_training(step, cfg: ModelConfig, batch_size: int, steps: int, warmup: int, label: str) -> dict:
+    """Median wall time of ``step(i)`` (one whole training step) after ``warmup`` steps."""
+    times = []
+    for i in range(warmup + steps):
+        t = time.perf_counter()
+        step(i)
+        if i >= warmup:
+            times.append(time.perf_counter() - t)
+        print(f"\r{label} step {i + 1}/{warmup + steps}", end="", file=sys.stderr)
+    print(file=sys.stderr)
+    per_step = float(np.median(times))
+    samples_per_s = batch_size / per_step
+    flops_per_sample = 3 * forward_flops_per_output(cfg, strided=True)
+    return {"samples_per_s": samples_per_s, "step_time_s": per_step, "gflops": samples_per_s * flops_per_sample / 1e9, "flops_per_sample": flops_per_sample}
+
+
+def bench_train(cfg: ModelConfig, batch_size: int, steps: int, warmup: int = 2) -> dict:
+    seqs2d, seqs3d = _random_sequences(cfg, np.random.default_rng(0))
     flip = FlipSpec.from_skeletons(H36M_17, H36M_17) if cfg.num_joints_in == cfg.num_joints_out == 17 else None
     data = WindowDataset(seqs2d, seqs3d, cfg.receptive_field, causal=cfg.causal, flip=flip)
     model = TemporalModelStrided(cfg).train()
@@ -90,22 +111,15 @@ def bench_train(cfg: ModelConfig, batch_size: int, steps: int, warmup: int = 2) 
             yield from data.batches(batch_size, gen)
 
     it = batches()
-    times = []
-    for i in range(warmup + steps):
-        t = time.perf_counter()
+
+    def step(i: int) -> None:
         batch = next(it)
         loss = losses.mpjpe_loss(model(batch.inputs), batch.targets)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        if i >= warmup:
-            times.append(time.perf_counter() - t)
-        print(f"\rtrain step {i + 1}/{warmup + steps}", end="", file=sys.stderr)
-    print(file=sys.stderr)
-    per_step = float(np.median(times))
-    samples_per_s = batch_size / per_step
-    flops_per_sample = 3 * forward_flops_per_output(cfg, strided=True)
-    return {"samples_per_s": samples_per_s, "step_time_s": per_step, "gflops": samples_per_s * flops_per_sample / 1e9, "flops_per_sample": flops_per_sample}
+
+    return _time_training(step, cfg, batch_size, steps, warmup, "train")
 
 
 class ReferenceStridedModel(TemporalModel):
@@ -165,31 +179,23 @@ def bench_train_reference(cfg: ModelConfig, batch_size: int, steps: int, warmup:
     """Training throughput of the original implementation's structure (see
     :class:`ReferenceStridedModel` and :func:`reference_batch`), same FLOPs."""
     rng = np.random.default_rng(0)
-    seqs2d = [rng.standard_normal((2000, cfg.num_joints_in, 2)).astype(np.float32) * 0.3 for _ in range(10)]
-    seqs3d = [rng.standard_normal((2000, cfg.num_joints_out, 3)).astype(np.float32) * 0.3 for _ in range(10)]
+    seqs2d, seqs3d = _random_sequences(cfg, rng)
     perm_in = np.asarray(H36M_17.flip_permutation()) if cfg.num_joints_in == 17 else np.arange(cfg.num_joints_in)
     perm_out = np.asarray(H36M_17.flip_permutation()) if cfg.num_joints_out == 17 else np.arange(cfg.num_joints_out)
     pairs = np.array([(i, t, f) for i in range(10) for t in range(2000) for f in (0, 1)])
     rng.shuffle(pairs)
     model = ReferenceStridedModel(cfg).train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, amsgrad=True)
-    times = []
-    for i in range(warmup + steps):
-        t = time.perf_counter()
+
+    def step(i: int) -> None:
         chunk = pairs[(i * batch_size) % len(pairs):][:batch_size]
         inputs, targets = reference_batch(seqs2d, seqs3d, chunk, cfg.receptive_field, perm_in, perm_out)
         loss = losses.mpjpe_loss(model(inputs), targets)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        if i >= warmup:
-            times.append(time.perf_counter() - t)
-        print(f"\rreference train step {i + 1}/{warmup + steps}", end="", file=sys.stderr)
-    print(file=sys.stderr)
-    per_step = float(np.median(times))
-    samples_per_s = batch_size / per_step
-    flops_per_sample = 3 * forward_flops_per_output(cfg, strided=True)
-    return {"samples_per_s": samples_per_s, "step_time_s": per_step, "gflops": samples_per_s * flops_per_sample / 1e9, "flops_per_sample": flops_per_sample}
+
+    return _time_training(step, cfg, batch_size, steps, warmup, "reference train")
 
 
 def bench_infer(cfg: ModelConfig, frames: int, repeats: int = 3) -> dict:
