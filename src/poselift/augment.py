@@ -27,7 +27,7 @@ from typing import Any, Iterator, NamedTuple, Sequence
 import numpy as np
 import torch
 
-from poselift.data.windows import Batch, flip_keypoints, pad_sequence
+from poselift.data.windows import Batch, Shard, flip_keypoints, pad_sequence
 from poselift.errors import PoseliftError
 from poselift.skeleton import H36M_17, Skeleton
 
@@ -577,8 +577,20 @@ class WildWindowDataset:
             flipped = torch.zeros(len(sample_ids), dtype=torch.bool)
         return Batch(inputs, targets, trajectory, intrinsics, flipped)
 
-    def batches(self, batch_size: int, generator: torch.Generator, shuffle: bool = True) -> Iterator[Batch]:
-        """Iterate one epoch in random order (``generator`` makes it deterministic)."""
+    def batches(
+        self, batch_size: int, generator: torch.Generator, shuffle: bool = True, shard: Shard | None = None
+    ) -> Iterator[Batch]:
+        """Iterate one epoch in random order (``generator`` makes it deterministic).
+
+        ``shard``: yield only this rank's slice of each global batch (see
+        :meth:`WindowDataset.batches`). Every rank renders the whole global batch and
+        keeps its slice, so the cameras and noise drawn from the shared ``generator``
+        (and its state afterwards) are the same on every rank and as in one process.
+        """
         order = torch.randperm(len(self), generator=generator) if shuffle else torch.arange(len(self))
         for i in range(0, len(order), batch_size):
-            yield self.gather(order[i : i + batch_size], generator)
+            ids = order[i : i + batch_size]
+            if shard is not None and not shard.usable(len(ids)):
+                return
+            batch = self.gather(ids, generator)
+            yield batch if shard is None else batch.narrow(*shard.bounds(len(ids)))

@@ -98,7 +98,8 @@ def _time_training(step, cfg: ModelConfig, batch_size: int, steps: int, warmup: 
     return {"samples_per_s": samples_per_s, "step_time_s": per_step, "gflops": samples_per_s * flops_per_sample / 1e9, "flops_per_sample": flops_per_sample}
 
 
-def bench_train(cfg: ModelConfig, batch_size: int, steps: int, warmup: int = 2) -> dict:
+def bench_train(cfg: ModelConfig, batch_size: int, steps: int, warmup: int = 2, *, precision: str = "fp32", profile: bool = False) -> dict:
+    """Training throughput of our strided model (``bf16``: forward under autocast)."""
     seqs2d, seqs3d = _random_sequences(cfg, np.random.default_rng(0))
     flip = FlipSpec.from_skeletons(H36M_17, H36M_17) if cfg.num_joints_in == cfg.num_joints_out == 17 else None
     data = WindowDataset(seqs2d, seqs3d, cfg.receptive_field, causal=cfg.causal, flip=flip)
@@ -114,12 +115,17 @@ def bench_train(cfg: ModelConfig, batch_size: int, steps: int, warmup: int = 2) 
 
     def step(i: int) -> None:
         batch = next(it)
-        loss = losses.mpjpe_loss(model(batch.inputs), batch.targets)
+        with _autocast(precision):
+            pred = model(batch.inputs)
+        loss = losses.mpjpe_loss(pred.float(), batch.targets)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
 
-    return _time_training(step, cfg, batch_size, steps, warmup, "train")
+    result = _time_training(step, cfg, batch_size, steps, warmup, "train")
+    if profile:
+        result["profile"] = _profile(step, steps=3)
+    return result
 
 
 class ReferenceStridedModel(TemporalModel):
@@ -175,6 +181,23 @@ def reference_batch(
     return torch.from_numpy(b2), torch.from_numpy(b3 - b3[:, :, :1])
 
 
+def _profile(step, steps: int) -> list[dict]:
+    """Where a training step's time goes: the top operators by self CPU time (also printed to stderr)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for i in range(steps):
+            step(i)
+    table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15)
+    print(table, file=sys.stderr)
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in events) or 1.0
+    return [
+        {"op": e.key, "self_cpu_ms_per_step": e.self_cpu_time_total / 1000 / steps, "share": e.self_cpu_time_total / total}
+        for e in events[:12]
+    ]
+
+
 def bench_train_reference(cfg: ModelConfig, batch_size: int, steps: int, warmup: int = 2) -> dict:
     """Training throughput of the original implementation's structure (see
     :class:`ReferenceStridedModel` and :func:`reference_batch`), same FLOPs."""
@@ -198,68 +221,192 @@ def bench_train_reference(cfg: ModelConfig, batch_size: int, steps: int, warmup:
     return _time_training(step, cfg, batch_size, steps, warmup, "reference train")
 
 
-def bench_infer(cfg: ModelConfig, frames: int, repeats: int = 3) -> dict:
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, MiB (Linux ``ru_maxrss`` is KiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _autocast(precision: str):
+    """``torch.autocast`` for ``bf16``, a no-op context for ``fp32``."""
+    import contextlib
+
+    if precision == "bf16":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def native_bf16() -> bool:
+    """Whether this CPU has bf16 matrix instructions (AVX512-BF16 / AMX); without them bf16 is emulated."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "")
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def bench_infer(cfg: ModelConfig, frames: int, repeats: int = 3, *, reference: bool = False, precision: str = "fp32") -> dict:
+    """Frames/s of lifting one ``frames``-long sequence (no flip TTA).
+
+    Ours: :class:`~poselift.inference.FoldedTemporalModel` through
+    :func:`~poselift.evaluate.predict_sequence` (BN folded, channels-last GEMMs,
+    cache-sized chunks). ``reference``: the original's way — the plain
+    ``TemporalModel`` (Conv1d + BN) over the whole edge-padded sequence at once.
+    ``bf16``: the plain model under bf16 autocast (oneDNN), compared with fp32.
+    """
+    from poselift.evaluate import pad_sequence
+    from poselift.inference import fold_batchnorm
+
+    torch.manual_seed(0)
     model = TemporalModel(cfg).eval()
     x = torch.randn(frames, cfg.num_joints_in, 2) * 0.3
-    predict_sequence(model, x[: max(cfg.receptive_field, 100)])
+    rss_before = _peak_rss_mb()
+    if reference or precision == "bf16":
+        padded = pad_sequence(x, cfg.receptive_field, cfg.causal)[None]
+
+        def run() -> torch.Tensor:
+            with _autocast(precision):
+                return model(padded)[0].float()
+    else:
+        fast = fold_batchnorm(model)
+
+        def run() -> torch.Tensor:
+            return torch.as_tensor(predict_sequence(fast, x))
+
     best = float("inf")
-    for i in range(repeats):
-        t = time.perf_counter()
-        predict_sequence(model, x)
-        best = min(best, time.perf_counter() - t)
-        print(f"\rinfer run {i + 1}/{repeats}", end="", file=sys.stderr)
-    print(file=sys.stderr)
+    with torch.inference_mode():
+        out = run()
+        for i in range(repeats):
+            t = time.perf_counter()
+            run()
+            best = min(best, time.perf_counter() - t)
+            print(f"\rinfer run {i + 1}/{repeats}", end="", file=sys.stderr)
+        print(file=sys.stderr)
+        result: dict = {}
+        if precision == "bf16":
+            exact = model(padded)[0]
+            result["max_abs_diff_vs_fp32_mm"] = float((out - exact).abs().max()) * 1000
     fps = frames / best
-    return {"frames_per_s": fps, "time_s": best, "gflops": fps * forward_flops_per_output(cfg, strided=False) / 1e9}
+    engine = "reference: TemporalModel (Conv1d+BN) on the whole sequence" if reference else (
+        "TemporalModel under bf16 autocast" if precision == "bf16" else "FoldedTemporalModel via predict_sequence")
+    result.update({
+        "frames_per_s": fps, "time_s": best, "gflops": fps * forward_flops_per_output(cfg, strided=False) / 1e9,
+        "engine": engine, "peak_rss_growth_mb": _peak_rss_mb() - rss_before,
+    })
+    return result
 
 
-def bench_stream(cfg: ModelConfig, frames: int = 500) -> dict:
-    """Per-frame latency of causal streaming (push one frame, lift the newest)."""
+def bench_stream(cfg: ModelConfig, frames: int = 500, *, reference: bool = False) -> dict:
+    """Per-frame latency of causal streaming: push one frame, get its 3D pose.
+
+    Ours: :class:`~poselift.stream.CausalLifter` (incremental, per-layer histories).
+    ``reference``: recompute the last ``RF`` frames with the full model every frame.
+    """
     from dataclasses import replace
 
     from poselift.model import PoseLifter
     from poselift.stream import CausalLifter
 
+    torch.manual_seed(0)
     model = TemporalModel(replace(cfg, causal=True)).eval()
-    lifter = CausalLifter(PoseLifter(model))
     x = (torch.randn(frames, cfg.num_joints_in, 2) * 0.3).numpy()
+    if reference:
+        window = torch.as_tensor(x[: cfg.receptive_field])[None]
+
+        def push(frame: np.ndarray) -> None:
+            with torch.inference_mode():
+                model(window)
+    else:
+        lifter = CausalLifter(PoseLifter(model))
+
+        def push(frame: np.ndarray) -> None:
+            lifter.push(frame)
+
     for t in range(min(20, frames)):
-        lifter.push(x[t])
+        push(x[t])
     times = []
     for t in range(frames):
         t0 = time.perf_counter()
-        lifter.push(x[t])
+        push(x[t])
         times.append(time.perf_counter() - t0)
     ms = np.asarray(times) * 1000
-    flops = forward_flops_per_output(cfg, strided=True)  # one output frame from an RF window
+    flops = forward_flops_per_output(cfg, strided=False)  # one new output frame: every layer once
     return {
         "frames_per_s": 1000 / float(ms.mean()),
         "latency_ms": {"mean": float(ms.mean()), "p50": float(np.percentile(ms, 50)), "p95": float(np.percentile(ms, 95)), "max": float(ms.max())},
         "gflops": flops / (float(ms.mean()) / 1000) / 1e9,
+        "engine": "reference: full model on the last RF frames" if reference else "CausalLifter (incremental)",
+    }
+
+
+def bench_pipeline(video: str | None, checkpoint: str | None, flip: bool = True) -> dict:
+    """End-to-end ``poselift infer`` on a real video: decode + detect + lift + write.
+
+    ``video`` defaults to the demo clip in ``../shared/data/video`` when present.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from poselift.errors import PoseliftError
+    from poselift.pipeline import run_infer
+
+    if video is None:
+        default = Path("../shared/data/video/sports2d_demo.mp4")
+        if not default.is_file():
+            raise PoseliftError("bench pipeline needs a video: pass --video PATH (the default ../shared/data/video/sports2d_demo.mp4 is absent)")
+        video = str(default)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = run_infer(video, Path(tmp) / "out", checkpoint, flip=flip, progress=False)
+    info = result.to_dict()
+    timings = info.get("timings_s", {})
+    lift_s = timings.get("lift")
+    return {
+        "frames_per_s": info["frames_per_s"],
+        "frames": info["num_frames"],
+        "timings_s": timings,
+        "lift_frames_per_s": info["num_frames"] / lift_s if lift_s else None,
+        "video": video,
+        "gflops": 0.0,
     }
 
 
 def run_bench(args) -> dict:
+    """Run the benchmark ``args.what`` and return one JSON-serialisable result."""
+    from poselift.errors import PoseliftError
+
     if args.threads:
         torch.set_num_threads(args.threads)
+    reference = getattr(args, "reference", False)
+    precision = getattr(args, "precision", "fp32")
+    if precision == "bf16" and (reference or args.what in ("stream", "pipeline")):
+        raise PoseliftError("--precision bf16 applies to `bench train` and `bench infer` (ours), not with --reference, stream or pipeline")
     cfg = ModelConfig(filter_widths=parse_arc(args.arc), channels=args.channels, dropout=args.dropout, causal=args.causal)
-    if args.what == "train" and getattr(args, "reference", False):
+    if args.what == "train" and reference:
         result = bench_train_reference(cfg, args.batch_size, args.steps)
     elif args.what == "train":
-        result = bench_train(cfg, args.batch_size, args.steps)
+        result = bench_train(cfg, args.batch_size, args.steps, precision=precision, profile=getattr(args, "profile", False))
     elif args.what == "stream":
-        result = bench_stream(cfg)
+        result = bench_stream(cfg, reference=reference)
+    elif args.what == "pipeline":
+        result = bench_pipeline(getattr(args, "video", None), getattr(args, "checkpoint", None))
     else:
-        result = bench_infer(cfg, args.frames)
+        result = bench_infer(cfg, args.frames, reference=reference, precision=precision)
     peak = matmul_peak_gflops()
     result.update(
         {
-            "what": args.what + (" (reference: original implementation's structure)" if getattr(args, "reference", False) else ""),
+            "what": args.what + (" (reference: original implementation's structure)" if reference else ""),
+            "precision": precision,
+            "native_bf16": native_bf16(),
             "config": {**cfg.to_dict(), "batch_size": args.batch_size, "frames": args.frames, "receptive_field": cfg.receptive_field},
             "matmul_peak_gflops": peak,
             "peak_fraction": result["gflops"] / peak,
+            "peak_rss_mb": _peak_rss_mb(),
             "machine": machine(),
             "command": "poselift " + " ".join(sys.argv[1:]),
         }
     )
+    if args.what == "pipeline":
+        result.pop("config")
     return result

@@ -34,19 +34,32 @@ from poselift.errors import PoseliftError
 
 Array = Union[np.ndarray, torch.Tensor]
 
+#: Plausibility limits for cameras.json: pixels (focal length, centre), image side, distortion, metres.
+MAX_PIXELS = 1e7
+MAX_RESOLUTION = 100_000
+MAX_DISTORTION = 1e3
+MAX_METRES = 1e4
+
 
 def _check_last(x: Array, size: int, what: str) -> None:
     if x.ndim < 1 or x.shape[-1] != size:
         raise PoseliftError(f"{what} must be shaped [..., {size}], got {list(x.shape)}")
 
 
+def _whole(value: Any) -> int:
+    """A JSON number that is a whole number (``1000`` or ``1000.0``; not ``true``, ``"1000"`` or NaN)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer():
+        raise ValueError(value)
+    return int(value)
+
+
 def _floats(value: Any, n: int, where: str) -> tuple[float, ...]:
     try:
         out = tuple(float(v) for v in value)
-    except (TypeError, ValueError):
-        raise PoseliftError(f"{where}: expected {n} numbers, got {value!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise PoseliftError(f"{where}: expected {n} numbers, got {value!r:.60}") from None
     if len(out) != n or not all(np.isfinite(out)):
-        raise PoseliftError(f"{where}: expected {n} finite numbers, got {value!r}")
+        raise PoseliftError(f"{where}: expected {n} finite numbers, got {value!r:.60}")
     return out
 
 
@@ -74,7 +87,10 @@ class Intrinsics:
         for key in ("res_w", "res_h"):
             if key not in d:
                 raise PoseliftError(f"{where}: missing {key!r} (image resolution in pixels)")
-        width, height = int(d["res_w"]), int(d["res_h"])
+        try:
+            width, height = _whole(d["res_w"]), _whole(d["res_h"])
+        except (TypeError, ValueError, OverflowError):
+            raise PoseliftError(f"{where}: res_w and res_h must be whole numbers of pixels, got {d['res_w']!r:.40} and {d['res_h']!r:.40}") from None
         if width <= 0 or height <= 0:
             raise PoseliftError(f"{where}: resolution must be positive, got {width}x{height}")
         focal = _floats(d["focal_length"], 2, f"{where}.focal_length") if "focal_length" in d else None
@@ -83,6 +99,14 @@ class Intrinsics:
             raise PoseliftError(f"{where}: give both focal_length and center, or neither")
         radial = _floats(d.get("radial_distortion", (0, 0, 0)), 3, f"{where}.radial_distortion")
         tangential = _floats(d.get("tangential_distortion", (0, 0)), 2, f"{where}.tangential_distortion")
+        if width > MAX_RESOLUTION or height > MAX_RESOLUTION:
+            raise PoseliftError(f"{where}: resolution {width}x{height} is implausibly large (limit {MAX_RESOLUTION} pixels)")
+        if focal is not None and not all(0 < f < MAX_PIXELS for f in focal):
+            raise PoseliftError(f"{where}.focal_length: expected positive values below {MAX_PIXELS:g} pixels, got {list(focal)}")
+        if center is not None and not all(abs(c) < MAX_PIXELS for c in center):
+            raise PoseliftError(f"{where}.center: expected values within ±{MAX_PIXELS:g} pixels, got {list(center)}")
+        if not all(abs(k) <= MAX_DISTORTION for k in radial + tangential):
+            raise PoseliftError(f"{where}: distortion coefficients must lie within ±{MAX_DISTORTION:g}")
         return cls(focal, center, radial, tangential, width, height)  # type: ignore[arg-type]
 
     def to_dict(self) -> dict:
@@ -123,10 +147,19 @@ class Extrinsics:
     def from_dict(cls, d: dict, where: str = "extrinsics") -> "Extrinsics":
         if not isinstance(d, dict) or "R_world_to_cam" not in d or "center_m" not in d:
             raise PoseliftError(f"{where}: expected keys 'R_world_to_cam' (3x3) and 'center_m' (3)")
-        rotation = np.asarray(d["R_world_to_cam"], dtype=np.float64)
-        center = np.asarray(d["center_m"], dtype=np.float64)
+        try:
+            rotation = np.asarray(d["R_world_to_cam"], dtype=np.float64)
+            center = np.asarray(d["center_m"], dtype=np.float64)
+        except (TypeError, ValueError, OverflowError):
+            raise PoseliftError(f"{where}: R_world_to_cam must be a 3x3 list of numbers and center_m 3 numbers") from None
         if rotation.shape != (3, 3) or center.shape != (3,):
             raise PoseliftError(f"{where}: R_world_to_cam must be 3x3 and center_m 3 numbers, got {list(rotation.shape)} and {list(center.shape)}")
+        if not (np.isfinite(rotation).all() and np.isfinite(center).all()):
+            raise PoseliftError(f"{where}: R_world_to_cam and center_m must be finite numbers (no NaN/inf)")
+        if np.abs(rotation).max() > 1.0 + 1e-3:
+            raise PoseliftError(f"{where}: R_world_to_cam is not a rotation matrix (entries beyond ±1)")
+        if np.abs(center).max() > MAX_METRES:
+            raise PoseliftError(f"{where}: center_m is implausibly far ({np.abs(center).max():.3g} m; limit {MAX_METRES:g} m)")
         if not np.allclose(rotation @ rotation.T, np.eye(3), atol=1e-4):
             raise PoseliftError(f"{where}: R_world_to_cam is not a rotation matrix")
         return cls(rotation, center)
@@ -141,14 +174,23 @@ def load_cameras_json(path: str | Path) -> tuple[dict[str, Intrinsics], dict[str
     if not path.is_file():
         raise PoseliftError(f"camera file not found: {path}")
     try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise PoseliftError(f"{path} is not valid JSON: not UTF-8 text") from None
+    except json.JSONDecodeError as e:
         raise PoseliftError(f"{path} is not valid JSON: {e}") from None
+    except (ValueError, RecursionError) as e:  # e.g. an integer with too many digits, absurd nesting
+        raise PoseliftError(f"{path} is not valid JSON: {type(e).__name__}: {str(e)[:100]}") from None
+    except OSError as e:
+        raise PoseliftError(f"{path} could not be read ({e.strerror or e})") from None
     if not isinstance(data, dict) or not isinstance(data.get("intrinsics"), dict):
         raise PoseliftError(f"{path}: expected an object with 'intrinsics' (by camera id) and 'extrinsics' (by subject)")
     intrinsics = {str(k): Intrinsics.from_dict(v, f"{path}: intrinsics[{k}]") for k, v in data["intrinsics"].items()}
     extrinsics: dict[str, dict[str, Extrinsics]] = {}
-    for subject, cams in (data.get("extrinsics") or {}).items():
+    raw_extrinsics = data.get("extrinsics") or {}
+    if not isinstance(raw_extrinsics, dict):
+        raise PoseliftError(f"{path}: 'extrinsics' must map subjects to camera records, got {type(raw_extrinsics).__name__}")
+    for subject, cams in raw_extrinsics.items():
         if not isinstance(cams, dict):
             raise PoseliftError(f"{path}: extrinsics[{subject}] must map camera ids to records")
         extrinsics[str(subject)] = {

@@ -50,6 +50,7 @@ def _data_dir(args) -> str:
 
 # --------------------------------------------------------------------------- train
 def cmd_train(args) -> int:
+    from poselift import distributed
     from poselift.model import parse_arc
     from poselift.train import TrainConfig, train
 
@@ -83,6 +84,9 @@ def cmd_train(args) -> int:
         linear_projection=args.linear_projection,
         trajectory=args.trajectory,
         recipe=args.recipe,
+        device=args.device,
+        precision=args.precision,
+        sync_bn=args.sync_bn,
     )
     if (args.no_proj or args.linear_projection or args.no_bone_length) and not cfg.semi_supervised:
         raise PoseliftError("--no-proj, --linear-projection and --no-bone-length only apply with --subjects-unlabeled")
@@ -90,8 +94,20 @@ def cmd_train(args) -> int:
         raise PoseliftError("--batch-size and --epochs must be positive")
     if args.stop_after is not None and args.stop_after < 1:
         raise PoseliftError("--stop-after must be a positive number of epochs")
-    last = train(cfg, args.out, resume=args.resume, progress=not args.no_progress, stop_after=args.stop_after)
-    print(f"checkpoint: {last}", file=sys.stderr)
+    # checked before joining the process group: a clear error instead of a hanging rendezvous
+    device = distributed.resolve_device(args.device, distributed.env_local_rank())
+    distributed.check_batch_size(args.batch_size, distributed.env_world_size())
+    ctx = distributed.init_from_env(device)
+    try:
+        if not ctx.is_main:
+            logging.getLogger("poselift").setLevel(logging.WARNING)
+        last = train(
+            cfg, args.out, resume=args.resume, progress=not args.no_progress, stop_after=args.stop_after, dist=ctx
+        )
+    finally:
+        distributed.shutdown(ctx)
+    if ctx.is_main:
+        print(f"checkpoint: {last}", file=sys.stderr)
     return 0
 
 
@@ -101,7 +117,7 @@ def add_train(sub) -> None:
     _add_model_args(p)
     g = p.add_argument_group("optimisation")
     g.add_argument("--epochs", type=int, default=60, help="number of epochs (default 60)")
-    g.add_argument("--batch-size", type=int, default=1024, help="windows per batch (default 1024)")
+    g.add_argument("--batch-size", type=int, default=1024, help="windows per batch, over all processes together (default 1024; divisible by the number of processes)")
     g.add_argument("--lr", type=float, default=1e-3, help="initial learning rate, Adam amsgrad (default 1e-3)")
     g.add_argument("--lr-decay", type=float, default=0.95, help="learning-rate factor per epoch (default 0.95)")
     g.add_argument("--subset", type=float, default=1.0, help="fraction of each training video to use, as one random contiguous chunk (default 1)")
@@ -120,6 +136,10 @@ def add_train(sub) -> None:
     g.add_argument("--linear-projection", action="store_true", help="project with a pinhole camera, ignoring lens distortion (ablation)")
     g.add_argument("--trajectory", action="store_const", const=True, default=None, help="also train the trajectory model (root position in camera space, metres) in supervised runs (default: on with --recipe wild, off otherwise)")
     g.add_argument("--no-trajectory", dest="trajectory", action="store_const", const=False, help="no trajectory model (e.g. with --recipe wild)")
+    g = p.add_argument_group("device and processes (multi-process: torchrun --nproc_per_node N -m poselift train ...)")
+    g.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="auto: cuda when torch sees a GPU, else cpu (default auto); under torchrun each process uses GPU LOCAL_RANK")
+    g.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16: forward passes under torch.autocast (losses, weights and optimiser stay fp32); slow on CPUs without AVX-512/AMX (default fp32)")
+    g.add_argument("--sync-bn", action="store_true", help="with several processes: batch norm uses the statistics of the whole global batch, not each process's slice (makes N processes match one process with the same --batch-size)")
     g = p.add_argument_group("recipe")
     g.add_argument(
         "--recipe", choices=["wild"], default=None,
@@ -137,6 +157,31 @@ def add_train(sub) -> None:
 
 
 # ------------------------------------------------------------------------ evaluate
+def _saved_train_config(meta: dict, checkpoint: str | None):
+    """The training config stored in checkpoint metadata, with the fields evaluation
+    relies on checked (a corrupt or hand-edited file gives one clear error)."""
+    from poselift.train import TrainConfig
+
+    where = f"checkpoint {checkpoint if checkpoint else '(bundled)'}"
+    train = meta.get("train", {})
+    if not isinstance(train, dict):
+        raise PoseliftError(f"{where}: metadata 'train' must be an object, got {type(train).__name__}")
+    valid = {
+        "dataset": lambda v: v in ("h36m", "humaneva", "synthetic"),
+        "data_dir": lambda v: isinstance(v, str),
+        "keypoints": lambda v: v in ("gt", "sh"),
+        "seed": lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**63,
+        "actions": lambda v: v is None or (isinstance(v, list) and all(isinstance(a, str) for a in v)),
+    }
+    for key, ok in valid.items():
+        if key in train and not ok(train[key]):
+            raise PoseliftError(f"{where}: metadata 'train.{key}' has an invalid value {train[key]!r:.40}")
+    try:
+        return TrainConfig.from_dict(train)
+    except (TypeError, ValueError) as exc:
+        raise PoseliftError(f"{where}: metadata 'train' is invalid ({exc})") from None
+
+
 def cmd_evaluate(args) -> int:
     from poselift.data.datasets import normalized_keypoints
     from poselift.evaluate import evaluate_sequences, format_table
@@ -145,7 +190,7 @@ def cmd_evaluate(args) -> int:
 
     lifter = load_model(args.checkpoint)
     meta = lifter.metadata
-    saved = TrainConfig.from_dict(meta.get("train", {}))
+    saved = _saved_train_config(meta, args.checkpoint)
     cfg = TrainConfig(
         dataset=args.dataset or saved.dataset,
         data_dir=args.data_dir or (str(DEFAULT_DATA / (args.dataset or saved.dataset)) if args.dataset else saved.data_dir),
@@ -219,7 +264,8 @@ def cmd_import_checkpoint(args) -> int:
     from poselift.convert import import_videopose3d_checkpoint
 
     cfg = import_videopose3d_checkpoint(
-        args.original, args.out, causal=args.causal, joints_in=args.joints_in, joints_out=args.joints_out
+        args.original, args.out, causal=args.causal, joints_in=args.joints_in, joints_out=args.joints_out,
+        overwrite=args.overwrite,
     )
     print(f"wrote {args.out}: RF {cfg.receptive_field} (arc {','.join(map(str, cfg.filter_widths))}), "
           f"{cfg.channels} channels, {cfg.num_joints_in}→{cfg.num_joints_out} joints, causal={cfg.causal}", file=sys.stderr)
@@ -235,6 +281,7 @@ def add_import_checkpoint(sub) -> None:
     c.add_argument("--no-causal", dest="causal", action="store_false", help="the original model is symmetric (the default there)")
     p.add_argument("--joints-in", default=None, help="input joint layout name (h36m17, mpii16, coco17, humaneva15; default: from the joint count)")
     p.add_argument("--joints-out", default=None, help="output joint layout name (default: from the joint count)")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists (default: refuse)")
     p.set_defaults(func=cmd_import_checkpoint)
 
 
@@ -247,7 +294,7 @@ def cmd_export_weights(args) -> int:
             extra["metrics"] = json.loads(Path(args.metrics).read_text())
         except (OSError, ValueError) as exc:
             raise PoseliftError(f"--metrics {args.metrics}: not a readable JSON file ({exc})") from None
-    size = export_weights(args.checkpoint, args.out, half=not args.fp32, extra_metadata=extra)
+    size = export_weights(args.checkpoint, args.out, half=not args.fp32, extra_metadata=extra, overwrite=args.overwrite)
     print(f"wrote {args.out} ({size / 1e6:.2f} MB, {'fp32' if args.fp32 else 'fp16'} storage)", file=sys.stderr)
     return 0
 
@@ -258,6 +305,7 @@ def add_export_weights(sub) -> None:
     p.add_argument("out", help="output file (.pt)")
     p.add_argument("--fp32", action="store_true", help="keep fp32 storage")
     p.add_argument("--metrics", default=None, help="JSON file from `poselift evaluate --json` to store in the metadata")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists (default: refuse)")
     p.set_defaults(func=cmd_export_weights)
 
 
@@ -312,12 +360,16 @@ def cmd_bench(args) -> int:
 
 def add_bench(sub) -> None:
     p = sub.add_parser("bench", help="measure training / inference speed on this machine", description="Prints one JSON object on stdout (progress on stderr): samples/s or frames/s, achieved GFLOP/s and the fraction of this machine's measured fp32 matmul peak.")
-    p.add_argument("what", choices=["train", "infer", "stream"], help="train: strided-model training steps incl. batch creation; infer: full model on one long sequence; stream: per-frame latency of the causal model (one new frame at a time)")
+    p.add_argument("what", choices=["train", "infer", "stream", "pipeline"], help="train: strided-model training steps incl. batch creation and the Adam step; infer: lift one long sequence; stream: per-frame latency of the causal model (one new frame at a time); pipeline: `poselift infer` end to end on a real video (decode, detect, lift, write)")
     _add_model_args(p)
     p.add_argument("--batch-size", type=int, default=1024, help="training batch size (default 1024)")
     p.add_argument("--frames", type=int, default=10_000, help="inference sequence length (default 10000)")
     p.add_argument("--steps", type=int, default=10, help="timed training steps (default 10)")
-    p.add_argument("--reference", action="store_true", help="train: time the original implementation's structure instead (Conv1d with stride, per-sample Python batch loop) for a side-by-side ratio on this machine")
+    p.add_argument("--reference", action="store_true", help="time the original implementation's way instead, for a side-by-side ratio on this machine: train = Conv1d with stride + per-sample Python batch loop; infer = Conv1d+BN model over the whole sequence; stream = full model on the last RF frames every frame")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="train/infer: bf16 autocast (fast only where the CPU has native bf16: AVX512-BF16/AMX; the result says native_bf16)")
+    p.add_argument("--profile", action="store_true", help="train: also profile 3 steps and report the top operators by self CPU time (table on stderr)")
+    p.add_argument("--video", default=None, help="pipeline: video to run (default ../shared/data/video/sports2d_demo.mp4)")
+    p.add_argument("--checkpoint", default=None, help="pipeline: checkpoint to lift with (default: the bundled model)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--json", action="store_true", help="compact JSON on one line")
     p.set_defaults(func=cmd_bench)
@@ -339,7 +391,8 @@ def add_demo(sub) -> None:
 
 # --------------------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
-    from poselift.pipeline import add_infer
+    from poselift.model_export import add_export
+    from poselift.pipeline import add_infer, add_infer_batch
     from poselift.render import add_render
     from poselift.stream import add_stream
 
@@ -350,11 +403,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_evaluate(sub)
     add_import_checkpoint(sub)
     add_export_weights(sub)
+    add_export(sub)
     add_data(sub)
     add_bench(sub)
     add_demo(sub)
     add_render(sub)
     add_infer(sub)
+    add_infer_batch(sub)
     add_stream(sub)
     return parser
 

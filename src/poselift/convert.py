@@ -22,7 +22,7 @@ from poselift.data.arrays import load_npz
 from poselift.data.datasets import H36M_CAMERAS
 from poselift.errors import PoseliftError
 from poselift.io import atomic_write
-from poselift.model import ModelConfig, TemporalModel, save_checkpoint
+from poselift.model import ModelConfig, _check_tensors, build_checked_model, safe_torch_load, save_checkpoint
 
 log = logging.getLogger("poselift.convert")
 
@@ -43,19 +43,28 @@ _NUMPY_ARRAY_GLOBALS = [np.core.multiarray._reconstruct, np.ndarray, np.dtype] +
 
 def infer_model_config(state: dict[str, torch.Tensor], causal: bool, where: str) -> ModelConfig:
     """Filter widths, channels and joint counts from original VideoPose3D weight shapes."""
+    if not isinstance(state, dict):
+        raise PoseliftError(f"{where}: expected a state dict (weight name → tensor), got {type(state).__name__}")
     try:
         expand = state["expand_conv.weight"]
         shrink = state["shrink.weight"]
     except KeyError as exc:
         raise PoseliftError(f"{where}: missing weight {exc.args[0]!r}; not a VideoPose3D TemporalModel state dict") from None
-    channels, in_ch, w0 = expand.shape
+
+    def conv_shape(name: str, value: Any) -> tuple[int, int, int]:
+        if not torch.is_tensor(value) or value.dim() != 3:
+            raise PoseliftError(f"{where}: {name!r} must be a 3D convolution weight tensor [out, in, width]")
+        return tuple(int(n) for n in value.shape)  # type: ignore[return-value]
+
+    channels, in_ch, w0 = conv_shape("expand_conv.weight", expand)
+    out_ch = conv_shape("shrink.weight", shrink)[0]
     widths = [int(w0)]
     i = 0
     while f"layers_conv.{2 * i}.weight" in state:
-        widths.append(int(state[f"layers_conv.{2 * i}.weight"].shape[2]))
+        widths.append(conv_shape(f"layers_conv.{2 * i}.weight", state[f"layers_conv.{2 * i}.weight"])[2])
         i += 1
-    if in_ch % 2 or shrink.shape[0] % 3:
-        raise PoseliftError(f"{where}: unexpected weight shapes (in {in_ch}, out {shrink.shape[0]})")
+    if in_ch % 2 or out_ch % 3 or in_ch == 0 or out_ch == 0:
+        raise PoseliftError(f"{where}: unexpected weight shapes (in {in_ch}, out {out_ch})")
     return ModelConfig(
         num_joints_in=in_ch // 2,
         num_joints_out=shrink.shape[0] // 3,
@@ -66,25 +75,29 @@ def infer_model_config(state: dict[str, torch.Tensor], causal: bool, where: str)
 
 
 def import_videopose3d_checkpoint(
-    src: str | Path, out: str | Path, *, causal: bool, joints_in: str | None = None, joints_out: str | None = None
+    src: str | Path,
+    out: str | Path,
+    *,
+    causal: bool,
+    joints_in: str | None = None,
+    joints_out: str | None = None,
+    overwrite: bool = False,
 ) -> ModelConfig:
     """Convert an original checkpoint (``model_pos`` [+ ``model_traj``]) to ours."""
     src = Path(src)
-    if not src.is_file():
+    if not src.exists():
         raise PoseliftError(f"{src} does not exist")
-    try:
-        with torch.serialization.safe_globals(_NUMPY_ARRAY_GLOBALS):
-            obj = torch.load(src, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001
-        raise PoseliftError(f"{src} could not be read as a weights-only torch file ({type(exc).__name__}); it is not a VideoPose3D checkpoint or is corrupt") from None
+    if not src.is_file():
+        raise PoseliftError(f"{src} is not a file")
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise PoseliftError(f"{out} already exists; pass --overwrite to replace it")
+    obj = safe_torch_load(src, "original checkpoint", _NUMPY_ARRAY_GLOBALS)
     if not isinstance(obj, dict) or "model_pos" not in obj:
         raise PoseliftError(f"{src} has no 'model_pos' entry; expected an original VideoPose3D checkpoint")
+    _check_tensors(obj, src)
     cfg = infer_model_config(obj["model_pos"], causal, f"{src}[model_pos]")
-    model = TemporalModel(cfg)
-    try:
-        model.load_state_dict(obj["model_pos"])
-    except RuntimeError as exc:
-        raise PoseliftError(f"{src}: model_pos does not match the inferred architecture ({str(exc).splitlines()[0]})") from None
+    model = build_checked_model(cfg, obj["model_pos"], src, "model_pos")
     payload: dict[str, Any] = {"model_pos": model.state_dict()}
     meta: dict[str, Any] = {
         "model": cfg.to_dict(),
@@ -97,8 +110,7 @@ def import_videopose3d_checkpoint(
     }
     if isinstance(obj.get("model_traj"), dict):
         tcfg = infer_model_config(obj["model_traj"], causal, f"{src}[model_traj]")
-        traj = TemporalModel(tcfg)
-        traj.load_state_dict(obj["model_traj"])
+        traj = build_checked_model(tcfg, obj["model_traj"], src, "model_traj")
         payload["model_traj"] = traj.state_dict()
         meta["trajectory_model"] = tcfg.to_dict()
     for name in (joints_in, joints_out):
@@ -299,6 +311,11 @@ def dataset_info(path: str | Path) -> dict[str, Any]:
             summary.append(f"{name}: {info['text']}")
         three = [i for n, i in per_file.items() if i["dims"] == {3}]
         two = [i for n, i in per_file.items() if i["dims"] == {2}]
+        if cams.is_file():
+            for info in three:  # every recorded subject needs camera extrinsics
+                subjects = {next((p for p in key.split("/") if re.fullmatch(r"S\d+", p)), None) for key in info["lengths"]}
+                for subject in sorted(s for s in subjects if s is not None and s not in extr):
+                    problems.append(f"cameras.json: no extrinsics for subject {subject} (recorded in {info['name']})")
         if three and two:
             lengths3 = three[0]["lengths"]
             for info in two:

@@ -81,6 +81,8 @@ from poselift.video import VideoInfo, prefetch
 #: Layouts a keypoint source may use (everything :func:`poselift.skeleton.to_h36m17` converts).
 SUPPORTED_LAYOUTS = ("coco17", "blazepose33", "h36m17")
 KEYPOINT_FORMATS = ("coco-json", "openpose", "npz", "csv")
+#: Largest keypoint coordinate accepted, in pixels (far off-screen for any real image).
+MAX_PIXEL_COORDINATE = 1e7
 
 #: OpenPose BODY_25 index for each COCO-17 joint (nose, L/R eye, L/R ear, L/R shoulder,
 #: L/R elbow, L/R wrist, L/R hip, L/R knee, L/R ankle). BODY_25 order: 0 Nose, 1 Neck,
@@ -132,6 +134,11 @@ class Keypoints2D:
             raise PoseliftError(f"image size must be positive, got {self.width}x{self.height}")
         if np.isinf(self.points).any():
             raise PoseliftError("keypoints contain infinite values")
+        largest = float(np.nanmax(np.abs(self.points))) if not np.isnan(self.points).all() else 0.0
+        if largest > MAX_PIXEL_COORDINATE:
+            raise PoseliftError(
+                f"keypoint coordinates reach {largest:.3g} pixels, implausible for a {self.width}x{self.height} image"
+            )
         missing = np.isnan(self.points).any(-1)
         self.points[missing] = np.nan
         self.confidence = np.where(missing, 0.0, np.nan_to_num(self.confidence, nan=0.0)).astype(np.float32)
@@ -303,6 +310,18 @@ def _trailing_number(value: Any) -> int | None:
     return None
 
 
+def _valid_id(value: Any) -> bool:
+    """An image id: a JSON number or string (hashable, comparable as text)."""
+    return isinstance(value, (int, float, str)) and not isinstance(value, bool) and (
+        not isinstance(value, float) or math.isfinite(value)
+    )
+
+
+def _valid_size(value: Any) -> bool:
+    """A stated image width/height: a positive finite number of pixels."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and 0 < value < 1e9
+
+
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -310,19 +329,31 @@ def _read_json(path: Path) -> Any:
         raise PoseliftError(f"{path} is not a UTF-8 text file") from None
     except json.JSONDecodeError as exc:
         raise PoseliftError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except (ValueError, RecursionError) as exc:  # an integer with too many digits, absurd nesting
+        raise PoseliftError(f"{path} is not valid JSON ({type(exc).__name__}: {str(exc)[:100]})") from None
+    except OSError as exc:
+        raise PoseliftError(f"{path} could not be read ({exc.strerror or exc})") from None
 
 
 def _xyv_triplets(values: Any, num_joints: int | tuple[int, ...], where: str) -> np.ndarray:
     """Flat ``[x, y, v] * J`` list → ``[J, 3]`` float array (J checked against ``num_joints``)."""
     try:
         arr = np.asarray(values, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise PoseliftError(f"{where}: keypoints must be a flat list of numbers [x, y, v, ...]") from None
     allowed = (num_joints,) if isinstance(num_joints, int) else num_joints
     if arr.size % 3 or arr.size // 3 not in allowed:
         want = " or ".join(f"{3 * n} ({n} joints)" for n in allowed)
         raise PoseliftError(f"{where}: expected {want} keypoint values [x, y, v, ...], got {arr.size}")
     return arr.reshape(-1, 3)
+
+
+def _check_magnitude(xyv: np.ndarray, where: str) -> None:
+    """Finite ``x, y`` beyond :data:`MAX_PIXEL_COORDINATE` are an error (inf/NaN mean missing)."""
+    xy = xyv[:, :2]
+    finite = xy[np.isfinite(xy)]
+    if finite.size and float(np.abs(finite).max()) > MAX_PIXEL_COORDINATE:
+        raise PoseliftError(f"{where}: keypoint coordinates reach {float(np.abs(finite).max()):.3g} pixels, implausible for any image")
 
 
 def _coco_confidence(xyv: np.ndarray, flags: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -333,7 +364,8 @@ def _coco_confidence(xyv: np.ndarray, flags: bool) -> tuple[np.ndarray, np.ndarr
     else:
         conf = np.clip(v, 0.0, 1.0).astype(np.float32)
     missing = ~(conf > 0) | ~np.isfinite(xyv[..., :2]).all(-1)
-    pts = xyv[..., :2].astype(np.float32)
+    with np.errstate(over="ignore"):  # beyond float32: inf, reported by Keypoints2D
+        pts = xyv[..., :2].astype(np.float32)
     pts[missing] = np.nan
     conf[missing] = 0.0
     return pts, conf
@@ -362,7 +394,11 @@ def load_coco_json(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[str, 
     for i, ann in enumerate(anns):
         if not isinstance(ann, dict) or "image_id" not in ann or "keypoints" not in ann:
             raise PoseliftError(f"{path}: annotation {i} needs 'image_id' and 'keypoints' ([x, y, v] * 17)")
-        rows.append((ann["image_id"], _xyv_triplets(ann["keypoints"], 17, f"{path}: annotation {i}"), ann.get("score")))
+        if not _valid_id(ann["image_id"]):
+            raise PoseliftError(f"{path}: annotation {i}: 'image_id' must be a number or a string, got {ann['image_id']!r:.40}")
+        xyv = _xyv_triplets(ann["keypoints"], 17, f"{path}: annotation {i}")
+        _check_magnitude(xyv, f"{path}: annotation {i}")
+        rows.append((ann["image_id"], xyv, ann.get("score")))
     if not rows and not images:
         raise PoseliftError(f"{path} has no annotations")
     third = np.concatenate([r[1][:, 2] for r in rows]) if rows else np.zeros(0)
@@ -370,17 +406,14 @@ def load_coco_json(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[str, 
     meta: dict[str, Any] = {}
     # frame index of every image id
     if images is not None:
-        try:
-            ordered = sorted(images, key=lambda im: _natural_key(str(im["id"])))
-        except (KeyError, TypeError):
-            raise PoseliftError(f"{path}: every entry of 'images' needs an 'id'") from None
+        if not all(isinstance(im, dict) and _valid_id(im.get("id")) for im in images):
+            raise PoseliftError(f"{path}: every entry of 'images' must be an object with an 'id' (a number or a string)")
+        ordered = sorted(images, key=lambda im: _natural_key(str(im["id"])))
         frame_of = {im["id"]: t for t, im in enumerate(ordered)}
         num_frames = len(ordered)
-        sizes = {(im.get("width"), im.get("height")) for im in ordered}
-        if len(sizes) == 1:
-            w, h = next(iter(sizes))
-            if isinstance(w, (int, float)) and isinstance(h, (int, float)) and w > 0 and h > 0:
-                meta["width"], meta["height"] = int(w), int(h)
+        w, h = ordered[0].get("width"), ordered[0].get("height")
+        if _valid_size(w) and _valid_size(h) and all((im.get("width"), im.get("height")) == (w, h) for im in ordered):
+            meta["width"], meta["height"] = int(w), int(h)
         unknown = {r[0] for r in rows} - set(frame_of)
         if unknown:
             raise PoseliftError(f"{path}: annotations refer to image ids not in 'images': {sorted(map(str, unknown))[:5]}")
@@ -444,6 +477,8 @@ def load_openpose_folder(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict
         if not people:
             continue
         candidates = [_openpose_person(p, str(f)) for p in people]
+        for xyv in candidates:
+            _check_magnitude(xyv, str(f))
         xyv = max(candidates, key=lambda a: float(np.nansum(a[:, 2])))
         missing = (xyv[:, 2] <= 0) | ((xyv[:, 0] == 0) & (xyv[:, 1] == 0))
         xyv = xyv.copy()
@@ -452,51 +487,65 @@ def load_openpose_folder(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict
     return points, conf, {}
 
 
-def _npz_scalar(data: Any, key: str, path: Path, kind: Callable[[Any], Any]) -> Any:
-    if key not in data.files:
+def _npz_scalar(data: dict[str, np.ndarray], key: str, path: Path, kind: Callable[[Any], Any]) -> Any:
+    if key not in data:
         return None
     arr = data[key]
     if arr.size != 1:
         raise PoseliftError(f"{path}: '{key}' must be a single value, got shape {list(arr.shape)}")
+    value = arr.reshape(()).item()
+    if kind is str:
+        if not isinstance(value, str):
+            raise PoseliftError(f"{path}: '{key}' must be a string, got {value!r:.50}")
+    elif isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise PoseliftError(f"{path}: '{key}' must be a number, got {value!r:.50}")
     try:
-        return kind(arr.reshape(()).item())
-    except (TypeError, ValueError):
-        raise PoseliftError(f"{path}: '{key}' has an invalid value {arr.reshape(()).item()!r}") from None
+        return kind(value)
+    except (TypeError, ValueError, OverflowError):
+        raise PoseliftError(f"{path}: '{key}' has an invalid value {value!r:.50}") from None
+
+
+def _npz_float_array(data: dict[str, np.ndarray], key: str, path: Path) -> np.ndarray:
+    arr = data[key]
+    if arr.dtype.kind not in "fiub":
+        raise PoseliftError(f"{path}: '{key}' must hold real numbers, got dtype {arr.dtype}")
+    with np.errstate(over="ignore", invalid="ignore"):  # out-of-range values become inf and are reported
+        return np.asarray(arr, dtype=np.float32)
 
 
 def load_npz_keypoints(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Read our keypoint ``.npz`` (format: module docstring).
 
     Returns points ``[T, J, 2]`` pixels, confidence ``[T, J]`` and the stored
-    ``fps``/``width``/``height``/``layout`` (those present).
+    ``fps``/``width``/``height``/``layout`` (those present). Read with
+    :func:`poselift.data.arrays.load_npz` (no pickles, array headers checked
+    against the file size before anything is allocated).
     """
+    from poselift.data.arrays import load_npz
+
     path = Path(path)
-    try:
-        data = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise PoseliftError(f"{path}: cannot read without pickles ({exc}); store plain numeric arrays and strings") from None
-    except (OSError, EOFError) as exc:
-        raise PoseliftError(f"{path} is not a readable .npz file ({exc})") from None
-    with data:
-        if "keypoints_2d" not in data.files:
-            raise PoseliftError(f"{path} has no 'keypoints_2d' array ([frames, joints, 2] pixels); keys: {', '.join(data.files)}")
-        points = np.asarray(data["keypoints_2d"], dtype=np.float32)
-        if points.ndim != 3 or points.shape[2] != 2:
-            raise PoseliftError(f"{path}: 'keypoints_2d' must be [frames, joints, 2] pixels, got {list(points.shape)}")
-        if "confidence" in data.files:
-            conf = np.asarray(data["confidence"], dtype=np.float32)
-            if conf.shape != points.shape[:2]:
-                raise PoseliftError(f"{path}: 'confidence' must be shaped {list(points.shape[:2])}, got {list(conf.shape)}")
-        else:
-            conf = np.ones(points.shape[:2], dtype=np.float32)
-        meta = {
-            "fps": _npz_scalar(data, "fps", path, float),
-            "width": _npz_scalar(data, "width", path, int),
-            "height": _npz_scalar(data, "height", path, int),
-            "layout": _npz_scalar(data, "layout", path, str),
-        }
+    data = load_npz(path)
+    if "keypoints_2d" not in data:
+        raise PoseliftError(f"{path} has no 'keypoints_2d' array ([frames, joints, 2] pixels); keys: {', '.join(sorted(data))[:200]}")
+    points = _npz_float_array(data, "keypoints_2d", path)
+    if points.ndim != 3 or points.shape[2] != 2:
+        raise PoseliftError(f"{path}: 'keypoints_2d' must be [frames, joints, 2] pixels, got {list(points.shape)}")
+    if "confidence" in data:
+        conf = _npz_float_array(data, "confidence", path)
+        if conf.shape != points.shape[:2]:
+            raise PoseliftError(f"{path}: 'confidence' must be shaped {list(points.shape[:2])}, got {list(conf.shape)}")
+    else:
+        conf = np.ones(points.shape[:2], dtype=np.float32)
+    meta = {
+        "fps": _npz_scalar(data, "fps", path, float),
+        "width": _npz_scalar(data, "width", path, int),
+        "height": _npz_scalar(data, "height", path, int),
+        "layout": _npz_scalar(data, "layout", path, str),
+    }
     layout = meta["layout"] or _layout_for_count(points.shape[1], path)
     meta["layout"] = layout
+    if layout not in SUPPORTED_LAYOUTS:
+        raise PoseliftError(f"{path}: layout {layout!r:.40} is not supported; use one of {', '.join(SUPPORTED_LAYOUTS)}")
     skel = get_skeleton(layout)
     if points.shape[1] != skel.num_joints:
         raise PoseliftError(f"{path}: layout {layout} has {skel.num_joints} joints but 'keypoints_2d' has {points.shape[1]}")
@@ -549,6 +598,8 @@ def load_csv_keypoints(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[s
             rows = list(reader)
     except UnicodeDecodeError:
         raise PoseliftError(f"{path} is not a UTF-8 text file") from None
+    except csv.Error as exc:  # NUL bytes, a field over the csv module's size limit
+        raise PoseliftError(f"{path} is not a readable CSV file ({exc})") from None
     if not rows:
         raise PoseliftError(f"{path} has a header but no rows")
 
@@ -561,19 +612,25 @@ def load_csv_keypoints(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[s
         try:
             return float(text)
         except ValueError:
-            raise PoseliftError(f"{path}: line {line}: '{key}' is not a number: {text!r}") from None
+            raise PoseliftError(f"{path}: line {line}: '{key}' is not a number: {text!r:.40}") from None
 
     frames = []
     for i, row in enumerate(rows):
         fr = num(row, "frame", i + 2)
         if not (math.isfinite(fr) and fr >= 0 and float(fr).is_integer()):
-            raise PoseliftError(f"{path}: line {i + 2}: 'frame' must be a whole number >= 0, got {row.get('frame')!r}")
+            raise PoseliftError(f"{path}: line {i + 2}: 'frame' must be a whole number >= 0, got {row.get('frame')!r:.40}")
         frames.append(int(fr))
     joints = [(row.get("joint") or "").strip() for row in rows]
     if any(not j for j in joints):
         raise PoseliftError(f"{path}: every row needs a 'joint' (a name like left_knee or an index)")
     layout, index = _csv_layout(sorted(set(joints)), path)
     nj = get_skeleton(layout).num_joints
+    distinct = len(set(frames))
+    if max(frames) + 1 > 10 * distinct + 1000:
+        raise PoseliftError(
+            f"{path}: 'frame' values span {max(frames) + 1} frames but only {distinct} frames have rows; "
+            "'frame' must count video frames from 0"
+        )
     points = np.full((max(frames) + 1, nj, 2), np.nan, dtype=np.float32)
     conf = np.zeros((max(frames) + 1, nj), dtype=np.float32)
     for i, (row, t, j) in enumerate(zip(rows, frames, joints)):
@@ -632,4 +689,7 @@ def load_keypoints(
                 f"({'frames per second' if key == 'fps' else 'pixels'})"
             )
         chosen[key] = value
-    return Keypoints2D(points, conf, layout, float(chosen["fps"]), int(chosen["width"]), int(chosen["height"]))
+    try:
+        return Keypoints2D(points, conf, layout, float(chosen["fps"]), int(chosen["width"]), int(chosen["height"]))
+    except PoseliftError as exc:
+        raise PoseliftError(f"{path}: {exc}") from None

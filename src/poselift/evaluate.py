@@ -16,6 +16,7 @@ import torch
 from poselift import metrics
 from poselift.data.datasets import Sequence
 from poselift.data.windows import FlipSpec, flip_keypoints, pad_sequence
+from poselift.errors import PoseliftError
 from poselift.model import TemporalModel
 
 MM = 1000.0
@@ -32,9 +33,13 @@ def predict_sequence(
 
     The output frame ``t`` is centred on input frame ``t`` (ends at ``t`` when causal).
     Long sequences are processed in chunks of ``chunk_frames`` outputs with the
-    receptive-field overlap, so the result equals the one-shot result.
+    receptive-field overlap, so the result equals the one-shot result. The input is
+    moved to the model's device (CPU or GPU); the result is on the CPU.
     """
+    param = next(model.parameters(), None)
     x = torch.as_tensor(keypoints, dtype=torch.float32)
+    if param is not None:
+        x = x.to(param.device)
     rf = model.receptive_field
     padded = pad_sequence(x, rf, model.config.causal)
     t = x.shape[0]
@@ -50,7 +55,7 @@ def predict_sequence(
         else:
             y = y[0]
         outputs.append(y)
-    return torch.cat(outputs).numpy()
+    return torch.cat(outputs).cpu().numpy()
 
 
 @dataclass
@@ -103,18 +108,27 @@ def evaluate_sequences(
     per_metric: dict[str, dict[str, np.ndarray]] = {"mpjpe": {}, "p_mpjpe": {}, "n_mpjpe": {}, "mpjve": {}}
     traj_errors: dict[str, np.ndarray] = {}
     frames = 0
+    from poselift.inference import fast_twin
+
+    fast_model = fast_twin(model)  # BN folded once for all sequences (CPU); same outputs
+    fast_trajectory = fast_twin(trajectory_model)
     for seq, x in tqdm(list(zip(sequences, inputs)), desc="evaluate", unit="seq", disable=not progress, leave=False):
         target = seq.positions_3d - seq.positions_3d[:, :1]
-        pred = predict_sequence(model, x, flip)
+        pred = predict_sequence(fast_model, x, flip)
         key = seq.key
         frames += len(pred)
         per_metric["mpjpe"][key] = metrics.mpjpe(pred, target)
+        if full_metrics and not (np.isfinite(pred).all() and np.isfinite(target).all()):
+            raise PoseliftError(
+                f"{key}: the predictions or the ground truth are not finite (NaN/inf); the 2D input is out of range "
+                "or the checkpoint is broken"
+            )
         if full_metrics:
             per_metric["p_mpjpe"][key] = metrics.p_mpjpe(pred, target)
             per_metric["n_mpjpe"][key] = metrics.n_mpjpe(pred, target)
             per_metric["mpjve"][key] = metrics.velocity_error(pred, target)
         if trajectory_model is not None:
-            traj = predict_sequence(trajectory_model, x, None)[:, 0]
+            traj = predict_sequence(fast_trajectory, x, None)[:, 0]
             traj_errors[key] = np.linalg.norm(traj - seq.positions_3d[:, 0], axis=-1)
     if was_training:
         model.train()

@@ -70,13 +70,39 @@ def _jsonable(value: Any, decimals: int) -> Any:
     return value
 
 
+#: Rows of an array converted to JSON at a time (bounds the memory of long sequences).
+JSON_BLOCK_ROWS = 2048
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+def _write_json_value(f, value: Any, decimals: int) -> None:
+    """Stream ``value`` as compact JSON: arrays are converted ``JSON_BLOCK_ROWS`` rows at
+    a time, so a long sequence never exists as one big Python list or string. The
+    text equals ``json.dumps(_jsonable(value), separators=(",", ":"))``."""
+    if isinstance(value, Mapping):
+        f.write("{")
+        for i, (k, v) in enumerate(value.items()):
+            f.write(("," if i else "") + _dump(str(k)) + ":")
+            _write_json_value(f, v, decimals)
+        f.write("}")
+    elif isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[0] > JSON_BLOCK_ROWS:
+        f.write("[")
+        for start in range(0, value.shape[0], JSON_BLOCK_ROWS):
+            f.write(("," if start else "") + _dump(_jsonable(value[start : start + JSON_BLOCK_ROWS], decimals))[1:-1])
+        f.write("]")
+    else:
+        f.write(_dump(_jsonable(value, decimals)))
+
+
 def write_json(path: str | Path, data: Mapping[str, Any], decimals: int = 6) -> Path:
     """Write ``data`` as JSON (arrays as nested lists, floats rounded to ``decimals``,
-    NaN/inf as ``null``). Returns ``path``."""
+    NaN/inf as ``null``), streamed in blocks of rows. Returns ``path``."""
     path = Path(path)
-    text = json.dumps(_jsonable(data, decimals), separators=(",", ":"), allow_nan=False)
     with atomic_write(path, "w") as f:
-        f.write(text)
+        _write_json_value(f, data, decimals)
         f.write("\n")
     return path
 
@@ -110,20 +136,29 @@ def write_csv(
         raise ValueError("write_csv: joints_3d [T,J,3], keypoints_2d [T,J,2], confidence and filled [T,J] must agree")
     if len(joint_names) != j:
         raise ValueError(f"write_csv: {len(joint_names)} joint names for {j} joints")
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_HEADER)
-    for f in range(t):
-        time_s = f"{f / fps:.6f}"
-        for k in range(j):
-            x, y, z = joints_3d[f, k]
-            u, v = keypoints_2d[f, k]
-            w.writerow(
-                (f, time_s, joint_names[k], f"{x:.6f}", f"{y:.6f}", f"{z:.6f}", f"{u:.3f}", f"{v:.3f}",
-                 f"{confidence[f, k]:.4f}", int(filled[f, k]))
-            )
+    names = []
+    for name in joint_names:  # quoted as the csv module would (commas, quotes)
+        cell = io.StringIO()
+        csv.writer(cell, lineterminator="").writerow([name])
+        names.append(cell.getvalue().replace("%", "%%"))
+    row_formats = [f"%d,%s,{name},%.6f,%.6f,%.6f,%.3f,%.3f,%.4f,%d\n" for name in names]
+    block = 4096  # frames formatted at a time: memory stays bounded for long sequences
     with atomic_write(path, "w") as fh:
-        fh.write(buf.getvalue())
+        fh.write(",".join(CSV_HEADER) + "\n")
+        for start in range(0, t, block):
+            stop = min(t, start + block)
+            xyz = joints_3d[start:stop].tolist()
+            uv = keypoints_2d[start:stop].tolist()
+            conf = confidence[start:stop].tolist()
+            fill = filled[start:stop].tolist()
+            lines = []
+            for i, f in enumerate(range(start, stop)):
+                time_s = f"{f / fps:.6f}"
+                for k in range(j):
+                    x, y, z = xyz[i][k]
+                    u, v = uv[i][k]
+                    lines.append(row_formats[k] % (f, time_s, x, y, z, u, v, conf[i][k], fill[i][k]))
+            fh.write("".join(lines))
     return Path(path)
 
 

@@ -61,6 +61,8 @@ from poselift.errors import PoseliftError
 log = logging.getLogger("poselift.infer")
 
 DEFAULT_MODEL_FPS = 50.0
+#: Metadata ``fps`` above this is treated as invalid (the default is used).
+MAX_MODEL_FPS = 10_000.0
 DEFAULT_MAX_GAP = 10
 #: Relative frame-rate difference below which no resampling is done (1 %).
 RESAMPLE_TOLERANCE = 0.01
@@ -133,11 +135,16 @@ def fill_gaps(points: np.ndarray, confidence: np.ndarray | None, max_gap_frames:
 def interpolate_frames(x: np.ndarray, positions: np.ndarray) -> np.ndarray:
     """Sample ``x`` ``[T, ...]`` at fractional frame ``positions`` ``[N]`` (linear, clipped to the ends)."""
     x = np.asarray(x)
-    pos = np.clip(np.asarray(positions, dtype=np.float64), 0, x.shape[0] - 1)
-    i0 = np.floor(pos).astype(np.int64)
-    i1 = np.minimum(i0 + 1, x.shape[0] - 1)
-    w = (pos - i0).reshape((-1,) + (1,) * (x.ndim - 1))
-    return (x[i0] * (1 - w) + x[i1] * w).astype(x.dtype, copy=False)
+    positions = np.asarray(positions, dtype=np.float64)
+    out = np.empty((positions.shape[0],) + x.shape[1:], dtype=x.dtype)
+    block = 32_768  # bounded temporaries for long sequences; the result does not depend on it
+    for start in range(0, positions.shape[0], block):
+        pos = np.clip(positions[start : start + block], 0, x.shape[0] - 1)
+        i0 = np.floor(pos).astype(np.int64)
+        i1 = np.minimum(i0 + 1, x.shape[0] - 1)
+        w = (pos - i0).reshape((-1,) + (1,) * (x.ndim - 1))
+        out[start : start + block] = x[i0] * (1 - w) + x[i1] * w
+    return out
 
 
 def resample(x: np.ndarray, fps_in: float, fps_out: float, num_out: int | None = None) -> np.ndarray:
@@ -170,15 +177,16 @@ def model_fps(metadata: dict[str, Any]) -> float:
         value = float(value)
     except (TypeError, ValueError):
         value = DEFAULT_MODEL_FPS
-    return value if math.isfinite(value) and value > 0 else DEFAULT_MODEL_FPS
+    return value if math.isfinite(value) and 0 < value <= MAX_MODEL_FPS else DEFAULT_MODEL_FPS
 
 
 def train_focal_normalized(metadata: dict[str, Any]) -> float:
     """Normalised focal length ``2 f / w`` the trajectory model was trained with."""
-    if isinstance(metadata.get("focal_normalized"), (int, float)) and metadata["focal_normalized"] > 0:
+    value = metadata.get("focal_normalized")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0:
         return float(metadata["focal_normalized"])
     dataset = (metadata.get("train") or {}).get("dataset", "h36m") if isinstance(metadata.get("train"), dict) else "h36m"
-    return TRAIN_FOCAL_NORMALIZED.get(dataset, TRAIN_FOCAL_NORMALIZED["h36m"])
+    return TRAIN_FOCAL_NORMALIZED.get(dataset if isinstance(dataset, str) else "h36m", TRAIN_FOCAL_NORMALIZED["h36m"])
 
 
 def default_focal(width: int, height: int) -> float:
@@ -202,39 +210,56 @@ def check_lifter(lifter, causal: bool) -> None:
     joints_out = meta.get("joints_out", "h36m17")
     if joints_in != "h36m17" or cfg.num_joints_in != 17 or cfg.in_features != 2:
         raise PoseliftError(
-            f"this checkpoint takes {joints_in} input ({cfg.num_joints_in} joints); `poselift infer` needs a model "
+            f"this checkpoint takes {joints_in!r:.40} input ({cfg.num_joints_in} joints); `poselift infer` needs a model "
             "trained on H36M-17 2D keypoints (e.g. `poselift train --keypoints gt`)"
         )
     if joints_out != "h36m17" or cfg.num_joints_out != 17:
-        raise PoseliftError(f"this checkpoint outputs {joints_out} ({cfg.num_joints_out} joints); `poselift infer` needs H36M-17 output")
+        raise PoseliftError(f"this checkpoint outputs {joints_out!r:.40} ({cfg.num_joints_out} joints); `poselift infer` needs H36M-17 output")
     if causal and not cfg.causal:
         raise PoseliftError("--causal needs a causal checkpoint (trained with `poselift train --causal`); this one is symmetric")
 
 
+#: Output frames per model call when lifting (:func:`lift`): bounds the activation
+#: memory of long inputs; any value gives the same result (the chunks overlap by the
+#: receptive field, edge padding only at the true sequence ends).
+LIFT_CHUNK_FRAMES = 4096
+#: Resampling may make a sequence at most this many times longer (plus 10 000 frames).
+MAX_RESAMPLE_GROWTH = 100
+
+
 def lift(
-    lifter, keypoints_norm: np.ndarray, fps: float, *, flip: bool = True
+    lifter, keypoints_norm: np.ndarray, fps: float, *, flip: bool = True, chunk_frames: int = LIFT_CHUNK_FRAMES
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Lift ``[T, 17, 2]`` normalised screen coordinates sampled at ``fps`` frames/s.
 
     The input is resampled to the model's frame rate, lifted with
     :func:`poselift.evaluate.predict_sequence` (flip TTA when ``flip`` and the model
-    is not causal), and the output interpolated back to the ``T`` input frame times.
-    Returns ``(joints [T, 17, 3], trajectory [T, 3] or None)``: root-relative joints
-    and the root position, metres, camera frame (trajectory *not* focal-corrected).
+    is not causal) in chunks of ``chunk_frames`` output frames (memory for the
+    activations is bounded by the chunk, not the sequence length; the result equals
+    the one-shot result), and the output interpolated back to the ``T`` input frame
+    times. Returns ``(joints [T, 17, 3], trajectory [T, 3] or None)``: root-relative
+    joints and the root position, metres, camera frame (trajectory *not* focal-corrected).
     """
     from poselift.data.windows import FlipSpec
     from poselift.evaluate import predict_sequence
+    from poselift.inference import fast_twin
     from poselift.skeleton import H36M_17
 
     t = keypoints_norm.shape[0]
     rate = model_fps(lifter.metadata)
+    if not same_rate(fps, rate) and (t - 1) * rate / fps > MAX_RESAMPLE_GROWTH * t + 10_000:
+        raise PoseliftError(
+            f"a frame rate of {fps:.3g} frames/s would resample {t} frames to {(t - 1) * rate / fps + 1:.3g} at the "
+            f"model's {rate:g} frames/s; check --fps (frames per second of the input)"
+        )
     x = resample(keypoints_norm.astype(np.float32), fps, rate)
     spec = FlipSpec.from_skeletons(H36M_17, H36M_17) if flip and not lifter.config.causal else None
-    joints = predict_sequence(lifter.pose_model, x, spec)
-    joints = joints - joints[:, :1]
+    joints = predict_sequence(fast_twin(lifter.pose_model), x, spec, chunk_frames=chunk_frames)
+    joints -= joints[:, :1]
     traj = None
     if lifter.trajectory_model is not None:
-        traj = predict_sequence(lifter.trajectory_model, x, None)[:, 0]
+        traj = predict_sequence(fast_twin(lifter.trajectory_model), x, None, chunk_frames=chunk_frames)[:, 0]
+    del x
     back = np.arange(t) * (rate / fps) if not same_rate(fps, rate) else np.arange(t, dtype=np.float64)
     joints = interpolate_frames(joints, back)
     traj = interpolate_frames(traj, back) if traj is not None else None
@@ -341,13 +366,57 @@ def _to_h36m(kp, max_gap: int) -> tuple[np.ndarray, np.ndarray, GapFill]:
     return gaps.points, conf, gaps
 
 
-def _load_lifter(checkpoint: str | Path | None, causal: bool):
-    """Load and check the checkpoint (see :func:`check_lifter`)."""
+def _load_lifter(checkpoint: str | Path | None, causal: bool, lifter: Any = None):
+    """Load and check the checkpoint (see :func:`check_lifter`), or check ``lifter``."""
     from poselift.model import load_model
 
-    lifter = load_model(checkpoint)
-    check_lifter(lifter, causal)
+    if lifter is None:
+        lifter = load_model(checkpoint)
+    try:
+        check_lifter(lifter, causal)
+    except PoseliftError as exc:
+        raise PoseliftError(f"checkpoint {checkpoint if checkpoint is not None else '(bundled)'}: {exc}") from None
     return lifter
+
+
+def output_names(*, bvh: bool = False, render: bool = False) -> list[str]:
+    """The files one ``poselift infer`` run writes into its output folder."""
+    return list(OUTPUT_FILES) + (["poses.bvh"] if bvh else []) + (["render.mp4"] if render else [])
+
+
+def _check_targets(out_dir: Path, names: list[str], overwrite: bool) -> None:
+    """Refuse to replace existing outputs unless ``overwrite`` (and never replace a folder)."""
+    for name in names:
+        target = out_dir / name
+        if target.exists() and not target.is_file():
+            raise PoseliftError(f"{target} exists and is not a file; remove it or choose another --out")
+        if target.exists() and not overwrite:
+            raise PoseliftError(f"{target} already exists; pass --overwrite to replace the outputs in {out_dir}")
+
+
+def _commit(staging: Path, out_dir: Path, names: list[str], overwrite: bool) -> list[str]:
+    """Move the staged ``names`` into ``out_dir``, all or nothing: replaced files are
+    set aside first and restored if any move fails."""
+    _check_targets(out_dir, names, overwrite)  # again: something may have appeared meanwhile
+    aside = Path(tempfile.mkdtemp(prefix=".replaced-", dir=staging))
+    moved: list[str] = []
+    kept: list[str] = []
+    try:
+        for name in names:
+            if (out_dir / name).exists():
+                os.replace(out_dir / name, aside / name)
+                kept.append(name)
+            os.replace(staging / name, out_dir / name)
+            moved.append(name)
+    except BaseException:
+        for name in moved:
+            with contextlib.suppress(OSError):
+                os.unlink(out_dir / name)
+        for name in kept:
+            with contextlib.suppress(OSError):
+                os.replace(aside / name, out_dir / name)
+        raise
+    return [str(out_dir / name) for name in names]
 
 
 def _render(out_path: Path, joints_3d: np.ndarray, keypoints_2d: np.ndarray, fps: float, *, video: Path | None,
@@ -410,6 +479,9 @@ def run_infer(
     azimuth: float | None = None,
     limit_frames: int | None = None,
     progress: bool = True,
+    overwrite: bool = False,
+    lifter: Any = None,
+    chunk_frames: int = LIFT_CHUNK_FRAMES,
 ) -> InferResult:
     """Video or keypoint file → 3D poses written to ``out_dir`` (see module docstring).
 
@@ -418,6 +490,12 @@ def run_infer(
     (frames/s) describe keypoint inputs that do not carry them (``fps`` also
     overrides a video's frame rate); ``focal`` is the focal length in pixels
     (default: the image diagonal); ``max_gap`` is in input frames.
+
+    Existing outputs in ``out_dir`` (:func:`output_names`) are an error unless
+    ``overwrite``; they are then replaced only when the whole run succeeds. A failed
+    run leaves no output behind (and removes ``out_dir`` if it created it empty).
+    ``lifter``: an already loaded :class:`poselift.model.PoseLifter` to use instead
+    of loading ``checkpoint`` (batch inference loads it once).
     """
     from poselift.detect import load_keypoints
     from poselift.skeleton import H36M_17
@@ -431,6 +509,8 @@ def run_infer(
         raise PoseliftError(f"--max-gap must be >= 0 frames, got {max_gap}")
     if out_dir.exists() and not out_dir.is_dir():
         raise PoseliftError(f"--out {out_dir} exists and is not a folder")
+    targets = output_names(bvh=bvh, render=render)
+    _check_targets(out_dir, targets, overwrite)
 
     kind = input_kind(source, keypoints_format)
     if kind == "video":
@@ -440,7 +520,7 @@ def run_infer(
         # decoded and detected; a bad checkpoint still aborts detection at once.
         t0 = time.perf_counter()
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="poselift-load") as pool:
-            loading = pool.submit(_load_lifter, checkpoint, causal)
+            loading = pool.submit(_load_lifter, checkpoint, causal, lifter)
             try:
                 kp = _detect_video(source, detector, fps, progress, loading)
             except BaseException:
@@ -453,7 +533,7 @@ def run_infer(
             timings["load_model"] = time.perf_counter() - t0  # only the part not hidden behind detection
     else:
         t0 = time.perf_counter()
-        lifter = _load_lifter(checkpoint, causal)
+        lifter = _load_lifter(checkpoint, causal, lifter)
         timings["load_model"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         kp = load_keypoints(source, keypoints_format, width=width, height=height, fps=fps)
@@ -479,7 +559,10 @@ def run_infer(
     timings["convert"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    joints, traj = lift(lifter, norm, kp.fps, flip=use_flip)
+    try:
+        joints, traj = lift(lifter, norm, kp.fps, flip=use_flip, chunk_frames=chunk_frames)
+    except PoseliftError as exc:
+        raise PoseliftError(f"{source}: {exc}") from None
     focal_px = float(focal) if focal is not None else default_focal(kp.width, kp.height)
     if traj is not None:
         traj = traj.copy()
@@ -529,7 +612,7 @@ def run_infer(
     }
 
     t0 = time.perf_counter()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    created = _make_dirs(out_dir)
     staging = Path(tempfile.mkdtemp(prefix=".poselift-infer-", dir=out_dir))
     written: list[str] = []
     try:
@@ -548,11 +631,14 @@ def run_infer(
             extra["bvh"] = time.perf_counter() - tb
         write_outputs(staging, arrays, meta)
         names = sorted(p.name for p in staging.iterdir() if not p.name.startswith("."))
-        for name in names:
-            os.replace(staging / name, out_dir / name)
-            written.append(str(out_dir / name))
-    finally:
+        written = _commit(staging, out_dir, names, overwrite)
+    except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        for folder in created:  # leave no empty folders behind either
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
     timings["write"] = time.perf_counter() - t0 - sum(extra.values())
     timings.update(extra)
     result = InferResult(
@@ -568,6 +654,17 @@ def run_infer(
         ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()),
     )
     return result
+
+
+def _make_dirs(folder: Path) -> list[Path]:
+    """``mkdir -p folder``; returns the folders it created, deepest first."""
+    created: list[Path] = []
+    probe = folder
+    while not probe.exists():
+        created.append(probe)
+        probe = probe.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    return created
 
 
 def write_outputs(folder: Path, arrays: dict[str, Any], meta: dict[str, Any]) -> list[Path]:
@@ -588,26 +685,11 @@ def write_outputs(folder: Path, arrays: dict[str, Any], meta: dict[str, Any]) ->
 # ----------------------------------------------------------------------------- CLI
 def cmd_infer(args: argparse.Namespace) -> int:
     """``poselift infer``: run :func:`run_infer` and print a summary."""
-    result = run_infer(
-        args.input,
-        args.out,
-        args.checkpoint,
-        detector=args.detector,
-        keypoints_format=args.keypoints_format,
-        width=args.width,
-        height=args.height,
-        fps=args.fps,
-        focal=args.focal,
-        causal=args.causal,
-        flip=not args.no_flip,
-        max_gap=args.max_gap,
-        bvh=args.bvh,
-        render=args.render,
-        render_size=args.render_size,
-        azimuth=args.azimuth,
-        limit_frames=args.limit_frames,
-        progress=not args.json and not args.no_progress,
-    )
+    try:
+        result = _cmd_infer_run(args)
+    except OSError as exc:  # disk full, permission denied, ...: nothing was written (all-or-nothing)
+        where = exc.filename or args.out
+        raise PoseliftError(f"{where}: {exc.strerror or exc}; no outputs were written to {args.out}") from None
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
@@ -620,6 +702,37 @@ def cmd_infer(args: argparse.Namespace) -> int:
         for path in result.files:
             print(f"wrote {path}", file=sys.stderr)
     return 0
+
+
+def _shared_infer_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options `infer` and `infer-batch` share, as keyword arguments of :func:`run_infer`."""
+    return {
+        "detector": args.detector,
+        "width": args.width,
+        "height": args.height,
+        "fps": args.fps,
+        "focal": args.focal,
+        "causal": args.causal,
+        "flip": not args.no_flip,
+        "max_gap": args.max_gap,
+        "bvh": args.bvh,
+        "render": args.render,
+        "overwrite": args.overwrite,
+    }
+
+
+def _cmd_infer_run(args: argparse.Namespace) -> InferResult:
+    return run_infer(
+        args.input,
+        args.out,
+        args.checkpoint,
+        keypoints_format=args.keypoints_format,
+        render_size=args.render_size,
+        azimuth=args.azimuth,
+        limit_frames=args.limit_frames,
+        progress=not args.json and not args.no_progress,
+        **_shared_infer_options(args),
+    )
 
 
 def _positive_int(text: str) -> int:
@@ -671,7 +784,8 @@ def add_infer(sub) -> None:
         ),
     )
     p.add_argument("input", metavar="VIDEO|KEYPOINTS", help="video file (mp4, mov, avi, ...) or keypoint file/folder")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created; existing poses.* files are replaced only when the run succeeds)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created); a run that fails writes nothing there")
+    p.add_argument("--overwrite", action="store_true", help="replace outputs (poses.*, render.mp4) already in --out; they are replaced only when the run succeeds (default: refuse)")
     p.add_argument("--checkpoint", default=None, metavar="PATH", help="poselift checkpoint (.pt) trained on H36M-17 2D keypoints; default: the bundled model (none ships yet)")
     p.add_argument("--detector", choices=DETECTORS, default="mediapipe", help="2D detector for videos (default mediapipe: BlazePose-33, model_complexity 1, bundled in the wheel, tracking mode)")
     p.add_argument("--keypoints-format", choices=("auto",) + KEYPOINT_FORMATS, default="auto", help="format of a keypoint INPUT (default auto: folder → openpose, .json → coco-json, .npz → npz, .csv → csv, anything else is decoded as a video)")
@@ -693,3 +807,199 @@ def add_infer(sub) -> None:
     p.add_argument("--json", action="store_true", help="print a JSON summary (frames, person frames, flagged frames, per-stage timings in s, end-to-end frames/s) on stdout; no progress bars")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_infer)
+
+
+# --------------------------------------------------------------------- batch inference
+#: Keypoint file suffixes ``poselift infer-batch`` picks up (videos: :data:`poselift.video.VIDEO_SUFFIXES`).
+KEYPOINT_SUFFIXES = (".json", ".npz", ".csv")
+
+
+@dataclass
+class BatchItem:
+    """Outcome of one input of ``poselift infer-batch`` (``status``: done, skipped or failed)."""
+
+    input: str
+    out_dir: str
+    status: str
+    reason: str | None = None
+    num_frames: int | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class BatchResult:
+    """Summary of ``poselift infer-batch``."""
+
+    input_dir: str
+    out_dir: str
+    items: list[BatchItem]
+
+    def count(self, status: str) -> int:
+        return sum(1 for item in self.items if item.status == status)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "input_dir": self.input_dir,
+            "out_dir": self.out_dir,
+            "done": self.count("done"),
+            "skipped": self.count("skipped"),
+            "failed": self.count("failed"),
+            "files": [asdict(item) for item in self.items],
+        }
+
+
+def batch_inputs(folder: Path, exclude: Path | None = None) -> list[Path]:
+    """The inputs of a batch in ``folder`` (not recursive), sorted by name: videos
+    (:data:`poselift.video.VIDEO_SUFFIXES`), keypoint files (``.json``, ``.npz``,
+    ``.csv``) and OpenPose folders (sub-folders holding ``*_keypoints.json``).
+    Hidden files and ``exclude`` (the output folder, when inside) are skipped."""
+    from poselift.video import VIDEO_SUFFIXES
+
+    found = []
+    for path in sorted(folder.iterdir(), key=lambda p: p.name):
+        if path.name.startswith(".") or (exclude is not None and path.resolve() == exclude.resolve()):
+            continue
+        if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES + KEYPOINT_SUFFIXES:
+            found.append(path)
+        elif path.is_dir() and any(path.glob("*_keypoints.json")):
+            found.append(path)
+    return found
+
+
+def batch_output_dirs(inputs: list[Path], out_dir: Path) -> dict[Path, Path]:
+    """``OUT/<stem>`` per input; inputs sharing a stem (``a.mp4``, ``a.json``) get
+    ``OUT/<file name>`` instead so that no two inputs write to one folder."""
+    def key(p: Path) -> str:
+        return p.name if p.is_dir() else p.stem
+
+    counts: dict[str, int] = {}
+    for p in inputs:
+        counts[key(p)] = counts.get(key(p), 0) + 1
+    return {p: out_dir / (key(p) if counts[key(p)] == 1 else p.name) for p in inputs}
+
+
+def run_batch(
+    input_dir: str | Path,
+    out_dir: str | Path,
+    checkpoint: str | Path | None = None,
+    *,
+    overwrite: bool = False,
+    progress: bool = True,
+    width: int | None = None,
+    height: int | None = None,
+    **options: Any,
+) -> BatchResult:
+    """:func:`run_infer` on every input of ``input_dir`` (:func:`batch_inputs`), one
+    output folder per input (:func:`batch_output_dirs`).
+
+    The checkpoint is loaded once (a bad one is an error before anything runs). An
+    input whose outputs are all present is skipped unless ``overwrite``; a failing
+    input is recorded with its reason and the batch goes on. ``width``/``height``
+    apply to keypoint inputs only; ``options`` are passed to :func:`run_infer`.
+    """
+    from tqdm import tqdm
+
+    input_dir, out_dir = Path(input_dir), Path(out_dir)
+    if not input_dir.exists():
+        raise PoseliftError(f"input folder {input_dir} does not exist")
+    if not input_dir.is_dir():
+        raise PoseliftError(f"{input_dir} is not a folder; use `poselift infer` for a single file")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise PoseliftError(f"--out {out_dir} exists and is not a folder")
+    inputs = batch_inputs(input_dir, exclude=out_dir)
+    if not inputs:
+        from poselift.video import VIDEO_SUFFIXES
+
+        raise PoseliftError(
+            f"{input_dir} contains no inputs (videos {', '.join(VIDEO_SUFFIXES)}; keypoint files "
+            f"{', '.join(KEYPOINT_SUFFIXES)}; OpenPose folders)"
+        )
+    lifter = _load_lifter(checkpoint, bool(options.get("causal", False)))
+    names = output_names(bvh=bool(options.get("bvh")), render=bool(options.get("render")))
+    targets = batch_output_dirs(inputs, out_dir)
+    items: list[BatchItem] = []
+    bar = tqdm(inputs, desc="infer-batch", unit="file", disable=not progress, file=sys.stderr)
+    for source in bar:
+        dst = targets[source]
+        bar.set_postfix_str(source.name[:40])
+        if not overwrite and all((dst / name).is_file() for name in names):
+            items.append(BatchItem(str(source), str(dst), "skipped", "outputs already complete (--overwrite to redo)"))
+            continue
+        t0 = time.perf_counter()
+        try:
+            keypoints = input_kind(source) == "keypoints"
+            result = run_infer(
+                source, dst, checkpoint, lifter=lifter, overwrite=overwrite, progress=False,
+                width=width if keypoints else None, height=height if keypoints else None, **options,
+            )
+        except PoseliftError as exc:
+            items.append(BatchItem(str(source), str(dst), "failed", str(exc), seconds=time.perf_counter() - t0))
+        except Exception as exc:  # noqa: BLE001 - one bad input must not stop the batch
+            log.debug("infer-batch: %s failed", source, exc_info=True)
+            reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            items.append(BatchItem(str(source), str(dst), "failed", reason, seconds=time.perf_counter() - t0))
+        else:
+            items.append(BatchItem(str(source), str(dst), "done", num_frames=result.num_frames, seconds=time.perf_counter() - t0))
+    bar.close()
+    return BatchResult(str(input_dir), str(out_dir), items)
+
+
+def cmd_infer_batch(args: argparse.Namespace) -> int:
+    """``poselift infer-batch``: run :func:`run_batch`, print the summary; exit 1 if any input failed."""
+    result = run_batch(
+        args.input_dir,
+        args.out,
+        args.checkpoint,
+        progress=not args.no_progress,
+        keypoints_format="auto",
+        **_shared_infer_options(args),
+    )
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(
+            f"infer-batch {result.input_dir} → {result.out_dir}: {result.count('done')} done, "
+            f"{result.count('skipped')} skipped, {result.count('failed')} failed",
+            file=sys.stderr,
+        )
+        for item in result.items:
+            if item.status != "done":
+                print(f"  {item.status}: {Path(item.input).name}: {item.reason}", file=sys.stderr)
+    return 1 if result.count("failed") else 0
+
+
+def add_infer_batch(sub) -> None:
+    """Register ``poselift infer-batch`` on an argparse sub-parser collection."""
+    from poselift.detect import DETECTORS
+
+    p = sub.add_parser(
+        "infer-batch",
+        help="`poselift infer` on every video / keypoint file in a folder",
+        description=(
+            "Runs `poselift infer` on every input in INPUT_DIR (not recursive): videos (.mp4, .mov, .avi, ...), "
+            "keypoint files (.json COCO-style, .npz, .csv) and OpenPose folders (sub-folders of *_keypoints.json). "
+            "Each input gets its own folder OUT/<name without extension>/ (OUT/<file name>/ when two inputs share "
+            "a name). Inputs whose outputs are already complete are skipped (unless --overwrite); a failing input "
+            "does not stop the batch. Prints a summary (done / skipped / failed with the reason); exit code 1 if "
+            "any input failed, 0 otherwise."
+        ),
+    )
+    p.add_argument("input_dir", metavar="INPUT_DIR", help="folder of videos and/or keypoint files")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder: one sub-folder per input")
+    p.add_argument("--checkpoint", default=None, metavar="PATH", help="poselift checkpoint (.pt) trained on H36M-17 2D keypoints; default: the bundled model")
+    p.add_argument("--overwrite", action="store_true", help="redo inputs whose outputs exist (default: skip complete ones)")
+    p.add_argument("--detector", choices=DETECTORS, default="mediapipe", help="2D detector for videos (default mediapipe)")
+    g = p.add_argument_group("input geometry and timing")
+    g.add_argument("--width", type=_positive_int, default=None, metavar="PX", help="image width in pixels of keypoint inputs that do not state it (ignored for videos)")
+    g.add_argument("--height", type=_positive_int, default=None, metavar="PX", help="image height in pixels of keypoint inputs (like --width)")
+    g.add_argument("--fps", type=_positive_float, default=None, metavar="FPS", help="frame rate of inputs that do not state it (frames/s); for videos it replaces the container's rate")
+    g.add_argument("--focal", type=_positive_float, default=None, metavar="PX", help="camera focal length in pixels for the trajectory depth (default: the image diagonal)")
+    g = p.add_argument_group("lifting and outputs")
+    g.add_argument("--causal", action="store_true", help="require a causal checkpoint")
+    g.add_argument("--no-flip", action="store_true", help="skip flip test-time augmentation")
+    g.add_argument("--max-gap", type=_non_negative_int, default=DEFAULT_MAX_GAP, metavar="FRAMES", help="longest gap interpolated silently; longer ones are flagged (default 10)")
+    g.add_argument("--bvh", action="store_true", help="also write poses.bvh per input")
+    g.add_argument("--render", action="store_true", help="also write render.mp4 per input")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout (done/skipped/failed counts and one entry per input)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_infer_batch)

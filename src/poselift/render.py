@@ -569,6 +569,7 @@ def cmd_render(args) -> int:
     from poselift.data.datasets import normalized_keypoints, skeletons_for
     from poselift.data.windows import FlipSpec
     from poselift.evaluate import predict_sequence
+    from poselift.inference import fast_twin
     from poselift.model import load_model
     from poselift.train import TrainConfig
 
@@ -600,11 +601,11 @@ def cmd_render(args) -> int:
     # outputs < used only see inputs up to used - 1 + RF/2: predict on that prefix only
     x = normalized_keypoints(seq)[: min(total, used + lifter.receptive_field)]
     flip = None if args.no_flip else FlipSpec.from_skeletons(skel_in, skel_out)
-    pred = predict_sequence(lifter.pose_model, x, flip)[:used]
+    pred = predict_sequence(fast_twin(lifter.pose_model), x, flip)[:used]
     pred = pred - pred[:, :1]  # root-relative exactly (the model's root output is only ~0)
     traj = None
     if lifter.trajectory_model is not None:
-        traj = predict_sequence(lifter.trajectory_model, x, None)[:used, 0]
+        traj = predict_sequence(fast_twin(lifter.trajectory_model), x, None)[:used, 0]
     gt = None if seq.positions_3d is None else seq.positions_3d[:used]
     render_video(
         out, pred, skel_out, seq.fps,

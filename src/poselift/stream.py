@@ -34,14 +34,19 @@ log = logging.getLogger("poselift.stream")
 
 
 class CausalLifter:
-    """Keeps the last ``RF`` normalised 2D frames and lifts the newest one.
+    """Lifts each new frame from the frames seen so far (causal model only).
 
     ``push(keypoints [J_in, 2])`` (normalised screen coordinates) returns the 3D pose
     ``[J_out, 3]`` (metres, root-relative, camera frame) and the root trajectory
-    ``[3]`` or ``None``.
+    ``[3]`` or ``None``. Internally :class:`poselift.inference.IncrementalCausalModel`
+    keeps each layer's recent inputs, so a frame costs one matrix-vector product per
+    layer; the result equals the full model on the last ``RF`` frames, with the
+    first frame repeated before the stream started (as in training).
     """
 
     def __init__(self, lifter) -> None:
+        from poselift.inference import IncrementalCausalModel
+
         if not lifter.config.causal:
             raise PoseliftError(
                 "streaming needs a causal model (its output must not depend on future frames); "
@@ -49,37 +54,25 @@ class CausalLifter:
             )
         self.lifter = lifter.eval()
         self.rf = lifter.receptive_field
-        self.buffer = None  # torch.Tensor [RF, J_in, 2] once the first frame arrived
-        # One output frame per window: the strided twin computes only the positions
-        # that output needs (same weights, same function as the full model).
-        self.pose_model = _strided_copy(lifter.pose_model)
-        self.trajectory_model = None if lifter.trajectory_model is None else _strided_copy(lifter.trajectory_model)
+        self.pose_model = IncrementalCausalModel(lifter.pose_model)
+        self.trajectory_model = None if lifter.trajectory_model is None else IncrementalCausalModel(lifter.trajectory_model)
+
+    def reset(self) -> None:
+        """Start a new sequence: forget every past frame."""
+        self.pose_model.reset()
+        if self.trajectory_model is not None:
+            self.trajectory_model.reset()
 
     def push(self, keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         import torch
 
         with torch.inference_mode():
             frame = torch.as_tensor(keypoints, dtype=torch.float32)
-            if self.buffer is None:
-                self.buffer = frame.expand(self.rf, *frame.shape).clone()
-            else:
-                self.buffer = torch.cat([self.buffer[1:], frame[None]])
-            window = self.buffer[None]
-            pose = self.pose_model(window)[0, -1].numpy()
+            pose = self.pose_model.step(frame).numpy()
             traj = None
             if self.trajectory_model is not None:
-                traj = self.trajectory_model(window)[0, -1, 0].numpy()
+                traj = self.trajectory_model.step(frame)[0].numpy()
         return pose, traj
-
-
-def _strided_copy(model):
-    from poselift.model import TemporalModelStrided
-
-    if model.config.dense:
-        return model  # dense kernels have no strided twin; the full model gives the same output
-    strided = TemporalModelStrided(model.config)
-    strided.load_state_dict(model.state_dict())
-    return strided.eval()
 
 
 @dataclass

@@ -11,11 +11,15 @@ One call of :func:`train` runs (or resumes) a training run in ``run_dir``:
   momentum decayed 0.1 → 0.001 over the run;
 * every epoch a checkpoint ``run_dir/last.pt`` is written atomically with weights,
   optimiser state, RNG states and JSON metadata; ``resume=True`` continues from it
-  and gives the same weights as an uninterrupted run (CPU, same seed).
+  and gives the same weights as an uninterrupted run (CPU, same seed);
+* several processes (``torchrun``, :mod:`poselift.distributed`): DistributedDataParallel
+  over the strided models, each rank a contiguous slice of every global batch, rank 0
+  validates and writes the checkpoints (unwrapped weights, loadable anywhere).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import platform
 import sys
@@ -26,11 +30,20 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 import poselift
 from poselift import augment
 from poselift import camera as cam
 from poselift import losses
+from poselift.distributed import (
+    DistContext,
+    check_batch_size,
+    check_precision,
+    convert_row_sync_batchnorm,
+    resolve_device,
+)
 from poselift.data.datasets import (
     H36M_TEST_SUBJECTS,
     H36M_TRAIN_SUBJECTS,
@@ -43,7 +56,7 @@ from poselift.data.datasets import (
     skeletons_for,
     subset_sequences,
 )
-from poselift.data.windows import FlipSpec, WindowDataset
+from poselift.data.windows import Batch, FlipSpec, WindowDataset
 from poselift.errors import PoseliftError
 from poselift.evaluate import EvalResult, evaluate_sequences
 from poselift.model import (
@@ -104,6 +117,11 @@ class TrainConfig:
     # None: the standard protocol; "wild": world 3D seen by random virtual cameras with
     # detector-like 2D noise and the detector joint layout (poselift.augment)
     recipe: str | None = None
+    # where and how the steps run (do not change the result beyond floating-point
+    # rounding, except sync_bn with several processes: see poselift.distributed)
+    device: str = "cpu"  # "cpu", "cuda" (GPU LOCAL_RANK) or "auto"
+    precision: str = "fp32"  # or "bf16": torch.autocast around the forward passes
+    sync_bn: bool = False  # batch-norm statistics over all processes' slices
 
     @property
     def semi_supervised(self) -> bool:
@@ -238,13 +256,36 @@ def flip_spec_for(cfg: TrainConfig) -> FlipSpec:
     return FlipSpec.from_skeletons(*skeletons_for(cfg.dataset, cfg.keypoints))
 
 
-class Trainer:
-    """Holds the models, optimiser, data and RNGs of one run."""
+class _TrainNets(nn.Module):
+    """The strided pose model and optional trajectory model as one module, so that
+    one DistributedDataParallel wrapper (one gradient reducer) covers both."""
 
-    def __init__(self, cfg: TrainConfig, run_dir: str | Path, *, progress: bool = True) -> None:
+    def __init__(self, pose: TemporalModelStrided, traj: TemporalModelStrided | None) -> None:
+        super().__init__()
+        self.pose = pose
+        self.traj = traj
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``[B, RF, J_in, 2]`` → pose ``[B, 1, J_out, 3]``, trajectory ``[B, 1, 1, 3]`` or None."""
+        return self.pose(x), (self.traj(x) if self.traj is not None else None)
+
+
+class Trainer:
+    """Holds the models, optimiser, data and RNGs of one run.
+
+    ``dist``: this process's place in a multi-process run (default: single process).
+    """
+
+    def __init__(
+        self, cfg: TrainConfig, run_dir: str | Path, *, progress: bool = True, dist: DistContext | None = None
+    ) -> None:
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         self.progress = progress
+        self.dist = dist or DistContext()
+        self.device = resolve_device(cfg.device, self.dist.local_rank)
+        check_precision(cfg.precision, self.device)
+        check_batch_size(cfg.batch_size, self.dist.world_size)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
@@ -267,19 +308,24 @@ class Trainer:
                 )
             if cfg.semi_supervised:
                 raise PoseliftError("--recipe wild cannot be combined with --subjects-unlabeled")
-        self.parents = torch.tensor([p for p in skel_out.parents if p >= 0])
-        self.children = torch.tensor([j for j, p in enumerate(skel_out.parents) if p >= 0])
+        self.parents = torch.tensor([p for p in skel_out.parents if p >= 0], device=self.device)
+        self.children = torch.tensor([j for j, p in enumerate(skel_out.parents) if p >= 0], device=self.device)
         self.model = TemporalModelStrided(self.model_cfg)
         self.eval_model = TemporalModel(self.model_cfg)
         self.traj_cfg = replace(self.model_cfg, num_joints_out=1)
         self.traj_model: TemporalModelStrided | None = None
         self.eval_traj_model: TemporalModel | None = None
-        params = list(self.model.parameters())
         if cfg.with_trajectory:
             self.traj_model = TemporalModelStrided(self.traj_cfg)
             self.eval_traj_model = TemporalModel(self.traj_cfg)
+        self._ddp = self._prepare_models()
+        params = list(self.model.parameters())
+        if self.traj_model is not None:
             params += list(self.traj_model.parameters())
         self.optimizer = torch.optim.Adam(params, lr=cfg.lr, amsgrad=True)
+        if self.dist.enabled:
+            torch.manual_seed(cfg.seed + self.dist.rank)  # own dropout masks per rank; the data generators are shared
+        self._rank_rng: list[dict[str, torch.Tensor]] | None = None
         self.generator = torch.Generator().manual_seed(cfg.seed)
         self.generator_unlabeled = torch.Generator().manual_seed(cfg.seed + 4321)
         self.state = TrainState(lr=cfg.lr)
@@ -287,6 +333,26 @@ class Trainer:
         self._train_data: WindowDataset | augment.WildWindowDataset | None = None
         self._unlabeled_data: WindowDataset | None = None
         self._test: tuple[list[Sequence], list[np.ndarray]] | None = None
+
+    def _prepare_models(self) -> nn.Module | None:
+        """Move the models to the device; with several processes, optionally
+        synchronise batch norm and wrap the training models in DDP (returned)."""
+        if self.cfg.sync_bn and not self.dist.enabled:
+            log.info("--sync-bn has no effect in a single process (batch norm already sees the whole batch)")
+        if self.cfg.sync_bn and self.dist.enabled:
+            group = torch.distributed.new_group()  # own group: BN collectives never interleave with DDP's
+            for m in (self.model, self.traj_model):
+                if m is not None:
+                    convert_row_sync_batchnorm(m, group)
+        if self.device.type != "cpu":
+            for m in (self.model, self.eval_model, self.traj_model, self.eval_traj_model):
+                if m is not None:
+                    m.to(self.device)
+        if not self.dist.enabled:
+            return None
+        nets = _TrainNets(self.model, self.traj_model)
+        device_ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(nets, device_ids=device_ids)
 
     # ----------------------------------------------------------------- data
     @property
@@ -354,6 +420,8 @@ class Trainer:
             "fps": 50.0 / self.cfg.downsample if self.cfg.dataset == "h36m" else 60.0 / self.cfg.downsample,
             "versions": _versions(),
             "command": " ".join(sys.argv),
+            "world_size": self.dist.world_size,  # processes that trained the last epoch (resume may use another)
+            "device": str(self.device),
         }
         if self.traj_model is not None:
             meta["trajectory_model"] = self.traj_cfg.to_dict()
@@ -376,17 +444,64 @@ class Trainer:
             meta["focal_normalized_range"] = list(camera.focal_range())
         return meta
 
+    def _own_rng_state(self) -> dict[str, torch.Tensor]:
+        """This process's dropout RNG states: ``cpu`` (and ``cuda`` on a GPU)."""
+        state = {"cpu": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            state["cuda"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def _weights(self, model: nn.Module) -> dict[str, torch.Tensor]:
+        """The unwrapped state dict (no DDP ``module.`` prefix), on the CPU."""
+        state = model.state_dict()
+        return state if self.device.type == "cpu" else {k: v.detach().cpu() for k, v in state.items()}
+
     def save(self, path: Path) -> None:
+        """Write the checkpoint (called on rank 0 only; see :meth:`checkpoint`)."""
+        own = self._own_rng_state()
         payload = {
-            "model_pos": self.model.state_dict(),
+            "model_pos": self._weights(self.model),
             "optimizer": self.optimizer.state_dict(),
-            "rng_torch": torch.get_rng_state(),
-            "rng_data": self.generator.get_state(),
+            "rng_torch": own["cpu"],
+            "rng_data": self.generator.get_state(),  # shared by all ranks
             "rng_unlabeled": self.generator_unlabeled.get_state(),
         }
+        if "cuda" in own:
+            payload["rng_cuda"] = own["cuda"]
+        if self._rank_rng is not None:  # one entry per rank, gathered by checkpoint()
+            payload["rng_torch_ranks"] = [r["cpu"] for r in self._rank_rng]
+            if "cuda" in own:
+                payload["rng_cuda_ranks"] = [r["cuda"] for r in self._rank_rng]
         if self.traj_model is not None:
-            payload["model_traj"] = self.traj_model.state_dict()
+            payload["model_traj"] = self._weights(self.traj_model)
         save_checkpoint(path, payload, self.metadata())
+
+    def checkpoint(self, path: Path) -> None:
+        """Every rank: gather the per-rank RNG states; rank 0 writes ``path``; all wait
+        until it is written."""
+        if self.dist.enabled:
+            self._rank_rng = self.dist.all_gather_object(self._own_rng_state())
+        if self.dist.is_main:
+            self.save(path)
+        self.dist.barrier()
+
+    def _restore_rng(self, payload: dict[str, Any]) -> None:
+        """Dropout RNG of this rank from a checkpoint written by any number of processes.
+
+        Its own saved state when the checkpoint has one for this rank (rank 0 always:
+        ``rng_torch``), else a fresh stream from (seed, rank, epoch)."""
+        rank = self.dist.rank
+        cpu_ranks = payload.get("rng_torch_ranks") or [payload["rng_torch"]]
+        cuda_ranks = payload.get("rng_cuda_ranks") or ([payload["rng_cuda"]] if "rng_cuda" in payload else [])
+        if rank < len(cpu_ranks):
+            torch.set_rng_state(cpu_ranks[rank])
+        else:
+            torch.manual_seed(self.cfg.seed + rank + 1_000_003 * self.state.epoch)
+        if self.device.type == "cuda":
+            if rank < len(cuda_ranks):
+                torch.cuda.set_rng_state(cuda_ranks[rank], self.device)
+            else:
+                torch.cuda.manual_seed(self.cfg.seed + rank + 1_000_003 * self.state.epoch)
 
     def load(self, path: Path) -> None:
         payload, meta = read_checkpoint(path)
@@ -409,11 +524,16 @@ class Trainer:
         if self.traj_model is not None:
             self.traj_model.load_state_dict(payload["model_traj"])
         self.optimizer.load_state_dict(payload["optimizer"])
-        torch.set_rng_state(payload["rng_torch"])
         self.generator.set_state(payload["rng_data"])
         if "rng_unlabeled" in payload:
             self.generator_unlabeled.set_state(payload["rng_unlabeled"])
         self.state = TrainState(**meta["state"])
+        self._restore_rng(payload)
+        if meta.get("world_size", 1) != self.dist.world_size:
+            log.info(
+                "resuming a %d-process checkpoint with %d process(es): same global batch, same data order",
+                meta.get("world_size", 1), self.dist.world_size,
+            )
         for group in self.optimizer.param_groups:
             group["lr"] = self.state.lr
 
@@ -422,8 +542,11 @@ class Trainer:
         """Endless shuffled unlabeled batches; a fresh permutation when one is used up."""
         data = self.unlabeled_data
         assert data is not None
+        shard = self.dist.shard()
+        if shard is not None and not shard.usable(min(batch_size, len(data))):
+            raise PoseliftError(f"{len(data)} unlabeled windows are too few for {shard.world_size} processes")
         while True:
-            yield from data.batches(batch_size, self.generator_unlabeled)
+            yield from data.batches(batch_size, self.generator_unlabeled, shard=shard)
 
     def _centre_frame(self, windows: torch.Tensor) -> torch.Tensor:
         """The input frame a single-frame output belongs to: ``[B, 1, J, 2]``."""
@@ -439,16 +562,18 @@ class Trainer:
         """Losses of one step (metres; ``total`` is what is minimised).
 
         The labeled and unlabeled windows go through the models in one forward pass,
-        so batch normalisation sees both.
+        so batch normalisation sees both. With ``--precision bf16`` the forward passes
+        run under autocast and the losses in fp32.
         """
         n = batch.inputs.shape[0]
         x = batch.inputs if unlabeled_batch is None else torch.cat([batch.inputs, unlabeled_batch.inputs])
-        pose = self.model(x)
+        with self._autocast():
+            pose, traj = self._forward(x)
+        pose = pose.float()  # no-op in fp32
         out: dict[str, torch.Tensor] = {"pose": losses.mpjpe_loss(pose[:n], batch.targets)}
         total = out["pose"]
-        traj = None
-        if self.traj_model is not None:
-            traj = self.traj_model(x)  # [B, 1, 1, 3]
+        if traj is not None:
+            traj = traj.float()  # [B, 1, 1, 3]
             target = batch.trajectory[:, :, None]  # [B, 1, 1, 3]
             weights = 1.0 / target[..., 2]  # far subjects matter less
             out["trajectory"] = losses.weighted_mpjpe_loss(traj[:n], target, weights)
@@ -467,12 +592,42 @@ class Trainer:
         out["total"] = total
         return out
 
+    def _forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Pose ``[B, 1, J_out, 3]`` and trajectory ``[B, 1, 1, 3]`` (or None) of windows
+        ``[B, RF, J_in, 2]``, through DDP when several processes train."""
+        if self._ddp is not None:
+            return self._ddp(x)
+        pose = self.model(x)
+        traj = self.traj_model(x) if self.traj_model is not None else None
+        return pose, traj
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.cfg.precision == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _on_device(self, batch: Batch | None) -> Batch | None:
+        return batch if batch is None or self.device.type == "cpu" else batch.to(self.device)
+
+    def _shard_weight(self, local: int, step: int, total: int) -> float:
+        """Factor on this rank's loss so that DDP's gradient average equals the
+        gradient of the mean over the global batch of step ``step`` (1 when every rank
+        holds the same number of the global batch's samples; ``total``: epoch samples)."""
+        if not self.dist.enabled:
+            return 1.0
+        global_n = min(self.cfg.batch_size, total - step * self.cfg.batch_size)
+        return self.dist.world_size * local / global_n
+
     def train_epoch(self) -> dict[str, float]:
+        """One epoch over the (sharded) training windows; the record's means are over
+        all samples of all ranks (``train_mpjpe_mm`` in mm)."""
         from tqdm import tqdm
 
         data = self.train_data
         epoch = self.state.epoch
         semi = self.cfg.semi_supervised and epoch >= self.cfg.warmup
+        if self._ddp is not None:
+            self._ddp.train()
         self.model.train()
         momentum = bn_momentum_for_epoch(epoch, self.cfg.epochs)
         self.model.set_bn_momentum(momentum)
@@ -485,20 +640,23 @@ class Trainer:
         n_batches = (len(data) + self.cfg.batch_size - 1) // self.cfg.batch_size
         unlabeled = self._unlabeled_batches(self.cfg.batch_size) if semi else None
         bar = tqdm(
-            data.batches(self.cfg.batch_size, self.generator),
+            data.batches(self.cfg.batch_size, self.generator, shard=self.dist.shard()),
             total=n_batches,
             desc=f"epoch {epoch + 1}/{self.cfg.epochs}" + (" (semi)" if semi else ""),
             unit="batch",
-            disable=not self.progress,
+            disable=not (self.progress and self.dist.is_main),
             file=sys.stderr,
             leave=False,
         )
         for i, batch in enumerate(bar):
-            terms = self.step_losses(batch, next(unlabeled) if unlabeled is not None else None)
+            unlabeled_batch = self._on_device(next(unlabeled)) if unlabeled is not None else None
+            batch = self._on_device(batch)
+            terms = self.step_losses(batch, unlabeled_batch)
             self.optimizer.zero_grad(set_to_none=True)
-            terms["total"].backward()
-            self.optimizer.step()
             n = batch.inputs.shape[0]
+            weight = self._shard_weight(n, i, len(data))  # 1 except in an unevenly split last batch
+            (terms["total"] if weight == 1.0 else terms["total"] * weight).backward()
+            self.optimizer.step()
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + float(v.detach()) * n
             count += n
@@ -506,6 +664,12 @@ class Trainer:
                 elapsed = time.perf_counter() - start
                 bar.set_postfix(loss_mm=f"{sums['pose'] / count * 1000:.1f}", samples_s=f"{count / max(elapsed, 1e-9):.0f}")
         elapsed = time.perf_counter() - start
+        if self.dist.enabled:  # sums and sample count over all ranks
+            keys = sorted(sums)
+            reduced = self.dist.all_reduce_sum([sums[k] for k in keys] + [float(count)], self.device)
+            sums, count = dict(zip(keys, reduced[:-1])), reduced[-1]
+        if not count:
+            raise PoseliftError(f"{len(data)} training windows are too few for {self.dist.world_size} processes")
         record = {"train_mpjpe_mm": sums["pose"] / count * 1000, "samples_per_s": count / elapsed, "epoch_time_s": elapsed}
         if "trajectory" in sums:
             record["train_trajectory_loss"] = sums["trajectory"] / count
@@ -516,6 +680,7 @@ class Trainer:
         return record
 
     def validate(self) -> EvalResult:
+        """MPJPE of the full model on the test split (on the training device)."""
         self.eval_model.load_state_dict(self.model.state_dict())
         traj = None
         if self.traj_model is not None and self.eval_traj_model is not None:
@@ -541,6 +706,13 @@ class Trainer:
             f", semi-supervised on {','.join(self.cfg.subjects_unlabeled or [])} after {self.cfg.warmup} warm-up epoch(s)"
             if self.cfg.semi_supervised else "",
         )
+        if self.dist.enabled or self.device.type != "cpu" or self.cfg.precision != "fp32":
+            log.info(
+                "%d process(es)%s on %s, %s%s; global batch %d = %d per process",
+                self.dist.world_size, f" ({self.dist.backend})" if self.dist.backend else "", self.device,
+                self.cfg.precision, ", synchronised batch norm" if self.cfg.sync_bn and self.dist.enabled else "",
+                self.cfg.batch_size, self.cfg.batch_size // self.dist.world_size,
+            )
         while self.state.epoch < self.cfg.epochs:
             if stop_after is not None and done_here >= stop_after:
                 log.info("stopping after %d epoch(s) as asked; continue with --resume", done_here)
@@ -550,7 +722,10 @@ class Trainer:
             record = self.train_epoch()
             record["epoch"] = self.state.epoch + 1
             record["lr"] = self.state.lr
-            if self.cfg.validate_every and (self.state.epoch + 1) % self.cfg.validate_every == 0:
+            if self.dist.enabled:
+                record["world_size"] = self.dist.world_size
+            validate = self.cfg.validate_every and (self.state.epoch + 1) % self.cfg.validate_every == 0
+            if validate and self.dist.is_main:  # the other ranks wait at the checkpoint barrier
                 val = self.validate()
                 record["val_mpjpe_mm"] = val.mpjpe_mm
                 if val.trajectory_mm is not None:
@@ -563,7 +738,7 @@ class Trainer:
                 group["lr"] = self.state.lr
             self.state.wall_time_s += time.perf_counter() - t0
             self.state.history.append(record)
-            self.save(self.run_dir / "last.pt")
+            self.checkpoint(self.run_dir / "last.pt")
             log.info(
                 "epoch %d/%d: train %.1f mm%s%s, %.0f samples/s, %.0f s",
                 record["epoch"], self.cfg.epochs, record["train_mpjpe_mm"],
@@ -575,14 +750,24 @@ class Trainer:
 
 
 def train(
-    cfg: TrainConfig, run_dir: str | Path, *, resume: bool = False, progress: bool = True, stop_after: int | None = None
+    cfg: TrainConfig,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    stop_after: int | None = None,
+    dist: DistContext | None = None,
 ) -> Path:
-    """Run (or resume) training; returns the path of the final checkpoint."""
+    """Run (or resume) training; returns the path of the final checkpoint.
+
+    ``dist``: this process's rank in a multi-process run (:func:`poselift.distributed.init_from_env`;
+    default: single process). Every rank calls this with the same arguments.
+    """
     run_dir = Path(run_dir)
     last = run_dir / "last.pt"
     if last.exists() and not resume:
         raise PoseliftError(f"{last} already exists; pass --resume to continue that run or choose another --out")
-    trainer = Trainer(cfg, run_dir, progress=progress)
+    trainer = Trainer(cfg, run_dir, progress=progress, dist=dist)
     if resume:
         if not last.exists():
             raise PoseliftError(f"--resume given but {last} does not exist")

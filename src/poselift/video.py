@@ -53,6 +53,9 @@ def open_video(path: str | Path, fps: float | None = None) -> tuple[VideoInfo, I
     # FFmpeg's own log lines ("moov atom not found", ...) would precede our one-line
     # error; silence them unless the user configured FFmpeg logging.
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    # OpenCV's own "[ERROR] ... Could not find decoder" lines likewise (our error says it)
+    if "OPENCV_LOG_LEVEL" not in os.environ and hasattr(cv2, "setLogLevel"):
+        cv2.setLogLevel(0)  # 0 = silent
     path = Path(path)
     if not path.exists():
         raise PoseliftError(f"video {path} does not exist")

@@ -29,6 +29,9 @@ HUMANEVA_ACTIONS = ("Walk", "Jog", "Box")
 H36M_SKIP = frozenset({"S11/Directions"})
 
 KEYPOINT_SOURCES = ("gt", "sh")
+#: Plausibility limits for dataset arrays: 3D positions in metres, 2D keypoints in pixels.
+MAX_METRES = 1e4
+MAX_PIXELS = 1e7
 
 
 @dataclass
@@ -55,6 +58,13 @@ class Sequence:
     @property
     def num_frames(self) -> int:
         return int(self.keypoints_2d.shape[0])
+
+
+def _check_keys(arrays: dict, parts: int, path: Path, example: str) -> None:
+    """Every key of a dataset ``.npz`` has at least ``parts`` ``/``-separated parts."""
+    for key in arrays:
+        if len(key.split("/", parts - 1)) < parts or not all(key.split("/", parts - 1)):
+            raise PoseliftError(f"{path}: key {key!r:.60} is not of the form {example}")
 
 
 def _select(items, wanted, what: str, available_from: str) -> list[str]:
@@ -110,12 +120,18 @@ def load_h36m(
             pos_cam = cam.world_to_camera(world, ext.rotation, ext.center).astype(np.float32)
             intr = intrinsics[cam_id]
             if detections is None:
-                kp = cam.project_to_2d(pos_cam, intr.vector(normalized=False)).astype(np.float32)
+                with np.errstate(all="ignore"):  # a point on the camera plane: checked just below
+                    kp = cam.project_to_2d(pos_cam, intr.vector(normalized=False)).astype(np.float32)
+                if not np.isfinite(kp).all() or np.abs(kp).max() > MAX_PIXELS:
+                    raise PoseliftError(
+                        f"{root / 'cameras.json'}: camera {cam_id} of subject {subject} projects {key} outside any "
+                        "image (non-finite or huge pixel coordinates): check its extrinsics/intrinsics"
+                    )
             else:
                 dkey = f"{key}/{cam_id}"
                 if dkey not in detections:
                     raise PoseliftError(f"{root / 'keypoints_2d_sh_pt_mpii.npz'}: missing key {dkey!r}")
-                kp = check_array(detections[dkey], f"keypoints_2d_sh_pt_mpii.npz[{dkey}]", joints=16, dims=2)
+                kp = check_array(detections[dkey], f"keypoints_2d_sh_pt_mpii.npz[{dkey}]", joints=16, dims=2, max_abs=MAX_PIXELS, unit="pixels")
                 if kp.shape[0] != pos_cam.shape[0]:
                     n = min(kp.shape[0], pos_cam.shape[0])
                     kp, pos_cam = kp[:n], pos_cam[:n]
@@ -161,6 +177,7 @@ def load_h36m_world(
     root = Path(root)
     path = root / "positions_3d.npz"
     positions = load_npz(path)
+    _check_keys(positions, 2, path, "SUBJECT/SEQUENCE, e.g. 'S1/Walking 1'")
     all_subjects = sorted({k.split("/")[0] for k in positions}, key=lambda s: int(s[1:]) if s[1:].isdigit() else 0)
     subjects = _select(all_subjects, subjects, "subject(s)", str(path))
     out: list[WorldSequence] = []
@@ -172,10 +189,10 @@ def load_h36m_world(
             continue
         if actions is not None and action_name(name) not in actions:
             continue
-        world = check_array(positions[key], f"{path}[{key}]", joints=17, dims=3)
+        world = check_array(positions[key], f"{path}[{key}]", joints=17, dims=3, max_abs=MAX_METRES, unit="metres")
         out.append(WorldSequence(subject, name, world, H36M_FPS))
     if not out:
-        raise PoseliftError(f"no Human3.6M sequences matched subjects={subjects} actions={actions} in {root}")
+        raise PoseliftError(f"no Human3.6M sequences matched subjects={subjects} actions={actions} in {path}")
     return out
 
 
@@ -195,6 +212,7 @@ def load_humaneva(
     root = Path(root)
     intrinsics, extrinsics = cam.load_cameras_json(root / "cameras.json")
     positions = load_npz(root / "positions_3d.npz")
+    _check_keys(positions, 3, root / "positions_3d.npz", "SPLIT/SUBJECT/SEQUENCE, e.g. 'Train/S1/Walking 1'")
     kp2d = load_npz(root / "keypoints_2d_gt.npz")
     if split is not None and split not in ("Train", "Validate"):
         raise PoseliftError(f"HumanEva split must be Train or Validate, got {split!r}")
@@ -210,17 +228,21 @@ def load_humaneva(
             continue
         if wanted_actions is not None and _humaneva_action(action_name(name)) not in wanted_actions:
             continue
-        world = check_array(positions[key], f"humaneva positions_3d.npz[{key}]", joints=15, dims=3)
+        world = check_array(positions[key], f"humaneva positions_3d.npz[{key}]", joints=15, dims=3, max_abs=MAX_METRES, unit="metres")
         for cam_id in cameras or HUMANEVA_CAMERAS:
             dkey = f"{key}/{cam_id}"
             if dkey not in kp2d:
                 raise PoseliftError(f"{root / 'keypoints_2d_gt.npz'}: missing key {dkey!r}")
+            if cam_id not in intrinsics or cam_id not in extrinsics.get(subject, {}):
+                raise PoseliftError(f"{root / 'cameras.json'}: no camera {cam_id} for subject {subject}")
             ext = extrinsics[subject][cam_id]
             pos_cam = cam.world_to_camera(world, ext.rotation, ext.center).astype(np.float32)
-            kp = check_array(kp2d[dkey], f"keypoints_2d_gt.npz[{dkey}]", joints=15, dims=2)
+            kp = check_array(kp2d[dkey], f"keypoints_2d_gt.npz[{dkey}]", joints=15, dims=2, max_abs=MAX_PIXELS, unit="pixels")
             out.append(Sequence(f"{part}/{subject}", name, cam_id, kp, pos_cam, intrinsics[cam_id], HUMANEVA_FPS))
     if not out:
-        raise PoseliftError(f"no HumanEva sequences matched subjects={subjects} split={split} actions={actions}")
+        raise PoseliftError(
+            f"no HumanEva sequences matched subjects={subjects} split={split} actions={actions} in {root / 'positions_3d.npz'}"
+        )
     return out
 
 

@@ -62,6 +62,42 @@ class Batch:
     intrinsics: torch.Tensor | None
     flipped: torch.Tensor
 
+    def narrow(self, lo: int, hi: int) -> "Batch":
+        """Samples ``[lo, hi)`` of this batch (views, no copy)."""
+        pick = lambda t: None if t is None else t[lo:hi]  # noqa: E731
+        return Batch(pick(self.inputs), pick(self.targets), pick(self.trajectory), pick(self.intrinsics), pick(self.flipped))
+
+    def to(self, device: torch.device) -> "Batch":
+        """The batch on ``device`` (unchanged on the device it is already on)."""
+        move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
+        return Batch(move(self.inputs), move(self.targets), move(self.trajectory), move(self.intrinsics), move(self.flipped))
+
+
+#: Samples each rank needs at least per step: batch norm in training needs 2 rows.
+MIN_SHARD_SAMPLES = 2
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Rank ``rank``'s share of every global batch when ``world_size`` processes train
+    together (a distributed sampler over windows).
+
+    All ranks draw the same permutation from identically seeded generators and cut
+    each global batch of ``n`` samples into ``world_size`` contiguous slices whose
+    sizes differ by at most one; rank ``r`` takes slice ``r``.
+    """
+
+    rank: int
+    world_size: int
+
+    def bounds(self, n: int) -> tuple[int, int]:
+        """Sample range ``[lo, hi)`` of an ``n``-sample global batch that this rank takes."""
+        return self.rank * n // self.world_size, (self.rank + 1) * n // self.world_size
+
+    def usable(self, n: int) -> bool:
+        """Whether an ``n``-sample global batch gives every rank ``MIN_SHARD_SAMPLES``."""
+        return n >= MIN_SHARD_SAMPLES * self.world_size
+
 
 class WindowDataset:
     """Every frame of every sequence as one training window (one gather per batch).
@@ -151,8 +187,20 @@ class WindowDataset:
                 intr = torch.where(flipped[:, None], intr * sign, intr)
         return Batch(windows, targets, traj, intr, flipped)
 
-    def batches(self, batch_size: int, generator: torch.Generator, shuffle: bool = True) -> Iterator[Batch]:
-        """Iterate one epoch in random order (``generator`` makes it deterministic)."""
+    def batches(
+        self, batch_size: int, generator: torch.Generator, shuffle: bool = True, shard: Shard | None = None
+    ) -> Iterator[Batch]:
+        """Iterate one epoch in random order (``generator`` makes it deterministic).
+
+        ``shard``: yield only this rank's slice of each global batch of ``batch_size``
+        (every rank must pass a generator in the same state); a last global batch too
+        small to give each rank ``MIN_SHARD_SAMPLES`` samples is skipped.
+        """
         order = torch.randperm(len(self), generator=generator) if shuffle else torch.arange(len(self))
         for i in range(0, len(order), batch_size):
-            yield self.gather(order[i : i + batch_size])
+            ids = order[i : i + batch_size]
+            if shard is not None:
+                if not shard.usable(len(ids)):
+                    return
+                ids = ids[slice(*shard.bounds(len(ids)))]
+            yield self.gather(ids)
