@@ -765,10 +765,30 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
-def add_infer(sub) -> None:
-    """Register ``poselift infer`` on an argparse sub-parser collection."""
+def _add_shared_infer_args(p: argparse.ArgumentParser, *, keypoints_format: bool) -> None:
+    """Options `infer` and `infer-batch` share (read back by :func:`_shared_infer_options`)."""
     from poselift.detect import DETECTORS, KEYPOINT_FORMATS
 
+    p.add_argument("--checkpoint", default=None, metavar="PATH", help="poselift checkpoint (.pt) trained on H36M-17 2D keypoints; default: the bundled model")
+    p.add_argument("--detector", choices=DETECTORS, default="mediapipe", help="2D detector for videos (default mediapipe: BlazePose-33, model_complexity 1, bundled in the wheel, tracking mode)")
+    if keypoints_format:
+        p.add_argument("--keypoints-format", choices=("auto",) + KEYPOINT_FORMATS, default="auto", help="format of a keypoint INPUT (default auto: folder → openpose, .json → coco-json, .npz → npz, .csv → csv, anything else is decoded as a video)")
+    g = p.add_argument_group("input geometry and timing")
+    g.add_argument("--width", type=_positive_int, default=None, metavar="PX", help="image width in pixels of a keypoint INPUT: required when the file does not state it, overrides it otherwise (videos: read from the file)")
+    g.add_argument("--height", type=_positive_int, default=None, metavar="PX", help="image height in pixels of a keypoint INPUT (like --width)")
+    g.add_argument("--fps", type=_positive_float, default=None, metavar="FPS", help="input frame rate in frames/s: required for keypoint files without one; for a video it replaces the container's rate (needed when the container has none)")
+    g.add_argument("--focal", type=_positive_float, default=None, metavar="PX", help="camera focal length in pixels, used to scale the trajectory depth; default: the image diagonal sqrt(w²+h²) (≈53° diagonal field of view)")
+    g = p.add_argument_group("lifting")
+    g.add_argument("--causal", action="store_true", help="require a causal checkpoint (each output sees only past frames); error if the checkpoint is symmetric")
+    g.add_argument("--no-flip", action="store_true", help="skip flip test-time augmentation (averaging with the mirrored input; never used for causal models); about 2x faster lifting")
+    g.add_argument("--max-gap", type=_non_negative_int, default=DEFAULT_MAX_GAP, metavar="FRAMES", help="longest run of missing frames (per joint, in input frames) that is interpolated silently; longer gaps are filled too but flagged in the output (default 10)")
+    g = p.add_argument_group("extra outputs")
+    g.add_argument("--bvh", action="store_true", help="also write poses.bvh in the output folder (motion capture file for Blender etc.)")
+    g.add_argument("--render", action="store_true", help="also write render.mp4 in the output folder: the input video (or the 2D keypoints) next to the 3D skeleton")
+
+
+def add_infer(sub) -> None:
+    """Register ``poselift infer`` on an argparse sub-parser collection."""
     p = sub.add_parser(
         "infer",
         help="video or 2D keypoint file → 3D poses (npz/json/csv, optional BVH and render)",
@@ -786,21 +806,8 @@ def add_infer(sub) -> None:
     p.add_argument("input", metavar="VIDEO|KEYPOINTS", help="video file (mp4, mov, avi, ...) or keypoint file/folder")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created); a run that fails writes nothing there")
     p.add_argument("--overwrite", action="store_true", help="replace outputs (poses.*, render.mp4) already in --out; they are replaced only when the run succeeds (default: refuse)")
-    p.add_argument("--checkpoint", default=None, metavar="PATH", help="poselift checkpoint (.pt) trained on H36M-17 2D keypoints; default: the bundled model (none ships yet)")
-    p.add_argument("--detector", choices=DETECTORS, default="mediapipe", help="2D detector for videos (default mediapipe: BlazePose-33, model_complexity 1, bundled in the wheel, tracking mode)")
-    p.add_argument("--keypoints-format", choices=("auto",) + KEYPOINT_FORMATS, default="auto", help="format of a keypoint INPUT (default auto: folder → openpose, .json → coco-json, .npz → npz, .csv → csv, anything else is decoded as a video)")
-    g = p.add_argument_group("input geometry and timing")
-    g.add_argument("--width", type=_positive_int, default=None, metavar="PX", help="image width in pixels of a keypoint INPUT: required when the file does not state it, overrides it otherwise (videos: read from the file)")
-    g.add_argument("--height", type=_positive_int, default=None, metavar="PX", help="image height in pixels of a keypoint INPUT (like --width)")
-    g.add_argument("--fps", type=_positive_float, default=None, metavar="FPS", help="input frame rate in frames/s: required for keypoint files without one; for a video it replaces the container's rate (needed when the container has none)")
-    g.add_argument("--focal", type=_positive_float, default=None, metavar="PX", help="camera focal length in pixels, used to scale the trajectory depth; default: the image diagonal sqrt(w²+h²) (≈53° diagonal field of view)")
-    g = p.add_argument_group("lifting")
-    g.add_argument("--causal", action="store_true", help="require a causal checkpoint (each output sees only past frames); error if the checkpoint is symmetric")
-    g.add_argument("--no-flip", action="store_true", help="skip flip test-time augmentation (averaging with the mirrored input; never used for causal models); about 2x faster lifting")
-    g.add_argument("--max-gap", type=_non_negative_int, default=DEFAULT_MAX_GAP, metavar="FRAMES", help="longest run of missing frames (per joint, in input frames) that is interpolated silently; longer gaps are filled too but flagged in the output (default 10)")
-    g = p.add_argument_group("extra outputs")
-    g.add_argument("--bvh", action="store_true", help="also write OUT/poses.bvh (motion capture file for Blender etc.)")
-    g.add_argument("--render", action="store_true", help="also write OUT/render.mp4: the input video (or the 2D keypoints) next to the 3D skeleton")
+    _add_shared_infer_args(p, keypoints_format=True)
+    g = p.add_argument_group("rendering")
     g.add_argument("--render-size", type=_positive_int, default=None, metavar="PX", help="height of the rendered video in pixels (default 480)")
     g.add_argument("--azimuth", type=float, default=None, metavar="DEG", help="viewing angle of the 3D panel around the vertical axis, in degrees (default 70: the input camera's side, as VideoPose3D; 160 = side view, 250 = from behind)")
     g.add_argument("--limit-frames", type=_positive_int, default=None, metavar="N", help="render only the first N frames (the pose files always hold every frame)")
@@ -970,8 +977,6 @@ def cmd_infer_batch(args: argparse.Namespace) -> int:
 
 def add_infer_batch(sub) -> None:
     """Register ``poselift infer-batch`` on an argparse sub-parser collection."""
-    from poselift.detect import DETECTORS
-
     p = sub.add_parser(
         "infer-batch",
         help="`poselift infer` on every video / keypoint file in a folder",
@@ -986,20 +991,8 @@ def add_infer_batch(sub) -> None:
     )
     p.add_argument("input_dir", metavar="INPUT_DIR", help="folder of videos and/or keypoint files")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder: one sub-folder per input")
-    p.add_argument("--checkpoint", default=None, metavar="PATH", help="poselift checkpoint (.pt) trained on H36M-17 2D keypoints; default: the bundled model")
     p.add_argument("--overwrite", action="store_true", help="redo inputs whose outputs exist (default: skip complete ones)")
-    p.add_argument("--detector", choices=DETECTORS, default="mediapipe", help="2D detector for videos (default mediapipe)")
-    g = p.add_argument_group("input geometry and timing")
-    g.add_argument("--width", type=_positive_int, default=None, metavar="PX", help="image width in pixels of keypoint inputs that do not state it (ignored for videos)")
-    g.add_argument("--height", type=_positive_int, default=None, metavar="PX", help="image height in pixels of keypoint inputs (like --width)")
-    g.add_argument("--fps", type=_positive_float, default=None, metavar="FPS", help="frame rate of inputs that do not state it (frames/s); for videos it replaces the container's rate")
-    g.add_argument("--focal", type=_positive_float, default=None, metavar="PX", help="camera focal length in pixels for the trajectory depth (default: the image diagonal)")
-    g = p.add_argument_group("lifting and outputs")
-    g.add_argument("--causal", action="store_true", help="require a causal checkpoint")
-    g.add_argument("--no-flip", action="store_true", help="skip flip test-time augmentation")
-    g.add_argument("--max-gap", type=_non_negative_int, default=DEFAULT_MAX_GAP, metavar="FRAMES", help="longest gap interpolated silently; longer ones are flagged (default 10)")
-    g.add_argument("--bvh", action="store_true", help="also write poses.bvh per input")
-    g.add_argument("--render", action="store_true", help="also write render.mp4 per input")
+    _add_shared_infer_args(p, keypoints_format=False)
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout (done/skipped/failed counts and one entry per input)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_infer_batch)
