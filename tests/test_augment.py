@@ -179,6 +179,19 @@ def test_corrupt_with_all_noise_off_is_the_identity():
     assert not torch.equal(A.corrupt_keypoints(kp, gen(0)), kp)
 
 
+def test_clean_prob_keeps_whole_windows_exact():
+    kp = random_walk_keypoints(b=400)
+    assert torch.equal(A.corrupt_keypoints(kp, gen(0), A.NoiseConfig(clean_prob=1.0)), kp)
+    out = A.corrupt_keypoints(kp, gen(0), A.NoiseConfig(clean_prob=0.3))
+    exact = (out == kp).flatten(1).all(1)
+    assert 0.2 < exact.float().mean() < 0.4  # ~30% of windows untouched (jitter touches every other one)
+    # the others are exactly what clean_prob=0 draws: the mask is drawn after the noise
+    noisy = A.corrupt_keypoints(kp, gen(0), A.NoiseConfig())
+    assert torch.equal(out[~exact], noisy[~exact])
+    with pytest.raises(PoseliftError, match="clean_prob"):
+        A.NoiseConfig(clean_prob=1.5)
+
+
 def test_noise_scales_with_the_bounding_box_height():
     kp = random_walk_keypoints(b=256)
     for cfg in (A.NoiseConfig(), dataclasses.replace(A.NoiseConfig.off(), jitter_max=0.03)):
@@ -452,6 +465,9 @@ def test_wild_recipe_validation_input_uses_the_detector_layout(tmp_path):
         (dict(keypoints="sh"), "keypoints gt"),
         (dict(subjects_unlabeled=["S5"]), "subjects-unlabeled"),
         (dict(recipe="indoor"), "unknown --recipe"),
+        (dict(wild_clean_fraction=-0.1), "wild-clean-fraction"),
+        (dict(trajectory_channels=0), "trajectory-channels"),
+        (dict(trajectory=False, trajectory_channels=8), "needs a trajectory model"),
     ],
 )
 def test_wild_recipe_rejects_incompatible_options(tmp_path, overrides, match):
@@ -465,6 +481,37 @@ def test_trajectory_default_follows_the_recipe():
     assert not TrainConfig(recipe="wild", trajectory=False).with_trajectory
     assert not TrainConfig().with_trajectory and TrainConfig(trajectory=True).with_trajectory
     assert TrainConfig.from_dict({"trajectory": False}).trajectory is False  # old checkpoints
+
+
+def test_wild_clean_fraction_needs_the_recipe(tmp_path):
+    with pytest.raises(PoseliftError, match="only applies with --recipe wild"):
+        Trainer(TrainConfig(dataset="synthetic", filter_widths=(3,), channels=8, wild_clean_fraction=0.5), tmp_path / "r")
+
+
+def test_smaller_trajectory_model_trains_loads_and_exports(tmp_path, capsys):
+    root, _ = make_fake_h36m(tmp_path / "h36m", subjects=("S1", "S9"), frames=60)
+    run = tmp_path / "run"
+    args = [
+        "train", "--recipe", "wild", "--data-dir", str(root), "--subjects-train", "S1", "--subjects-test", "S9",
+        "--arc", "3,3", "--channels", "16", "--trajectory-channels", "8", "--wild-clean-fraction", "0.25",
+        "--epochs", "1", "--batch-size", "256", "--threads", "1", "--out", str(run), "--no-progress",
+    ]
+    assert main(args) == 0
+    payload, meta = read_checkpoint(run / "last.pt")
+    assert meta["trajectory_model"]["channels"] == 8 and meta["model"]["channels"] == 16
+    assert meta["train"]["wild_clean_fraction"] == 0.25 and meta["augmentation"]["noise"]["clean_prob"] == 0.25
+    lifter = load_model(run / "last.pt")
+    assert lifter.trajectory_model.config.channels == 8
+    kp = torch.zeros(1, 40, 17, 2)
+    assert lifter.predict_trajectory(kp).shape == (1, 40 - 8, 3)
+    # resuming with another trajectory width is refused with a clear message
+    capsys.readouterr()
+    args[args.index("--trajectory-channels") + 1] = "16"
+    assert main([*args[:-3], "--epochs", "2", "--out", str(run), "--no-progress", "--resume"]) == 2
+    assert "trajectory model config differs" in capsys.readouterr().err
+    # the export graph carries the smaller trajectory model too
+    pytest.importorskip("onnx")
+    assert main(["export", "--checkpoint", str(run / "last.pt"), "--format", "torchscript", "--out", str(tmp_path / "m.pt")]) == 0
 
 
 def test_wild_run_resumes_exactly(tmp_path):

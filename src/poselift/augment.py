@@ -309,7 +309,9 @@ class NoiseConfig:
     * missed detections: with probability ``gap_prob`` per window U{``gap_joints``}
       joints lose U{``gap_frames``} consecutive frames (strictly inside the window),
       which are replaced by linear interpolation between the frames before and after
-      the gap: what ``poselift infer`` does (:func:`poselift.pipeline.fill_gaps`).
+      the gap: what ``poselift infer`` does (:func:`poselift.pipeline.fill_gaps`);
+    * clean windows: with probability ``clean_prob`` a window keeps its exact input
+      (drawn after everything else, so 0 leaves the random stream unchanged).
 
     ``limbs`` are ``(left indices, right indices)`` pairs; None means
     :data:`H36M17_LIMBS`.
@@ -324,13 +326,14 @@ class NoiseConfig:
     gap_frames: tuple[int, int] = (1, 10)
     swap_prob: float = 0.02
     swap_frames: tuple[int, int] = (2, 8)
+    clean_prob: float = 0.0
     limbs: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] | None = None
 
     def __post_init__(self) -> None:
         for name in ("jitter_max", "bias_max"):
             if getattr(self, name) < 0:
                 raise PoseliftError(f"NoiseConfig.{name} must be >= 0")
-        for name in ("outlier_prob", "gap_prob", "swap_prob"):
+        for name in ("outlier_prob", "gap_prob", "swap_prob", "clean_prob"):
             if not 0 <= getattr(self, name) <= 1:
                 raise PoseliftError(f"NoiseConfig.{name} must be a probability in [0, 1]")
         for name in ("outlier_range", "gap_joints", "gap_frames", "swap_frames"):
@@ -428,6 +431,9 @@ def corrupt_keypoints(kp: torch.Tensor, generator: torch.Generator, cfg: NoiseCo
         after = x[bi, start[bi] + length[bi], ji]
         w = ((ti - start[bi] + 1).to(dt) / (length[bi] + 1).to(dt))[:, None]
         x[bi, ti, ji] = before + (after - before) * w
+    if cfg.clean_prob > 0:
+        clean = torch.rand(b, generator=generator) < cfg.clean_prob
+        x[clean] = kp[clean]
     return x
 
 

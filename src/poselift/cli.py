@@ -83,7 +83,9 @@ def cmd_train(args) -> int:
         projection=not args.no_proj,
         linear_projection=args.linear_projection,
         trajectory=args.trajectory,
+        trajectory_channels=args.trajectory_channels,
         recipe=args.recipe,
+        wild_clean_fraction=args.wild_clean_fraction,
         device=args.device,
         precision=args.precision,
         sync_bn=args.sync_bn,
@@ -135,6 +137,7 @@ def add_train(sub) -> None:
     g.add_argument("--no-proj", action="store_true", help="drop the reprojection term (ablation)")
     g.add_argument("--linear-projection", action="store_true", help="project with a pinhole camera, ignoring lens distortion (ablation)")
     g.add_argument("--trajectory", action="store_const", const=True, default=None, help="also train the trajectory model (root position in camera space, metres) in supervised runs (default: on with --recipe wild, off otherwise)")
+    g.add_argument("--trajectory-channels", type=int, default=None, metavar="N", help="channels of the trajectory model (default: the same as --channels); a smaller one trains faster")
     g.add_argument("--no-trajectory", dest="trajectory", action="store_const", const=False, help="no trajectory model (e.g. with --recipe wild)")
     g = p.add_argument_group("device and processes (multi-process: torchrun --nproc_per_node N -m poselift train ...)")
     g.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="auto: cuda when torch sees a GPU, else cpu (default auto); under torchrun each process uses GPU LOCAL_RANK")
@@ -149,6 +152,7 @@ def add_train(sub) -> None:
         "interpolated gaps) and the joint layout `poselift infer` builds from COCO/BlazePose detections; turns the "
         "trajectory model on. Validation stays the standard protocol (real cameras, ground-truth 2D in that layout)",
     )
+    g.add_argument("--wild-clean-fraction", type=float, default=0.0, metavar="P", help="with --recipe wild: fraction of training windows that keep their exact projected 2D, without detector noise (default 0: every window is corrupted)")
     p.add_argument("--out", required=True, help="run folder for checkpoints (last.pt)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--stop-after", type=int, default=None, metavar="EPOCHS", help="stop after this many epochs of this invocation (resume later with --resume; the result equals an uninterrupted run)")

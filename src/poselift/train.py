@@ -114,9 +114,13 @@ class TrainConfig:
     linear_projection: bool = False
     # train a trajectory model; None: on for recipe "wild", off otherwise (always on when semi-supervised)
     trajectory: bool | None = None
+    # channels of the trajectory model; None: the same as the pose model's
+    trajectory_channels: int | None = None
     # None: the standard protocol; "wild": world 3D seen by random virtual cameras with
     # detector-like 2D noise and the detector joint layout (poselift.augment)
     recipe: str | None = None
+    # recipe "wild": fraction of training windows that keep their exact 2D (no noise)
+    wild_clean_fraction: float = 0.0
     # where and how the steps run (do not change the result beyond floating-point
     # rounding, except sync_bn with several processes: see poselift.distributed)
     device: str = "cpu"  # "cpu", "cuda" (GPU LOCAL_RANK) or "auto"
@@ -137,6 +141,10 @@ class TrainConfig:
     def input_layout(self) -> str:
         """Joint layout of the 2D input (``augment.INPUT_LAYOUTS``)."""
         return augment.INPUT_LAYOUT_DETECTOR if self.recipe == "wild" else augment.INPUT_LAYOUT_MOCAP
+
+    def wild_noise(self) -> augment.NoiseConfig:
+        """The 2D corruption of the ``wild`` recipe."""
+        return augment.NoiseConfig(clean_prob=self.wild_clean_fraction)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -308,11 +316,19 @@ class Trainer:
                 )
             if cfg.semi_supervised:
                 raise PoseliftError("--recipe wild cannot be combined with --subjects-unlabeled")
+        if cfg.trajectory_channels is not None and cfg.trajectory_channels < 1:
+            raise PoseliftError(f"--trajectory-channels must be a positive integer, got {cfg.trajectory_channels}")
+        if cfg.trajectory_channels is not None and not cfg.with_trajectory:
+            raise PoseliftError("--trajectory-channels needs a trajectory model (--trajectory, --recipe wild or --subjects-unlabeled)")
+        if not 0 <= cfg.wild_clean_fraction <= 1:
+            raise PoseliftError(f"--wild-clean-fraction must be in [0, 1], got {cfg.wild_clean_fraction}")
+        if cfg.wild_clean_fraction > 0 and cfg.recipe != "wild":
+            raise PoseliftError("--wild-clean-fraction only applies with --recipe wild")
         self.parents = torch.tensor([p for p in skel_out.parents if p >= 0], device=self.device)
         self.children = torch.tensor([j for j, p in enumerate(skel_out.parents) if p >= 0], device=self.device)
         self.model = TemporalModelStrided(self.model_cfg)
         self.eval_model = TemporalModel(self.model_cfg)
-        self.traj_cfg = replace(self.model_cfg, num_joints_out=1)
+        self.traj_cfg = replace(self.model_cfg, num_joints_out=1, channels=cfg.trajectory_channels or cfg.channels)
         self.traj_model: TemporalModelStrided | None = None
         self.eval_traj_model: TemporalModel | None = None
         if cfg.with_trajectory:
@@ -366,7 +382,7 @@ class Trainer:
                 stride=self.cfg.stride,
                 flip=self.cfg.flip_augment,
                 camera=augment.VirtualCameraConfig(),
-                noise=augment.NoiseConfig(),
+                noise=self.cfg.wild_noise(),
                 samples_per_window=WILD_VIEWS_PER_WINDOW * (2 if self.cfg.flip_augment else 1),
             )
             log.info("wild training data: %d recordings, %d samples per epoch", len(world), len(self._train_data))
@@ -434,7 +450,7 @@ class Trainer:
             )
             meta["augmentation"] = {
                 "camera": camera.to_dict(),
-                "noise": augment.NoiseConfig().to_dict(),
+                "noise": self.cfg.wild_noise().to_dict(),
                 "flip": self.cfg.flip_augment,
                 "samples_per_window": WILD_VIEWS_PER_WINDOW * (2 if self.cfg.flip_augment else 1),
                 "head_eye_lerp": augment.HEAD_EYE_LERP,
@@ -508,6 +524,8 @@ class Trainer:
         saved = TrainConfig.from_dict(meta.get("train", {}))
         if ModelConfig.from_dict(meta["model"]) != self.model_cfg:
             raise PoseliftError(f"cannot resume from {path}: its model config differs from this run's options")
+        if self.traj_model is not None and "trajectory_model" in meta and ModelConfig.from_dict(meta["trajectory_model"]) != self.traj_cfg:
+            raise PoseliftError(f"cannot resume from {path}: its trajectory model config differs from this run's options")
         if (payload.get("model_traj") is not None) != (self.traj_model is not None):
             raise PoseliftError(
                 f"cannot resume from {path}: it {'has' if payload.get('model_traj') is not None else 'has no'} "
