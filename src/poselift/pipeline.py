@@ -56,6 +56,7 @@ from typing import Any, Iterator, NamedTuple
 
 import numpy as np
 
+from poselift import plausibility
 from poselift.errors import PoseliftError
 
 log = logging.getLogger("poselift.infer")
@@ -287,6 +288,8 @@ class InferResult:
     flip: bool
     causal: bool
     timings_s: dict[str, float] = field(default_factory=dict)
+    # checks of the result that need no ground truth (poselift.plausibility.summarize)
+    plausibility: dict[str, Any] = field(default_factory=dict)
 
     @property
     def total_s(self) -> float:
@@ -568,6 +571,7 @@ def run_infer(
         traj = traj.copy()
         traj[:, 2] *= depth_scale(focal_px, kp.width, train_focal_normalized(lifter.metadata))
     timings["lift"] = time.perf_counter() - t0
+    checks = plausibility.summarize(joints, points_px, H36M_17)
 
     filled_frames = gaps.filled.any(axis=1)
     flagged = gaps.flagged.any(axis=1)
@@ -602,6 +606,7 @@ def run_infer(
         "max_gap_frames": max_gap,
         "frames_with_person": found,
         "flagged_frames": flagged_list,
+        "plausibility": checks,
         "timings_s": dict(timings),
         "units": {
             "joints_3d": "metres, root-relative (Hip at 0), camera frame (x right, y down, z forward)",
@@ -646,12 +651,17 @@ def run_infer(
         filled_frames=int(filled_frames.sum()), flagged_frames=flagged_list, fps=kp.fps,
         model_fps=model_fps(lifter.metadata), width=kp.width, height=kp.height, focal_px=focal_px,
         checkpoint=checkpoint_name, has_trajectory=traj is not None, flip=use_flip,
-        causal=bool(lifter.config.causal), timings_s=timings,
+        causal=bool(lifter.config.causal), timings_s=timings, plausibility=checks,
     )
     log.info(
         "infer: %d frames (person in %d, %d filled, %d flagged) in %.2f s = %.1f frames/s; %s",
         result.num_frames, found, result.filled_frames, len(flagged_list), result.total_s, result.frames_per_s,
         ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()),
+    )
+    log.info(
+        "plausibility: bone-length variation (std/mean over frames) median %s, max %s; "
+        "%d frame(s) with a leg or arm on the other side than in the 2D",
+        checks["bone_length_cv_median"], checks["bone_length_cv_max"], len(checks["left_right_swapped_frames"]),
     )
     return result
 

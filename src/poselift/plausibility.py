@@ -1,0 +1,106 @@
+"""Checks of a 3D prediction that need no ground truth (what ``poselift infer`` reports).
+
+* Bone-length stability: a person's bones do not change length, so the coefficient of
+  variation (std / mean over frames) of each predicted bone is a direct measure of
+  jitter and of depth confusions. Units cancel (the CV is a ratio).
+* Left/right consistency: the predicted pose, seen by a weak-perspective camera fitted
+  per frame, should match the input 2D limb by limb with its own labels better than
+  with left and right exchanged. Frames where an exchanged limb pair fits clearly
+  better are counted as swapped (the lifter put a leg or arm on the other side than
+  the 2D it was given).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from poselift.errors import PoseliftError
+from poselift.skeleton import Skeleton, bone_lengths
+
+#: A limb pair counts as swapped when the exchanged labelling's squared 2D error is
+#: below this fraction of the labelled one's *and* the exchange lowers the error by more
+#: than :data:`SWAP_MIN_GAIN` × the person's 2D height per joint (RMS): limbs that overlap
+#: in 2D (side views) cannot be told apart and are not flagged.
+SWAP_ERROR_RATIO = 0.8
+SWAP_MIN_GAIN = 0.05
+
+
+def _check_poses(joints_3d: np.ndarray, skeleton: Skeleton) -> np.ndarray:
+    joints_3d = np.asarray(joints_3d, dtype=np.float64)
+    if joints_3d.ndim != 3 or joints_3d.shape[1:] != (skeleton.num_joints, 3):
+        raise PoseliftError(f"poses must be shaped [frames, {skeleton.num_joints}, 3], got {list(joints_3d.shape)}")
+    return joints_3d
+
+
+def bone_length_cv(joints_3d: np.ndarray, skeleton: Skeleton) -> dict[str, float]:
+    """Coefficient of variation over frames of each bone of ``[T, J, 3]`` poses, keyed
+    ``"Parent-Child"`` (NaN frames are ignored; NaN when fewer than two frames)."""
+    joints_3d = _check_poses(joints_3d, skeleton)
+    lengths = bone_lengths(joints_3d, skeleton)  # [T, bones]
+    out: dict[str, float] = {}
+    for k, (child, parent) in enumerate(skeleton.bones()):
+        column = lengths[:, k][np.isfinite(lengths[:, k])]
+        mean = column.mean() if len(column) >= 2 else 0.0
+        cv = float(column.std() / mean) if mean > 0 else float("nan")
+        out[f"{skeleton.joint_names[parent]}-{skeleton.joint_names[child]}"] = cv
+    return out
+
+
+def _weak_perspective(points_3d: np.ndarray, points_2d: np.ndarray) -> np.ndarray:
+    """``[T, J, 2]``: the x, y of ``[T, J, 3]`` under the per-frame scale and translation
+    that best fit ``points_2d`` (least squares over all joints)."""
+    p = points_3d[..., :2] - points_3d[..., :2].mean(axis=1, keepdims=True)
+    k = points_2d - points_2d.mean(axis=1, keepdims=True)
+    scale = (p * k).sum(axis=(1, 2)) / np.maximum((p * p).sum(axis=(1, 2)), 1e-12)
+    return scale[:, None, None] * p + points_2d.mean(axis=1, keepdims=True)
+
+
+def left_right_swapped(joints_3d: np.ndarray, keypoints_2d: np.ndarray, skeleton: Skeleton) -> np.ndarray:
+    """Frames ``[T]`` (bool) where a limb of the 3D pose sits on the other side than in the 2D.
+
+    The 3D pose is fitted to the 2D with a per-frame scale and translation (weak
+    perspective, all joints); then each left/right limb pair (legs, arms) is compared
+    with the 2D as labelled and with its two sides exchanged. A frame is flagged when
+    for some pair the exchanged labelling's error is clearly lower
+    (:data:`SWAP_ERROR_RATIO`, :data:`SWAP_MIN_GAIN`). ``joints_3d``: ``[T, J, 3]`` camera frame (x right, y down),
+    any unit; ``keypoints_2d``: ``[T, J, 2]`` pixels or normalised, same joints.
+    Frames with NaN are never flagged.
+    """
+    from poselift.augment import limbs_for
+
+    joints_3d = _check_poses(joints_3d, skeleton)
+    keypoints_2d = np.asarray(keypoints_2d, dtype=np.float64)
+    if keypoints_2d.shape != joints_3d.shape[:2] + (2,):
+        raise PoseliftError(f"keypoints {list(keypoints_2d.shape)} do not match poses {list(joints_3d.shape)}")
+    projected = _weak_perspective(joints_3d, keypoints_2d)
+    height = np.ptp(keypoints_2d[..., 1], axis=1)  # person's 2D height per frame
+    swapped = np.zeros(len(joints_3d), dtype=bool)
+    for left, right in limbs_for(skeleton):
+        left, right = list(left), list(right)
+
+        def error(a: list[int], b: list[int]) -> np.ndarray:
+            return ((projected[:, a] - keypoints_2d[:, b]) ** 2).sum(axis=(1, 2))
+
+        labelled = error(left, left) + error(right, right)
+        exchanged = error(left, right) + error(right, left)
+        margin = (SWAP_MIN_GAIN * height) ** 2 * (len(left) + len(right))
+        with np.errstate(invalid="ignore"):
+            clear = (exchanged < SWAP_ERROR_RATIO * labelled) & (labelled - exchanged > margin)
+        swapped |= np.nan_to_num(clear, nan=False).astype(bool)
+    return swapped
+
+
+def summarize(joints_3d: np.ndarray, keypoints_2d: np.ndarray, skeleton: Skeleton) -> dict[str, Any]:
+    """Both checks as a JSON-ready dict: per-bone CV, its median and maximum, and the
+    number and indices of left/right-swapped frames."""
+    cv = bone_length_cv(joints_3d, skeleton)
+    values = np.array([v for v in cv.values() if np.isfinite(v)])
+    swapped = left_right_swapped(joints_3d, keypoints_2d, skeleton)
+    return {
+        "bone_length_cv": {k: round(v, 4) for k, v in cv.items()},
+        "bone_length_cv_median": round(float(np.median(values)), 4) if len(values) else None,
+        "bone_length_cv_max": round(float(values.max()), 4) if len(values) else None,
+        "left_right_swapped_frames": np.flatnonzero(swapped).tolist(),
+    }
