@@ -16,6 +16,7 @@ from poselift.cli import main
 from poselift.data.datasets import Sequence, normalized_keypoints
 from poselift.data.windows import FlipSpec, flip_keypoints
 from poselift.evaluate import EvalResult, evaluate_sequences, predict_sequence
+from poselift.errors import PoseliftError
 from poselift.model import ModelConfig, TemporalModel
 from poselift.synthetic import synthetic_dataset
 from poselift.train import TrainConfig, train
@@ -185,6 +186,10 @@ def test_per_action_is_frame_weighted_and_overall_is_the_mean_over_actions():
     assert res.per_action["Walking"]["mpjpe_mm"] == pytest.approx(walking, abs=1e-3)
     assert res.per_action["Eating"]["mpjpe_mm"] == pytest.approx(eating, abs=1e-3)
     assert res.mpjpe_mm == pytest.approx((walking + eating) / 2, abs=1e-3)
+    # every joint moved by the same offsets: each joint's MPJPE is the overall one
+    assert len(res.per_joint) == table.shape[1] and list(res.per_joint)[:2] == ["0", "1"]
+    for value in res.per_joint.values():
+        assert value == pytest.approx(res.mpjpe_mm, abs=1e-3)
     for metric in METRIC_KEYS:
         per = [res.per_action[a][metric] for a in res.per_action]
         assert getattr(res, metric) == pytest.approx(np.mean(per), rel=1e-12)
@@ -192,6 +197,20 @@ def test_per_action_is_frame_weighted_and_overall_is_the_mean_over_actions():
     assert res.p_mpjpe_mm < 1e-3
     assert res.mpjve_mm < 1e-3
     assert 0 < res.n_mpjpe_mm <= res.mpjpe_mm + 1e-9
+
+
+def test_per_joint_errors_are_named_and_protocol_weighted():
+    seqs = make_sequences(SPEC)
+    table = rel_targets(seqs)
+    table[:, 3, 1] += 0.05  # joint 3 off by 50 mm everywhere, the rest exact
+    names = [f"j{i}" for i in range(table.shape[1])]
+    res = evaluate_sequences(Oracle(table), seqs, index_inputs(seqs), joint_names=names)
+    assert list(res.per_joint) == names
+    assert res.per_joint["j3"] == pytest.approx(50.0, abs=1e-3)
+    assert all(v == 0.0 for k, v in res.per_joint.items() if k != "j3")
+    assert res.to_dict()["per_joint_mpjpe_mm"] == res.per_joint
+    with pytest.raises(PoseliftError, match="joint names"):
+        evaluate_sequences(Oracle(table), seqs, index_inputs(seqs), joint_names=names[:3])
 
 
 def test_mpjpe_only_mode_and_trajectory_error():
@@ -252,6 +271,8 @@ def test_cli_evaluate_json(synthetic_checkpoint, capsys):
     assert METRIC_KEYS | {"per_action", "without_flip", "checkpoint"} <= set(d)
     assert METRIC_KEYS | {"per_action"} <= set(d["without_flip"])
     assert d["checkpoint"] == str(synthetic_checkpoint)
+    assert list(d["per_joint_mpjpe_mm"]) == list(sk.H36M_17.joint_names)
+    assert np.mean(list(d["per_joint_mpjpe_mm"].values())) > 0
     for result in (d, d["without_flip"]):
         assert list(result["per_action"]) == ["Walking"]
         assert result["frames"] == 4 * 400

@@ -187,7 +187,7 @@ def _saved_train_config(meta: dict, checkpoint: str | None):
 
 
 def cmd_evaluate(args) -> int:
-    from poselift.data.datasets import normalized_keypoints
+    from poselift.data.datasets import normalized_keypoints, skeletons_for
     from poselift.evaluate import evaluate_sequences, format_table
     from poselift.model import load_model
     from poselift.train import TrainConfig, flip_spec_for, load_split, with_input_layout
@@ -220,19 +220,20 @@ def cmd_evaluate(args) -> int:
         import torch
 
         from poselift.augment import NoiseConfig, corrupt_sequence, limbs_for
-        from poselift.data.datasets import skeletons_for
 
         noise = NoiseConfig(limbs=limbs_for(skeletons_for(cfg.dataset, cfg.keypoints)[0]))
         gen = torch.Generator().manual_seed(NOISY_EVAL_SEED)
         rf = lifter.config.receptive_field
         inputs = [corrupt_sequence(x, gen, noise, chunk_frames=rf) for x in inputs]
+    joint_names = skeletons_for(cfg.dataset, cfg.keypoints)[1].joint_names
     results = {}
     modes = [("no_flip", None), ("flip", flip_spec_for(cfg))]
     if args.no_flip:
         modes = modes[:1]
     for name, flip in modes:
         res = evaluate_sequences(
-            lifter.pose_model, seqs, inputs, flip, progress=not args.json, trajectory_model=lifter.trajectory_model
+            lifter.pose_model, seqs, inputs, flip, progress=not args.json, trajectory_model=lifter.trajectory_model,
+            joint_names=joint_names,
         )
         results[name] = res
         if not args.json:

@@ -70,6 +70,8 @@ class EvalResult:
     trajectory_mm: float | None = None
     frames: int = 0
     per_subject: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    # MPJPE of each joint (same protocol: per action, then the mean over actions)
+    per_joint: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         d = {
@@ -80,6 +82,7 @@ class EvalResult:
             "frames": self.frames,
             "per_action": self.per_action,
             "per_subject": self.per_subject,
+            "per_joint_mpjpe_mm": self.per_joint,
         }
         if self.trajectory_mm is not None:
             d["trajectory_mm"] = self.trajectory_mm
@@ -95,10 +98,12 @@ def evaluate_sequences(
     full_metrics: bool = True,
     progress: bool = False,
     trajectory_model: TemporalModel | None = None,
+    joint_names: list[str] | tuple[str, ...] | None = None,
 ) -> EvalResult:
     """Evaluate root-relative 3D predictions against each sequence's ground truth.
 
     inputs: the normalised 2D input of each sequence (same order as ``sequences``).
+    joint_names: keys of the per-joint MPJPE (default: joint indices).
     full_metrics=False computes MPJPE only (fast, for per-epoch validation).
     """
     from tqdm import tqdm
@@ -107,6 +112,7 @@ def evaluate_sequences(
     model.eval()
     per_metric: dict[str, dict[str, np.ndarray]] = {"mpjpe": {}, "p_mpjpe": {}, "n_mpjpe": {}, "mpjve": {}}
     traj_errors: dict[str, np.ndarray] = {}
+    joint_errors: dict[str, np.ndarray] = {}  # [T, J] per sequence
     frames = 0
     from poselift.inference import fast_twin
 
@@ -117,7 +123,8 @@ def evaluate_sequences(
         pred = predict_sequence(fast_model, x, flip)
         key = seq.key
         frames += len(pred)
-        per_metric["mpjpe"][key] = metrics.mpjpe(pred, target)
+        joint_errors[key] = metrics.joint_errors(pred, target)
+        per_metric["mpjpe"][key] = joint_errors[key].mean(axis=-1)
         if full_metrics and not (np.isfinite(pred).all() and np.isfinite(target).all()):
             raise PoseliftError(
                 f"{key}: the predictions or the ground truth are not finite (NaN/inf); the 2D input is out of range "
@@ -156,12 +163,20 @@ def evaluate_sequences(
             for action, v in actions.items():
                 entry.setdefault(action, {})[f"{name}_mm"] = v * MM
         per_subject[subject] = entry
+    num_joints = next(iter(joint_errors.values())).shape[-1] if joint_errors else 0
+    names = list(joint_names) if joint_names is not None else [str(j) for j in range(num_joints)]
+    if len(names) != num_joints:
+        raise PoseliftError(f"{len(names)} joint names for predictions of {num_joints} joints")
+    per_joint = {
+        name: metrics.aggregate_per_action({k: v[:, j] for k, v in joint_errors.items()})[1] * MM
+        for j, name in enumerate(names)
+    }
     traj_mm = None
     if traj_errors:
         traj_mm = metrics.aggregate_per_action(traj_errors)[1] * MM
     return EvalResult(
         overall["mpjpe"], overall["p_mpjpe"], overall["n_mpjpe"], overall["mpjve"], per_action, traj_mm, frames,
-        per_subject,
+        per_subject, per_joint,
     )
 
 
@@ -182,6 +197,8 @@ def format_table(result: EvalResult, title: str = "") -> str:
         for subject, entry in result.per_subject.items():
             mean = entry.get("mean", {})
             lines.append(f"{'  ' + subject:<14}" + "".join(f"{mean.get(c, float('nan')):>10.1f}" for c in cols))
+    if result.per_joint:
+        lines.append("MPJPE per joint: " + ", ".join(f"{k} {v:.1f}" for k, v in result.per_joint.items()))
     if result.trajectory_mm is not None:
         lines.append(f"trajectory error (root, camera frame): {result.trajectory_mm:.1f} mm")
     return "\n".join(lines)

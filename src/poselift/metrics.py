@@ -28,10 +28,15 @@ def _check_pair(pred: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.nd
     return pred, target
 
 
+def joint_errors(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Euclidean error of every joint ``[..., J]``."""
+    pred, target = _check_pair(pred, target)
+    return np.linalg.norm(pred - target, axis=-1)
+
+
 def mpjpe(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Per-frame mean per-joint position error ``[...]``."""
-    pred, target = _check_pair(pred, target)
-    return np.linalg.norm(pred - target, axis=-1).mean(axis=-1)
+    return joint_errors(pred, target).mean(axis=-1)
 
 
 def procrustes_align(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
