@@ -15,7 +15,7 @@ from poselift import skeleton as sk
 from poselift.cli import main
 from poselift.data.datasets import Sequence, normalized_keypoints
 from poselift.data.windows import FlipSpec, flip_keypoints
-from poselift.evaluate import EvalResult, evaluate_sequences, predict_sequence
+from poselift.evaluate import EvalResult, evaluate_sequences, format_table, predict_sequence
 from poselift.errors import PoseliftError
 from poselift.model import ModelConfig, TemporalModel
 from poselift.synthetic import synthetic_dataset
@@ -203,14 +203,25 @@ def test_per_joint_errors_are_named_and_protocol_weighted():
     seqs = make_sequences(SPEC)
     table = rel_targets(seqs)
     table[:, 3, 1] += 0.05  # joint 3 off by 50 mm everywhere, the rest exact
-    names = [f"j{i}" for i in range(table.shape[1])]
-    res = evaluate_sequences(Oracle(table), seqs, index_inputs(seqs), joint_names=names)
-    assert list(res.per_joint) == names
-    assert res.per_joint["j3"] == pytest.approx(50.0, abs=1e-3)
-    assert all(v == 0.0 for k, v in res.per_joint.items() if k != "j3")
+    res = evaluate_sequences(Oracle(table), seqs, index_inputs(seqs), skeleton=sk.H36M_17)
+    assert list(res.per_joint) == list(sk.H36M_17.joint_names)
+    assert res.per_joint["RFoot"] == pytest.approx(50.0, abs=1e-3)
+    assert all(v == 0.0 for k, v in res.per_joint.items() if k != "RFoot")
     assert res.to_dict()["per_joint_mpjpe_mm"] == res.per_joint
-    with pytest.raises(PoseliftError, match="joint names"):
-        evaluate_sequences(Oracle(table), seqs, index_inputs(seqs), joint_names=names[:3])
+    assert res.wrong_side_pct == 0.0
+    with pytest.raises(PoseliftError, match="has 16 joints, the predictions 17"):
+        evaluate_sequences(Oracle(table), seqs, index_inputs(seqs), skeleton=sk.MPII_16)
+
+
+def test_wrong_side_rate_counts_frames_with_exchanged_legs():
+    seqs = make_sequences(SPEC)  # Walking 1 (30 frames), Walking 2 (50), Eating (20)
+    table = rel_targets(seqs)
+    legs_l, legs_r = [4, 5, 6], [1, 2, 3]
+    rows = np.arange(30, 40)  # first 10 frames of Walking 2: legs exchanged
+    table[np.ix_(rows, legs_l + legs_r)] = table[np.ix_(rows, legs_r + legs_l)]
+    res = evaluate_sequences(Oracle(table), seqs, index_inputs(seqs), skeleton=sk.H36M_17)
+    assert res.wrong_side_pct == pytest.approx((10 / 80 * 100 + 0) / 2)
+    assert "wrong side: 6.25 %" in format_table(res)
 
 
 def test_mpjpe_only_mode_and_trajectory_error():

@@ -225,7 +225,7 @@ def cmd_evaluate(args) -> int:
         gen = torch.Generator().manual_seed(NOISY_EVAL_SEED)
         rf = lifter.config.receptive_field
         inputs = [corrupt_sequence(x, gen, noise, chunk_frames=rf) for x in inputs]
-    joint_names = skeletons_for(cfg.dataset, cfg.keypoints)[1].joint_names
+    output_skeleton = skeletons_for(cfg.dataset, cfg.keypoints)[1]
     results = {}
     modes = [("no_flip", None), ("flip", flip_spec_for(cfg))]
     if args.no_flip:
@@ -233,7 +233,7 @@ def cmd_evaluate(args) -> int:
     for name, flip in modes:
         res = evaluate_sequences(
             lifter.pose_model, seqs, inputs, flip, progress=not args.json, trajectory_model=lifter.trajectory_model,
-            joint_names=joint_names,
+            skeleton=output_skeleton,
         )
         results[name] = res
         if not args.json:

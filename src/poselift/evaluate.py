@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from poselift import metrics
+from poselift import metrics, plausibility
 from poselift.data.datasets import Sequence
 from poselift.data.windows import FlipSpec, flip_keypoints, pad_sequence
 from poselift.errors import PoseliftError
 from poselift.model import TemporalModel
+from poselift.skeleton import Skeleton
 
 MM = 1000.0
 
@@ -72,6 +73,8 @@ class EvalResult:
     per_subject: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     # MPJPE of each joint (same protocol: per action, then the mean over actions)
     per_joint: dict[str, float] = field(default_factory=dict)
+    # % of frames with a leg or arm on the wrong side of the body (per action, then mean)
+    wrong_side_pct: float | None = None
 
     def to_dict(self) -> dict:
         d = {
@@ -86,6 +89,8 @@ class EvalResult:
         }
         if self.trajectory_mm is not None:
             d["trajectory_mm"] = self.trajectory_mm
+        if self.wrong_side_pct is not None:
+            d["wrong_side_pct"] = self.wrong_side_pct
         return d
 
 
@@ -98,12 +103,13 @@ def evaluate_sequences(
     full_metrics: bool = True,
     progress: bool = False,
     trajectory_model: TemporalModel | None = None,
-    joint_names: list[str] | tuple[str, ...] | None = None,
+    skeleton: Skeleton | None = None,
 ) -> EvalResult:
     """Evaluate root-relative 3D predictions against each sequence's ground truth.
 
     inputs: the normalised 2D input of each sequence (same order as ``sequences``).
-    joint_names: keys of the per-joint MPJPE (default: joint indices).
+    skeleton: the output joints: names the per-joint MPJPE (default: joint indices) and
+    enables the wrong-side rate (:func:`poselift.plausibility.wrong_side_frames`).
     full_metrics=False computes MPJPE only (fast, for per-epoch validation).
     """
     from tqdm import tqdm
@@ -113,6 +119,7 @@ def evaluate_sequences(
     per_metric: dict[str, dict[str, np.ndarray]] = {"mpjpe": {}, "p_mpjpe": {}, "n_mpjpe": {}, "mpjve": {}}
     traj_errors: dict[str, np.ndarray] = {}
     joint_errors: dict[str, np.ndarray] = {}  # [T, J] per sequence
+    wrong_side: dict[str, np.ndarray] = {}  # [T] bool per sequence
     frames = 0
     from poselift.inference import fast_twin
 
@@ -124,6 +131,10 @@ def evaluate_sequences(
         key = seq.key
         frames += len(pred)
         joint_errors[key] = metrics.joint_errors(pred, target)
+        if skeleton is not None and pred.shape[-2] != skeleton.num_joints:
+            raise PoseliftError(f"skeleton {skeleton.name} has {skeleton.num_joints} joints, the predictions {pred.shape[-2]}")
+        if skeleton is not None and full_metrics:
+            wrong_side[key] = plausibility.wrong_side_frames(pred, target, skeleton)
         per_metric["mpjpe"][key] = joint_errors[key].mean(axis=-1)
         if full_metrics and not (np.isfinite(pred).all() and np.isfinite(target).all()):
             raise PoseliftError(
@@ -164,19 +175,18 @@ def evaluate_sequences(
                 entry.setdefault(action, {})[f"{name}_mm"] = v * MM
         per_subject[subject] = entry
     num_joints = next(iter(joint_errors.values())).shape[-1] if joint_errors else 0
-    names = list(joint_names) if joint_names is not None else [str(j) for j in range(num_joints)]
-    if len(names) != num_joints:
-        raise PoseliftError(f"{len(names)} joint names for predictions of {num_joints} joints")
+    names = list(skeleton.joint_names) if skeleton is not None else [str(j) for j in range(num_joints)]
     per_joint = {
         name: metrics.aggregate_per_action({k: v[:, j] for k, v in joint_errors.items()})[1] * MM
         for j, name in enumerate(names)
     }
+    wrong_side_pct = metrics.aggregate_per_action(wrong_side)[1] * 100 if wrong_side else None
     traj_mm = None
     if traj_errors:
         traj_mm = metrics.aggregate_per_action(traj_errors)[1] * MM
     return EvalResult(
         overall["mpjpe"], overall["p_mpjpe"], overall["n_mpjpe"], overall["mpjve"], per_action, traj_mm, frames,
-        per_subject, per_joint,
+        per_subject, per_joint, wrong_side_pct,
     )
 
 
@@ -199,6 +209,8 @@ def format_table(result: EvalResult, title: str = "") -> str:
             lines.append(f"{'  ' + subject:<14}" + "".join(f"{mean.get(c, float('nan')):>10.1f}" for c in cols))
     if result.per_joint:
         lines.append("MPJPE per joint: " + ", ".join(f"{k} {v:.1f}" for k, v in result.per_joint.items()))
+    if result.wrong_side_pct is not None:
+        lines.append(f"frames with a leg or arm on the wrong side: {result.wrong_side_pct:.2f} %")
     if result.trajectory_mm is not None:
         lines.append(f"trajectory error (root, camera frame): {result.trajectory_mm:.1f} mm")
     return "\n".join(lines)

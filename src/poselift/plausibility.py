@@ -25,6 +25,8 @@ from poselift.skeleton import Skeleton, bone_lengths
 #: in 2D (side views) cannot be told apart and are not flagged.
 SWAP_ERROR_RATIO = 0.8
 SWAP_MIN_GAIN = 0.05
+#: Against 3D ground truth the exchange must lower the error by more than 5 cm RMS per joint.
+WRONG_SIDE_MIN_GAIN_M = 0.05
 
 
 def _check_poses(joints_3d: np.ndarray, skeleton: Skeleton) -> np.ndarray:
@@ -57,39 +59,57 @@ def _weak_perspective(points_3d: np.ndarray, points_2d: np.ndarray) -> np.ndarra
     return scale[:, None, None] * p + points_2d.mean(axis=1, keepdims=True)
 
 
-def left_right_swapped(joints_3d: np.ndarray, keypoints_2d: np.ndarray, skeleton: Skeleton) -> np.ndarray:
-    """Frames ``[T]`` (bool) where a limb of the 3D pose sits on the other side than in the 2D.
-
-    The 3D pose is fitted to the 2D with a per-frame scale and translation (weak
-    perspective, all joints); then each left/right limb pair (legs, arms) is compared
-    with the 2D as labelled and with its two sides exchanged. A frame is flagged when
-    for some pair the exchanged labelling's error is clearly lower
-    (:data:`SWAP_ERROR_RATIO`, :data:`SWAP_MIN_GAIN`). ``joints_3d``: ``[T, J, 3]`` camera frame (x right, y down),
-    any unit; ``keypoints_2d``: ``[T, J, 2]`` pixels or normalised, same joints.
-    Frames with NaN are never flagged.
-    """
+def exchanged_limbs(pose: np.ndarray, reference: np.ndarray, skeleton: Skeleton, tolerance: np.ndarray | float) -> np.ndarray:
+    """Frames ``[T]`` (bool) where some left/right limb pair (legs, arms) of ``pose``
+    matches ``reference`` (same shape ``[T, J, D]``, same unit) clearly better with its
+    two sides exchanged: the squared error drops below :data:`SWAP_ERROR_RATIO` of the
+    labelled one and by more than ``tolerance`` (per frame or scalar, RMS per joint).
+    Frames with NaN are never flagged."""
     from poselift.augment import limbs_for
 
-    joints_3d = _check_poses(joints_3d, skeleton)
-    keypoints_2d = np.asarray(keypoints_2d, dtype=np.float64)
-    if keypoints_2d.shape != joints_3d.shape[:2] + (2,):
-        raise PoseliftError(f"keypoints {list(keypoints_2d.shape)} do not match poses {list(joints_3d.shape)}")
-    projected = _weak_perspective(joints_3d, keypoints_2d)
-    height = np.ptp(keypoints_2d[..., 1], axis=1)  # person's 2D height per frame
-    swapped = np.zeros(len(joints_3d), dtype=bool)
+    tolerance = np.asarray(tolerance, dtype=np.float64)
+    flagged = np.zeros(len(pose), dtype=bool)
     for left, right in limbs_for(skeleton):
         left, right = list(left), list(right)
 
         def error(a: list[int], b: list[int]) -> np.ndarray:
-            return ((projected[:, a] - keypoints_2d[:, b]) ** 2).sum(axis=(1, 2))
+            return ((pose[:, a] - reference[:, b]) ** 2).sum(axis=(1, 2))
 
         labelled = error(left, left) + error(right, right)
         exchanged = error(left, right) + error(right, left)
-        margin = (SWAP_MIN_GAIN * height) ** 2 * (len(left) + len(right))
         with np.errstate(invalid="ignore"):
-            clear = (exchanged < SWAP_ERROR_RATIO * labelled) & (labelled - exchanged > margin)
-        swapped |= np.nan_to_num(clear, nan=False).astype(bool)
-    return swapped
+            clear = (exchanged < SWAP_ERROR_RATIO * labelled) & (labelled - exchanged > tolerance**2 * (len(left) + len(right)))
+        flagged |= np.nan_to_num(clear, nan=False).astype(bool)
+    return flagged
+
+
+def left_right_swapped(joints_3d: np.ndarray, keypoints_2d: np.ndarray, skeleton: Skeleton) -> np.ndarray:
+    """Frames ``[T]`` (bool) where a limb of the 3D pose sits on the other side than in the 2D.
+
+    The 3D pose is fitted to the 2D with a per-frame scale and translation (weak
+    perspective, all joints); then each left/right limb pair is compared with the 2D
+    (:func:`exchanged_limbs`, tolerance :data:`SWAP_MIN_GAIN` × the person's 2D height).
+    ``joints_3d``: ``[T, J, 3]`` camera frame (x right, y down), any unit;
+    ``keypoints_2d``: ``[T, J, 2]`` pixels or normalised, same joints.
+    """
+    joints_3d = _check_poses(joints_3d, skeleton)
+    keypoints_2d = np.asarray(keypoints_2d, dtype=np.float64)
+    if keypoints_2d.shape != joints_3d.shape[:2] + (2,):
+        raise PoseliftError(f"keypoints {list(keypoints_2d.shape)} do not match poses {list(joints_3d.shape)}")
+    height = np.ptp(keypoints_2d[..., 1], axis=1)  # person's 2D height per frame
+    return exchanged_limbs(_weak_perspective(joints_3d, keypoints_2d), keypoints_2d, skeleton, SWAP_MIN_GAIN * height)
+
+
+def wrong_side_frames(pred_3d: np.ndarray, target_3d: np.ndarray, skeleton: Skeleton) -> np.ndarray:
+    """Frames ``[T]`` (bool) where a predicted leg or arm is on the wrong side of the body
+    compared with the ground truth (root-relative ``[T, J, 3]``, metres): exchanging
+    the predicted pair lowers its error by > 20 % and by more than
+    :data:`WRONG_SIDE_MIN_GAIN_M` RMS per joint."""
+    pred_3d = _check_poses(pred_3d, skeleton)
+    target_3d = _check_poses(target_3d, skeleton)
+    if pred_3d.shape != target_3d.shape:
+        raise PoseliftError(f"prediction {list(pred_3d.shape)} and target {list(target_3d.shape)} differ in shape")
+    return exchanged_limbs(pred_3d, target_3d, skeleton, WRONG_SIDE_MIN_GAIN_M)
 
 
 def summarize(joints_3d: np.ndarray, keypoints_2d: np.ndarray, skeleton: Skeleton) -> dict[str, Any]:
