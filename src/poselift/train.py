@@ -788,7 +788,7 @@ def train(
     trainer = Trainer(cfg, run_dir, progress=progress, dist=dist)
     if resume:
         if not last.exists():
-            raise PoseliftError(f"--resume given but {last} does not exist")
+            raise PoseliftError(f"--resume given but {last} does not exist (no run to continue there: check --out, or drop --resume to start a new run)")
         trainer.load(last)
         log.info("resumed from %s at epoch %d", last, trainer.state.epoch)
     trainer.fit(stop_after)
