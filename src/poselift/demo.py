@@ -40,7 +40,9 @@ def run_demo(out: str | Path = "runs/demo", seconds: float = 60.0) -> int:
         log.info("epoch %d: train MPJPE %.1f mm, %.0f samples/s", trainer.state.epoch, rec["train_mpjpe_mm"], rec["samples_per_s"])
     trainer.save(out / "last.pt")
     trainer.eval_model.load_state_dict(trainer.model.state_dict())
-    after = evaluate_sequences(trainer.eval_model, seqs, inputs, trainer.flip)
+    from poselift.data.datasets import skeletons_for
+
+    after = evaluate_sequences(trainer.eval_model, seqs, inputs, trainer.flip, skeleton=skeletons_for(cfg.dataset)[1])
     print(f"untrained model on unseen sequences: MPJPE {before.mpjpe_mm:.1f} mm")
     print(format_table(after, "after training, unseen figures and cameras (flip TTA)"))
     print(f"checkpoint: {out / 'last.pt'} (try: poselift evaluate --checkpoint {out / 'last.pt'})")
