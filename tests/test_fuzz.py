@@ -43,6 +43,8 @@ import torch
 from poselift.cli import main
 from poselift.model import ModelConfig, TemporalModel, save_checkpoint
 
+from test_pipeline import _save_lifter  # shared tiny-lifter checkpoint
+
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # as `poselift infer` does: no native FFmpeg log lines
 
 SEED = 20_240_531
@@ -351,18 +353,8 @@ def coco_like(t: int = 40, seed: int = 0) -> np.ndarray:
 def tiny_lifter(path: Path, joints: int = 17, dataset: str = "synthetic", trajectory: bool = True) -> Path:
     from poselift.train import TrainConfig
 
-    torch.manual_seed(0)
-    cfg = ModelConfig(num_joints_in=joints, num_joints_out=joints, channels=8, filter_widths=(3, 3))
-    payload = {"model_pos": TemporalModel(cfg).state_dict()}
-    name = {17: "h36m17", 15: "humaneva15"}[joints]
-    meta = {"model": cfg.to_dict(), "joints_in": name, "joints_out": name, "fps": 50.0,
-            "train": TrainConfig(dataset=dataset, filter_widths=(3, 3), channels=8).to_dict()}
-    if trajectory:
-        tcfg = ModelConfig(num_joints_in=joints, num_joints_out=1, channels=8, filter_widths=(3, 3))
-        payload["model_traj"] = TemporalModel(tcfg).state_dict()
-        meta["trajectory_model"] = tcfg.to_dict()
-    save_checkpoint(path, payload, meta)
-    return path
+    train = TrainConfig(dataset=dataset, filter_widths=(3, 3), channels=8).to_dict()
+    return _save_lifter(path, joints=joints, channels=8, trajectory=trajectory, train=train)
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -28,17 +29,22 @@ LWRIST_COCO = COCO_17.joint_names.index("left_wrist")
 
 
 # ------------------------------------------------------------------------ fixtures
-def _save_lifter(path: Path, causal: bool = False, trajectory: bool = True, **meta) -> Path:
+def _save_lifter(
+    path: Path, causal: bool = False, trajectory: bool = True, joints: int = 17, channels: int = 16, **meta
+) -> Path:
+    """A random-weight RF-9 lifter checkpoint (``joints``: 17 = H36M-17, 15 = HumanEva-15);
+    ``meta`` adds or replaces metadata entries."""
     import torch
 
     from poselift.model import ModelConfig, TemporalModel, save_checkpoint
 
     torch.manual_seed(0)
-    cfg = ModelConfig(channels=16, filter_widths=(3, 3), causal=causal)
+    layout = {17: "h36m17", 15: "humaneva15"}[joints]
+    cfg = ModelConfig(num_joints_in=joints, num_joints_out=joints, channels=channels, filter_widths=(3, 3), causal=causal)
     payload = {"model_pos": TemporalModel(cfg).state_dict()}
-    metadata = {"model": cfg.to_dict(), "joints_in": "h36m17", "joints_out": "h36m17", "fps": 50.0, **meta}
+    metadata = {"model": cfg.to_dict(), "joints_in": layout, "joints_out": layout, "fps": 50.0, **meta}
     if trajectory:
-        tcfg = ModelConfig(channels=16, filter_widths=(3, 3), causal=causal, num_joints_out=1)
+        tcfg = replace(cfg, num_joints_out=1)
         payload["model_traj"] = TemporalModel(tcfg).state_dict()
         metadata["trajectory_model"] = tcfg.to_dict()
     save_checkpoint(path, payload, metadata)

@@ -216,16 +216,16 @@ def cmd_evaluate(args) -> int:
         log.info("input layout %s (from the checkpoint): converting the test 2D", layout)
         seqs = with_input_layout(seqs, layout)
     inputs = [normalized_keypoints(s) for s in seqs]
+    input_skeleton, output_skeleton = skeletons_for(cfg.dataset, cfg.keypoints)
     if args.noisy:
         import torch
 
         from poselift.augment import NoiseConfig, corrupt_sequence, limbs_for
 
-        noise = NoiseConfig(limbs=limbs_for(skeletons_for(cfg.dataset, cfg.keypoints)[0]))
+        noise = NoiseConfig(limbs=limbs_for(input_skeleton))
         gen = torch.Generator().manual_seed(NOISY_EVAL_SEED)
         rf = lifter.config.receptive_field
         inputs = [corrupt_sequence(x, gen, noise, chunk_frames=rf) for x in inputs]
-    output_skeleton = skeletons_for(cfg.dataset, cfg.keypoints)[1]
     results = {}
     modes = [("no_flip", None), ("flip", flip_spec_for(cfg))]
     if args.no_flip:

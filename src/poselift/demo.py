@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from poselift.evaluate import evaluate_sequences, format_table
-from poselift.data.datasets import normalized_keypoints
+from poselift.data.datasets import normalized_keypoints, skeletons_for
 from poselift.train import TrainConfig, Trainer
 
 log = logging.getLogger("poselift.demo")
@@ -40,8 +40,6 @@ def run_demo(out: str | Path = "runs/demo", seconds: float = 60.0) -> int:
         log.info("epoch %d: train MPJPE %.1f mm, %.0f samples/s", trainer.state.epoch, rec["train_mpjpe_mm"], rec["samples_per_s"])
     trainer.save(out / "last.pt")
     trainer.eval_model.load_state_dict(trainer.model.state_dict())
-    from poselift.data.datasets import skeletons_for
-
     after = evaluate_sequences(trainer.eval_model, seqs, inputs, trainer.flip, skeleton=skeletons_for(cfg.dataset)[1])
     print(f"untrained model on unseen sequences: MPJPE {before.mpjpe_mm:.1f} mm")
     print(format_table(after, "after training, unseen figures and cameras (flip TTA)"))
