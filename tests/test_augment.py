@@ -125,6 +125,74 @@ def test_window_projection_equals_the_camera_module():
     assert points_cam[..., 2].min() >= 0.5 - 1e-5
 
 
+def real_camera_batches(n_sequences: int) -> list[A.CameraBatch]:
+    """Two distorted look-at cameras per sequence (normalised intrinsics)."""
+    out = []
+    for i in range(n_sequences):
+        views = [look_at_camera(distance=4.0 + i, azimuth=0.4 + k * 1.7, height=1.4) for k in range(2)]
+        intr = torch.tensor(
+            [[2.3, 2.29, 0.02, -0.01, -0.2, 0.25, -0.002, 0.0015, -0.0008], [1.8, 1.8, -0.03, 0.02, 0.1, 0.0, 0.0, 0.0, 0.0]]
+        )
+        out.append(A.CameraBatch(
+            torch.tensor(np.stack([v.rotation for v in views]), dtype=torch.float32),
+            torch.tensor(np.stack([v.center for v in views]), dtype=torch.float32),
+            intr,
+        ))
+    return out
+
+
+def test_real_cameras_film_windows_like_the_camera_module_with_distortion():
+    world = world_sequences(3, 80)
+    real = real_camera_batches(3)
+    ds = A.WildWindowDataset(world, 9, noise=None, flip=False, detector_layout=False, real_cameras=real, real_camera_prob=1.0)
+    ids = torch.arange(0, len(ds), 3)
+    points_cam, screen, cams = ds.render(ids, gen(21))
+    windows = ds.windows(ids).double().numpy()
+    seq_of = np.repeat(np.arange(3), 80)
+    used = set()
+    for i, sid in enumerate(ids.tolist()):
+        options = real[seq_of[sid]]
+        k = next(k for k in range(2) if torch.equal(cams.rotation[i], options.rotation[k]))  # one of its own cameras
+        used.add((seq_of[sid], k))
+        assert torch.equal(cams.intrinsics[i], options.intrinsics[k])
+        expected_cam = cam.world_to_camera(windows[i], options.rotation[k].double().numpy(), options.center[k].double().numpy())
+        np.testing.assert_allclose(points_cam[i].numpy(), expected_cam, atol=3e-5)
+        expected = cam.project_to_2d(expected_cam, options.intrinsics[k].double().numpy())  # with lens distortion
+        np.testing.assert_allclose(screen[i].numpy(), expected, atol=3e-5)
+    assert len(used) == 6  # every camera of every sequence gets picked
+    # the batch carries the real intrinsics (distortion included) and camera-frame targets
+    batch = ds.gather(ids[:5], gen(22))
+    assert (batch.intrinsics[:, 4] != 0).any()
+
+
+def test_real_camera_fraction_mixes_and_zero_keeps_the_random_stream():
+    world = world_sequences(2, 100)
+    real = real_camera_batches(2)
+    plain = A.WildWindowDataset(world, 9, flip=False, noise=A.NoiseConfig())
+    off = A.WildWindowDataset(world, 9, flip=False, noise=A.NoiseConfig(), real_cameras=real, real_camera_prob=0.0)
+    for x, y in zip(plain.batches(64, gen(5)), off.batches(64, gen(5))):
+        assert torch.equal(x.inputs, y.inputs) and torch.equal(x.intrinsics, y.intrinsics)
+    half = A.WildWindowDataset(world, 9, flip=False, real_cameras=real, real_camera_prob=0.5)
+    intr = torch.cat([b.intrinsics for b in half.batches(100, gen(6))])
+    known = torch.cat([c.intrinsics for c in real])
+    is_real = (intr[:, None, :] == known[None]).all(-1).any(-1)
+    assert 0.4 < is_real.float().mean() < 0.6
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"real_camera_prob": 1.5}, "real_camera_prob must be in"),
+        ({"real_camera_prob": 0.5}, "needs real_cameras"),
+        ({"real_camera_prob": 0.5, "real_cameras": real_camera_batches(1)}, "one CameraBatch per world sequence"),
+        ({"real_camera_prob": 0.5, "real_cameras": [A.CameraBatch(torch.zeros(0, 3, 3), torch.zeros(0, 3), torch.zeros(0, 9))] * 2}, "C >= 1"),
+    ],
+)
+def test_real_camera_options_are_checked(kwargs, match):
+    with pytest.raises(PoseliftError, match=match):
+        A.WildWindowDataset(world_sequences(2, 30), 9, **kwargs)
+
+
 # ------------------------------------------------------------------------ layout
 def test_detector_layout_rules_hold_exactly():
     rng = np.random.default_rng(0)
@@ -486,6 +554,35 @@ def test_trajectory_default_follows_the_recipe():
 def test_wild_clean_fraction_needs_the_recipe(tmp_path):
     with pytest.raises(PoseliftError, match="only applies with --recipe wild"):
         Trainer(TrainConfig(dataset="synthetic", filter_widths=(3,), channels=8, wild_clean_fraction=0.5), tmp_path / "r")
+
+
+def test_wild_real_cameras_need_the_recipe_and_a_valid_fraction(tmp_path):
+    with pytest.raises(PoseliftError, match="only applies with --recipe wild"):
+        Trainer(TrainConfig(dataset="synthetic", filter_widths=(3,), channels=8, wild_real_cameras=0.5), tmp_path / "r")
+    with pytest.raises(PoseliftError, match=r"must be in \[0, 1\]"):
+        Trainer(TrainConfig(recipe="wild", filter_widths=(3,), channels=8, wild_real_cameras=-0.1), tmp_path / "r")
+
+
+def test_wild_recipe_with_real_cameras_trains_and_records_the_fraction(tmp_path):
+    root, _ = make_fake_h36m(tmp_path / "h36m", subjects=("S1", "S9"), frames=60)
+    run = tmp_path / "run"
+    assert main([
+        "train", "--recipe", "wild", "--data-dir", str(root), "--subjects-train", "S1", "--subjects-test", "S9",
+        "--arc", "3", "--channels", "8", "--wild-real-cameras", "0.5", "--epochs", "1", "--batch-size", "256",
+        "--threads", "1", "--out", str(run), "--no-progress",
+    ]) == 0
+    _, meta = read_checkpoint(run / "last.pt")
+    assert meta["train"]["wild_real_cameras"] == 0.5 and meta["augmentation"]["real_camera_fraction"] == 0.5
+    assert np.isfinite(meta["state"]["history"][0]["val_mpjpe_mm"])
+    # a subject without calibrated cameras is a clear error
+    cams = json.loads((root / "cameras.json").read_text())
+    del cams["extrinsics"]["S1"]
+    (root / "cameras.json").write_text(json.dumps(cams))
+    from poselift.train import load_real_cameras, load_world_split
+
+    cfg = TrainConfig(data_dir=str(root), subjects_train=["S1"], recipe="wild", wild_real_cameras=0.5)
+    with pytest.raises(PoseliftError, match="no calibrated cameras for subject S1"):
+        load_real_cameras(cfg, load_world_split(cfg))
 
 
 def test_smaller_trajectory_model_trains_loads_and_exports(tmp_path, capsys):

@@ -27,6 +27,7 @@ from typing import Any, Iterator, NamedTuple, Sequence
 import numpy as np
 import torch
 
+from poselift.camera import project_to_2d
 from poselift.data.windows import Batch, Shard, flip_keypoints, pad_sequence
 from poselift.errors import PoseliftError
 from poselift.skeleton import H36M_17, Skeleton
@@ -497,9 +498,15 @@ class WildWindowDataset:
         noise: NoiseConfig | None = None,
         detector_layout: bool = True,
         samples_per_window: int = 1,
+        real_cameras: Sequence[CameraBatch] | None = None,
+        real_camera_prob: float = 0.0,
     ) -> None:
         if not world:
             raise PoseliftError("no training sequences were given")
+        if not 0 <= real_camera_prob <= 1:
+            raise PoseliftError(f"real_camera_prob must be in [0, 1], got {real_camera_prob}")
+        if real_camera_prob > 0 and (real_cameras is None or len(real_cameras) != len(world)):
+            raise PoseliftError("real_camera_prob > 0 needs real_cameras: one CameraBatch per world sequence")
         if stride < 1:
             raise PoseliftError(f"--stride must be a positive integer, got {stride}")
         if samples_per_window < 1:
@@ -526,6 +533,23 @@ class WildWindowDataset:
         self.starts = torch.from_numpy(np.concatenate(starts).astype(np.int64))
         self._window = torch.arange(receptive_field)
         self._perm = torch.tensor(H36M_17.flip_permutation())
+        self.real_camera_prob = real_camera_prob
+        if real_camera_prob > 0:
+            self._set_real_cameras(real_cameras, [len(s) for s in starts])  # type: ignore[arg-type]
+
+    def _set_real_cameras(self, cameras: Sequence[CameraBatch], windows_per_sequence: list[int]) -> None:
+        """Concatenate the recordings' real cameras and index them by window."""
+        counts = []
+        for i, c in enumerate(cameras):
+            n = c.rotation.shape[0]
+            if n == 0 or tuple(c.rotation.shape) != (n, 3, 3) or tuple(c.center.shape) != (n, 3) or tuple(c.intrinsics.shape) != (n, 9):
+                raise PoseliftError(f"real_cameras[{i}]: expected rotation [C, 3, 3], center [C, 3], intrinsics [C, 9] with C >= 1")
+            counts.append(n)
+        self._real = CameraBatch(*(torch.cat([torch.as_tensor(getattr(c, f), dtype=torch.float32) for c in cameras]) for f in CameraBatch._fields))
+        count = torch.tensor(counts)
+        offset = torch.cumsum(count, 0) - count
+        seq = torch.repeat_interleave(torch.arange(len(counts)), torch.tensor(windows_per_sequence))
+        self._real_offset, self._real_count = offset[seq], count[seq]  # per window start
 
     def __len__(self) -> int:
         return len(self.starts) * self.samples_per_window
@@ -538,6 +562,7 @@ class WildWindowDataset:
             "input_layout": INPUT_LAYOUT_DETECTOR if self.detector_layout else INPUT_LAYOUT_MOCAP,
             "flip": self.flip,
             "samples_per_window": self.samples_per_window,
+            "real_camera_prob": self.real_camera_prob,
         }
 
     def windows(self, sample_ids: torch.Tensor) -> torch.Tensor:
@@ -547,7 +572,11 @@ class WildWindowDataset:
     def _render(self, sample_ids: torch.Tensor, generator: torch.Generator):
         base = sample_ids % len(self.starts)
         xyz = self.world[:, self.starts[base, None] + self._window]  # [3, B, RF, 17]: one gather
-        cams, ray = _sample_cameras(len(base), self.camera, xyz[:, :, self.centre, 0].T, generator)
+        root = xyz[:, :, self.centre, 0].T
+        cams, ray = _sample_cameras(len(base), self.camera, root, generator)
+        real = None
+        if self.real_camera_prob > 0:
+            cams, ray, real = self._swap_in_real_cameras(base, cams, ray, root, generator)
         d = xyz - cams.center.T[:, :, None, None]
         r = cams.rotation[:, :, :, None, None]  # [B, 3, 3, 1, 1]
         pc = [r[:, i, 0] * d[0] + r[:, i, 1] * d[1] + r[:, i, 2] * d[2] for i in range(3)]  # R (X - c), per axis
@@ -556,7 +585,28 @@ class WildWindowDataset:
         k = cams.intrinsics[:, :, None, None]
         inv_z = 1.0 / pc[2]
         screen = torch.stack([pc[0] * inv_z * k[:, 0] + k[:, 2], pc[1] * inv_z * k[:, 1] + k[:, 3]], -1)
+        if real is not None and bool(real.any()):  # real cameras: with their lens distortion
+            screen[real] = project_to_2d(torch.stack(pc, -1)[real], cams.intrinsics[real])
         return pc, screen, cams._replace(center=center)
+
+    def _swap_in_real_cameras(self, base: torch.Tensor, cams: CameraBatch, ray: torch.Tensor, root: torch.Tensor, generator: torch.Generator):
+        """With probability ``real_camera_prob`` per window, replace the virtual camera by
+        one of the recording's real cameras (chosen uniformly). Returns the cameras, the
+        unit rays to the roots (camera frame) and the boolean mask of real ones."""
+        u = torch.rand(len(base), 2, generator=generator)
+        real = u[:, 0] < self.real_camera_prob
+        count = self._real_count[base]
+        k = self._real_offset[base] + torch.minimum((u[:, 1] * count).long(), count - 1)
+        pick = CameraBatch(*(t[k] for t in self._real))
+        m3, m2 = real[:, None, None], real[:, None]
+        cams = CameraBatch(
+            torch.where(m3, pick.rotation, cams.rotation),
+            torch.where(m2, pick.center, cams.center),
+            torch.where(m2, pick.intrinsics, cams.intrinsics),
+        )
+        root_cam = (pick.rotation @ (root - pick.center)[:, :, None])[..., 0]
+        ray = torch.where(m2, root_cam / torch.linalg.vector_norm(root_cam, dim=-1, keepdim=True), ray)
+        return cams, ray, real
 
     def render(self, sample_ids: torch.Tensor, generator: torch.Generator):
         """The windows of ``sample_ids`` seen by fresh random cameras:

@@ -86,6 +86,7 @@ def cmd_train(args) -> int:
         trajectory_channels=args.trajectory_channels,
         recipe=args.recipe,
         wild_clean_fraction=args.wild_clean_fraction,
+        wild_real_cameras=args.wild_real_cameras,
         device=args.device,
         precision=args.precision,
         sync_bn=args.sync_bn,
@@ -153,6 +154,7 @@ def add_train(sub) -> None:
         "trajectory model on. Validation stays the standard protocol (real cameras, ground-truth 2D in that layout)",
     )
     g.add_argument("--wild-clean-fraction", type=float, default=0.0, metavar="P", help="with --recipe wild: fraction of training windows that keep their exact projected 2D, without detector noise (default 0: every window is corrupted)")
+    g.add_argument("--wild-real-cameras", type=float, default=0.0, metavar="P", help="with --recipe wild: fraction of training windows filmed by one of the recording's real calibrated Human3.6M cameras (with lens distortion) instead of a random virtual camera (default 0)")
     p.add_argument("--out", required=True, help="run folder for checkpoints (last.pt)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--stop-after", type=int, default=None, metavar="EPOCHS", help="stop after this many epochs of this invocation (resume later with --resume; the result equals an uninterrupted run)")

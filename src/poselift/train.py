@@ -45,6 +45,7 @@ from poselift.distributed import (
     resolve_device,
 )
 from poselift.data.datasets import (
+    H36M_CAMERAS,
     H36M_TEST_SUBJECTS,
     H36M_TRAIN_SUBJECTS,
     Sequence,
@@ -121,6 +122,9 @@ class TrainConfig:
     recipe: str | None = None
     # recipe "wild": fraction of training windows that keep their exact 2D (no noise)
     wild_clean_fraction: float = 0.0
+    # recipe "wild": fraction of training windows filmed by one of the recording's real
+    # (calibrated, distorted) Human3.6M cameras instead of a random virtual one
+    wild_real_cameras: float = 0.0
     # where and how the steps run (do not change the result beyond floating-point
     # rounding, except sync_bn with several processes: see poselift.distributed)
     device: str = "cpu"  # "cpu", "cuda" (GPU LOCAL_RANK) or "auto"
@@ -230,6 +234,24 @@ def load_world_split(cfg: TrainConfig) -> list[WorldSequence]:
     return downsample_sequences(subset_sequences(seqs, cfg.subset, cfg.seed, cfg.subset_mode), cfg.downsample)
 
 
+def load_real_cameras(cfg: TrainConfig, world: list[WorldSequence]) -> list[augment.CameraBatch]:
+    """The calibrated cameras (``cameras.json``) of each world recording's subject, as
+    normalised :class:`~poselift.augment.CameraBatch` es (``--wild-real-cameras``)."""
+    path = Path(cfg.data_dir) / "cameras.json"
+    intrinsics, extrinsics = cam.load_cameras_json(path)
+    by_subject: dict[str, augment.CameraBatch] = {}
+    for subject in sorted({w.subject for w in world}):
+        ids = [c for c in H36M_CAMERAS if c in extrinsics.get(subject, {}) and c in intrinsics and intrinsics[c].calibrated]
+        if not ids:
+            raise PoseliftError(f"{path}: no calibrated cameras for subject {subject} (needed by --wild-real-cameras)")
+        by_subject[subject] = augment.CameraBatch(
+            torch.tensor(np.stack([extrinsics[subject][c].rotation for c in ids]), dtype=torch.float32),
+            torch.tensor(np.stack([extrinsics[subject][c].center for c in ids]), dtype=torch.float32),
+            torch.tensor(np.stack([intrinsics[c].vector(normalized=True) for c in ids]), dtype=torch.float32),
+        )
+    return [by_subject[w.subject] for w in world]
+
+
 def load_unlabeled(cfg: TrainConfig) -> list[Sequence]:
     """Unlabeled training videos (their 3D is never read by training), downsampled."""
     if cfg.dataset == "synthetic":
@@ -324,6 +346,10 @@ class Trainer:
             raise PoseliftError(f"--wild-clean-fraction must be in [0, 1], got {cfg.wild_clean_fraction}")
         if cfg.wild_clean_fraction > 0 and cfg.recipe != "wild":
             raise PoseliftError("--wild-clean-fraction only applies with --recipe wild")
+        if not 0 <= cfg.wild_real_cameras <= 1:
+            raise PoseliftError(f"--wild-real-cameras must be in [0, 1], got {cfg.wild_real_cameras}")
+        if cfg.wild_real_cameras > 0 and cfg.recipe != "wild":
+            raise PoseliftError("--wild-real-cameras only applies with --recipe wild")
         self.parents = torch.tensor([p for p in skel_out.parents if p >= 0], device=self.device)
         self.children = torch.tensor([j for j, p in enumerate(skel_out.parents) if p >= 0], device=self.device)
         self.model = TemporalModelStrided(self.model_cfg)
@@ -384,6 +410,8 @@ class Trainer:
                 camera=augment.VirtualCameraConfig(),
                 noise=self.cfg.wild_noise(),
                 samples_per_window=WILD_VIEWS_PER_WINDOW * (2 if self.cfg.flip_augment else 1),
+                real_cameras=load_real_cameras(self.cfg, world) if self.cfg.wild_real_cameras > 0 else None,
+                real_camera_prob=self.cfg.wild_real_cameras,
             )
             log.info("wild training data: %d recordings, %d samples per epoch", len(world), len(self._train_data))
         if self._train_data is None:
@@ -454,6 +482,7 @@ class Trainer:
                 "flip": self.cfg.flip_augment,
                 "samples_per_window": WILD_VIEWS_PER_WINDOW * (2 if self.cfg.flip_augment else 1),
                 "head_eye_lerp": augment.HEAD_EYE_LERP,
+                "real_camera_fraction": self.cfg.wild_real_cameras,
             }
             # the focal length poselift infer rescales trajectory depth from (median of the range)
             meta["focal_normalized"] = camera.focal_reference()
