@@ -193,6 +193,30 @@ def test_real_camera_options_are_checked(kwargs, match):
         A.WildWindowDataset(world_sequences(2, 30), 9, **kwargs)
 
 
+def test_film_with_virtual_cameras_makes_exact_static_views():
+    from poselift.data.datasets import WorldSequence, normalized_keypoints
+
+    world = [WorldSequence("S9", f"Walking {i}", animate_figure(50, seed=i), 50.0) for i in range(2)]
+    seqs = A.film_with_virtual_cameras(world, 3, gen(30))
+    assert [s.key for s in seqs] == [f"S9/Walking {i}/virtual-{v}" for i in range(2) for v in range(3)]
+    cfg = A.VirtualCameraConfig()
+    lo, hi = cfg.focal_range()
+    for s in seqs:
+        assert s.keypoints_2d.shape == (50, 17, 2) and s.positions_3d.shape == (50, 17, 3) and s.fps == 50.0
+        assert s.positions_3d[..., 2].min() >= cfg.min_depth_m - 1e-5
+        intr = s.intrinsics.vector(normalized=True)
+        assert lo - 1e-5 <= intr[0] <= hi + 1e-5 and (intr[4:] == 0).all()
+        expected = cam.project_to_2d_linear(s.positions_3d.astype(np.float64), intr.astype(np.float64))
+        np.testing.assert_allclose(normalized_keypoints(s), expected, atol=1e-5)
+        # static camera: bone lengths in the camera frame equal the world ones
+        w = world[int(s.name[-1])].positions_world
+        np.testing.assert_allclose(np.linalg.norm(s.positions_3d[:, 1] - s.positions_3d[:, 0], axis=-1), np.linalg.norm(w[:, 1] - w[:, 0], axis=-1), atol=1e-5)
+    again = A.film_with_virtual_cameras(world, 3, gen(30))
+    assert all(np.array_equal(a.keypoints_2d, b.keypoints_2d) for a, b in zip(seqs, again))
+    with pytest.raises(PoseliftError, match="views must be >= 1"):
+        A.film_with_virtual_cameras(world, 0, gen(30))
+
+
 # ------------------------------------------------------------------------ layout
 def test_detector_layout_rules_hold_exactly():
     rng = np.random.default_rng(0)
@@ -563,7 +587,7 @@ def test_wild_real_cameras_need_the_recipe_and_a_valid_fraction(tmp_path):
         Trainer(TrainConfig(recipe="wild", filter_widths=(3,), channels=8, wild_real_cameras=-0.1), tmp_path / "r")
 
 
-def test_wild_recipe_with_real_cameras_trains_and_records_the_fraction(tmp_path):
+def test_wild_recipe_with_real_cameras_trains_and_records_the_fraction(tmp_path, capsys):
     root, _ = make_fake_h36m(tmp_path / "h36m", subjects=("S1", "S9"), frames=60)
     run = tmp_path / "run"
     assert main([
@@ -574,6 +598,20 @@ def test_wild_recipe_with_real_cameras_trains_and_records_the_fraction(tmp_path)
     _, meta = read_checkpoint(run / "last.pt")
     assert meta["train"]["wild_real_cameras"] == 0.5 and meta["augmentation"]["real_camera_fraction"] == 0.5
     assert np.isfinite(meta["state"]["history"][0]["val_mpjpe_mm"])
+    # evaluation away from the studio cameras: fixed random virtual cameras
+    capsys.readouterr()
+    common = ["evaluate", "--checkpoint", str(run / "last.pt"), "--data-dir", str(root), "--subjects-test", "S9", "--json", "--no-flip"]
+    assert main([*common, "--virtual-cameras", "2"]) == 0
+    virtual = json.loads(capsys.readouterr().out)
+    assert virtual["virtual_cameras"] == 2 and np.isfinite(virtual["mpjpe_mm"])
+    assert main([*common, "--virtual-cameras", "2"]) == 0
+    assert json.loads(capsys.readouterr().out)["mpjpe_mm"] == virtual["mpjpe_mm"]  # same cameras every time
+    assert main(common) == 0
+    assert json.loads(capsys.readouterr().out)["mpjpe_mm"] != virtual["mpjpe_mm"]
+    assert main([*common, "--virtual-cameras", "2", "--keypoints", "sh"]) == 2
+    assert "--virtual-cameras films Human3.6M world 3D" in capsys.readouterr().err
+    assert main([*common, "--virtual-cameras", "-1"]) == 2
+    assert "positive number of views" in capsys.readouterr().err
     # a subject without calibrated cameras is a clear error
     cams = json.loads((root / "cameras.json").read_text())
     del cams["extrinsics"]["S1"]

@@ -27,7 +27,10 @@ from typing import Any, Iterator, NamedTuple, Sequence
 import numpy as np
 import torch
 
+from poselift import camera as cam
 from poselift.camera import project_to_2d
+from poselift.data.datasets import Sequence as ViewSequence
+from poselift.data.datasets import WorldSequence
 from poselift.data.windows import Batch, Shard, flip_keypoints, pad_sequence
 from poselift.errors import PoseliftError
 from poselift.skeleton import H36M_17, Skeleton
@@ -235,6 +238,43 @@ def _sample_cameras(
     intrinsics[:, 2] = cx
     intrinsics[:, 3] = cy
     return CameraBatch(rotation, center, intrinsics), ray
+
+
+#: image width (pixels) of the views :func:`film_with_virtual_cameras` makes
+VIRTUAL_IMAGE_WIDTH = 1000
+
+
+def film_with_virtual_cameras(
+    world: Sequence[WorldSequence], views: int, generator: torch.Generator, cfg: VirtualCameraConfig | None = None
+) -> list[ViewSequence]:
+    """Film each world recording with ``views`` static random cameras (``cfg``, default
+    :class:`VirtualCameraConfig`): the evaluation counterpart of the ``wild`` training
+    cameras, for testing a model away from the dataset's own cameras.
+
+    Each camera is aimed at the recording's mean root position and pushed back until
+    every joint of every frame is ``min_depth_m`` in front. Returns one
+    :class:`~poselift.data.datasets.Sequence` per view: exact pinhole 2D in pixels of a
+    square ``VIRTUAL_IMAGE_WIDTH`` image (mocap H36M-17 layout) and camera-frame 3D
+    (metres); camera ids ``virtual-0`` … ``virtual-{views-1}``.
+    """
+    if views < 1:
+        raise PoseliftError(f"views must be >= 1, got {views}")
+    cfg = cfg or VirtualCameraConfig()
+    w = h = VIRTUAL_IMAGE_WIDTH
+    out: list[ViewSequence] = []
+    for rec in world:
+        pts = torch.as_tensor(rec.positions_world, dtype=torch.float64)  # [T, J, 3]
+        root = pts[:, 0].mean(0).expand(views, 3)
+        cams = sample_cameras(views, cfg, root, generator, points=pts.expand(views, *pts.shape))
+        for v in range(views):
+            pc = cam.world_to_camera(pts.numpy(), cams.rotation[v].numpy(), cams.center[v].numpy())
+            k = cams.intrinsics[v].numpy()
+            screen = cam.project_to_2d_linear(pc, k)  # numpy: no clamping of x/z, y/z at the image edge
+            f, c = k[:2] * w / 2, cam.image_coordinates(k[2:4], w, h)
+            intr = cam.Intrinsics((float(f[0]), float(f[1])), (float(c[0]), float(c[1])), width=w, height=h)
+            kp = cam.image_coordinates(screen, w, h).astype(np.float32)
+            out.append(ViewSequence(rec.subject, rec.name, f"virtual-{v}", kp, pc.astype(np.float32), intr, rec.fps))
+    return out
 
 
 def to_camera(points_world: torch.Tensor, rotation: torch.Tensor, center: torch.Tensor) -> torch.Tensor:

@@ -18,6 +18,7 @@ from poselift.errors import PoseliftError
 log = logging.getLogger("poselift")
 DEFAULT_DATA = Path("../shared/data")
 NOISY_EVAL_SEED = 20240  # fixed: `evaluate --noisy` numbers are comparable between checkpoints
+VIRTUAL_EVAL_SEED = 20241  # fixed: `evaluate --virtual-cameras` films with the same cameras every time
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
@@ -207,7 +208,10 @@ def cmd_evaluate(args) -> int:
     )
     if cfg.dataset == "humaneva" and saved.dataset == "humaneva" and args.actions is None:
         cfg.actions = saved.actions
-    seqs = load_split(cfg, train=False)
+    if args.virtual_cameras:
+        seqs = _virtual_camera_test_split(cfg, args.virtual_cameras)
+    else:
+        seqs = load_split(cfg, train=False)
     if seqs[0].keypoints_2d.shape[1] != lifter.config.num_joints_in:
         raise PoseliftError(
             f"checkpoint expects {lifter.config.num_joints_in} input joints but the {cfg.dataset} "
@@ -240,6 +244,8 @@ def cmd_evaluate(args) -> int:
         results[name] = res
         if not args.json:
             noisy = " — noisy 2D (detector noise model)" if args.noisy else ""
+            if args.virtual_cameras:
+                noisy += f" — {args.virtual_cameras} random virtual camera(s) per recording"
             print(format_table(res, f"{cfg.dataset} {','.join(sorted({s.subject for s in seqs}))} — {'with' if flip else 'without'} flip test-time augmentation{noisy}"))
             print()
     if args.json:
@@ -248,8 +254,25 @@ def cmd_evaluate(args) -> int:
         best["checkpoint"] = str(args.checkpoint) if args.checkpoint else "bundled"
         best["input_layout"] = layout
         best["noisy"] = bool(args.noisy)
+        best["virtual_cameras"] = args.virtual_cameras
         print(json.dumps(best, indent=2))
     return 0
+
+
+def _virtual_camera_test_split(cfg, views: int):
+    """The test recordings filmed by ``views`` random virtual cameras each (fixed seed)."""
+    import torch
+
+    from poselift.augment import film_with_virtual_cameras
+    from poselift.data.datasets import load_h36m_world
+
+    if cfg.dataset != "h36m" or cfg.keypoints != "gt":
+        raise PoseliftError("--virtual-cameras films Human3.6M world 3D: it needs --dataset h36m with ground-truth keypoints (--keypoints gt)")
+    if views < 0:
+        raise PoseliftError(f"--virtual-cameras must be a positive number of views, got {views}")
+    _, subjects_test = cfg.default_subjects()
+    world = load_h36m_world(cfg.data_dir, subjects_test, actions=cfg.actions)
+    return film_with_virtual_cameras(world, views, torch.Generator().manual_seed(VIRTUAL_EVAL_SEED))
 
 
 def add_evaluate(sub) -> None:
@@ -262,6 +285,7 @@ def add_evaluate(sub) -> None:
     p.add_argument("--actions", default=None, help="comma-separated actions (default: all / as trained)")
     p.add_argument("--no-flip", action="store_true", help="skip the flip test-time augmentation pass")
     p.add_argument("--noisy", action="store_true", help="robustness numbers: corrupt the test 2D with the detector noise model of `--recipe wild` (poselift.augment.NoiseConfig defaults, fixed seed, one noise draw per receptive-field chunk)")
+    p.add_argument("--virtual-cameras", type=int, default=0, metavar="N", help="Human3.6M only: instead of the four studio cameras, film each test recording with N static random cameras of the `--recipe wild` distribution (yaw, elevation, distance, field of view; fixed seed, exact 2D unless --noisy): how well a model does away from the studio's cameras")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=cmd_evaluate)
 
