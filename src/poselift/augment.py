@@ -524,6 +524,12 @@ class WildWindowDataset:
 
     An epoch visits every target frame ``samples_per_window`` times (each time with
     another camera); stride as in :class:`~poselift.data.windows.WindowDataset`.
+
+    ``real_cameras`` (one :class:`CameraBatch` per sequence: its recording's calibrated
+    cameras, normalised intrinsics with distortion) and ``real_camera_prob``: that share
+    of the windows is filmed by one of them (uniformly chosen, lens distortion applied)
+    instead of a random camera. With ``real_camera_prob=0`` no extra random numbers are
+    drawn, so the batches are exactly those of a dataset without real cameras.
     """
 
     def __init__(
