@@ -342,14 +342,11 @@ class Trainer:
             raise PoseliftError(f"--trajectory-channels must be a positive integer, got {cfg.trajectory_channels}")
         if cfg.trajectory_channels is not None and not cfg.with_trajectory:
             raise PoseliftError("--trajectory-channels needs a trajectory model (--trajectory, --recipe wild or --subjects-unlabeled)")
-        if not 0 <= cfg.wild_clean_fraction <= 1:
-            raise PoseliftError(f"--wild-clean-fraction must be in [0, 1], got {cfg.wild_clean_fraction}")
-        if cfg.wild_clean_fraction > 0 and cfg.recipe != "wild":
-            raise PoseliftError("--wild-clean-fraction only applies with --recipe wild")
-        if not 0 <= cfg.wild_real_cameras <= 1:
-            raise PoseliftError(f"--wild-real-cameras must be in [0, 1], got {cfg.wild_real_cameras}")
-        if cfg.wild_real_cameras > 0 and cfg.recipe != "wild":
-            raise PoseliftError("--wild-real-cameras only applies with --recipe wild")
+        for flag, fraction in (("--wild-clean-fraction", cfg.wild_clean_fraction), ("--wild-real-cameras", cfg.wild_real_cameras)):
+            if not 0 <= fraction <= 1:
+                raise PoseliftError(f"{flag} must be in [0, 1], got {fraction}")
+            if fraction > 0 and cfg.recipe != "wild":
+                raise PoseliftError(f"{flag} only applies with --recipe wild")
         self.parents = torch.tensor([p for p in skel_out.parents if p >= 0], device=self.device)
         self.children = torch.tensor([j for j, p in enumerate(skel_out.parents) if p >= 0], device=self.device)
         self.model = TemporalModelStrided(self.model_cfg)
