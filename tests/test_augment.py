@@ -664,3 +664,18 @@ def test_wild_run_resumes_exactly(tmp_path):
     for key in ("model_pos", "model_traj"):
         for name, tensor in wa[key].items():
             assert torch.equal(tensor, wb[key][name]), f"{key}.{name} differs after resume"
+
+
+def test_wild_metadata_describes_the_loader_that_trains(tmp_path):
+    """The checkpoint's augmentation record and the training loader come from one source."""
+    root, _ = make_fake_h36m(tmp_path / "h36m", subjects=("S1", "S9"), frames=60)
+    cfg = TrainConfig(
+        recipe="wild", data_dir=str(root), subjects_train=["S1"], subjects_test=["S9"], filter_widths=(3,), channels=8,
+        wild_clean_fraction=0.3, wild_real_cameras=0.25, flip_augment=False,
+    )
+    trainer = Trainer(cfg, tmp_path / "run")
+    data, aug = trainer.train_data, trainer.metadata()["augmentation"]
+    assert aug["samples_per_window"] == data.samples_per_window == 4  # no flips: 4 views per window
+    assert aug["real_camera_fraction"] == data.real_camera_prob == 0.25
+    assert aug["noise"] == data.noise.to_dict() and aug["noise"]["clean_prob"] == 0.3
+    assert aug["camera"] == data.camera.to_dict() and aug["flip"] is data.flip is False

@@ -600,17 +600,6 @@ class WildWindowDataset:
     def __len__(self) -> int:
         return len(self.starts) * self.samples_per_window
 
-    def config(self) -> dict[str, Any]:
-        """The augmentation settings (for checkpoint metadata)."""
-        return {
-            "camera": self.camera.to_dict(),
-            "noise": None if self.noise is None else self.noise.to_dict(),
-            "input_layout": INPUT_LAYOUT_DETECTOR if self.detector_layout else INPUT_LAYOUT_MOCAP,
-            "flip": self.flip,
-            "samples_per_window": self.samples_per_window,
-            "real_camera_prob": self.real_camera_prob,
-        }
-
     def windows(self, sample_ids: torch.Tensor) -> torch.Tensor:
         """World windows ``[B, RF, 17, 3]`` of ``sample_ids``."""
         return self.world[:, self.starts[sample_ids % len(self.starts), None] + self._window].permute(1, 2, 3, 0)

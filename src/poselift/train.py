@@ -252,6 +252,20 @@ def load_real_cameras(cfg: TrainConfig, world: list[WorldSequence]) -> list[augm
     return [by_subject[w.subject] for w in world]
 
 
+def wild_augmentation(cfg: TrainConfig) -> dict[str, Any]:
+    """The augmentation settings of a ``--recipe wild`` run, as keyword arguments of
+    :class:`augment.WildWindowDataset` (one source for the loader and the checkpoint
+    metadata): virtual cameras, detector noise, flips, views per window per epoch and
+    the share of windows filmed by the recording's own cameras."""
+    return {
+        "camera": augment.VirtualCameraConfig(),
+        "noise": cfg.wild_noise(),
+        "flip": cfg.flip_augment,
+        "samples_per_window": WILD_VIEWS_PER_WINDOW * (2 if cfg.flip_augment else 1),
+        "real_camera_prob": cfg.wild_real_cameras,
+    }
+
+
 def load_unlabeled(cfg: TrainConfig) -> list[Sequence]:
     """Unlabeled training videos (their 3D is never read by training), downsampled."""
     if cfg.dataset == "synthetic":
@@ -403,12 +417,8 @@ class Trainer:
                 self.model_cfg.receptive_field,
                 causal=self.cfg.causal,
                 stride=self.cfg.stride,
-                flip=self.cfg.flip_augment,
-                camera=augment.VirtualCameraConfig(),
-                noise=self.cfg.wild_noise(),
-                samples_per_window=WILD_VIEWS_PER_WINDOW * (2 if self.cfg.flip_augment else 1),
                 real_cameras=load_real_cameras(self.cfg, world) if self.cfg.wild_real_cameras > 0 else None,
-                real_camera_prob=self.cfg.wild_real_cameras,
+                **wild_augmentation(self.cfg),
             )
             log.info("wild training data: %d recordings, %d samples per epoch", len(world), len(self._train_data))
         if self._train_data is None:
@@ -467,7 +477,8 @@ class Trainer:
         if self.traj_model is not None:
             meta["trajectory_model"] = self.traj_cfg.to_dict()
         if self.cfg.recipe == "wild":
-            camera = augment.VirtualCameraConfig()
+            aug = wild_augmentation(self.cfg)
+            camera = aug["camera"]
             meta["recipe"] = "wild"
             meta["input_layout"] = self.cfg.input_layout
             meta["input"] += (
@@ -475,11 +486,11 @@ class Trainer:
             )
             meta["augmentation"] = {
                 "camera": camera.to_dict(),
-                "noise": self.cfg.wild_noise().to_dict(),
-                "flip": self.cfg.flip_augment,
-                "samples_per_window": WILD_VIEWS_PER_WINDOW * (2 if self.cfg.flip_augment else 1),
+                "noise": aug["noise"].to_dict(),
+                "flip": aug["flip"],
+                "samples_per_window": aug["samples_per_window"],
                 "head_eye_lerp": augment.HEAD_EYE_LERP,
-                "real_camera_fraction": self.cfg.wild_real_cameras,
+                "real_camera_fraction": aug["real_camera_prob"],
             }
             # the focal length poselift infer rescales trajectory depth from (median of the range)
             meta["focal_normalized"] = camera.focal_reference()
