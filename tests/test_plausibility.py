@@ -64,3 +64,29 @@ def test_nan_frames_are_not_flagged_and_shapes_are_checked():
         Q.bone_length_cv(joints[:, :16], H36M_17)
     with pytest.raises(PoseliftError, match="do not match"):
         Q.left_right_swapped(joints, kp[:10], H36M_17)
+
+
+def test_detector_label_switches_mark_where_the_2d_labels_jump():
+    joints, kp = front_view()
+    assert not Q.detector_label_switches(kp, H36M_17).any()  # clean walking: no switch
+    rng = np.random.default_rng(0)
+    height = np.ptp(kp[..., 1], axis=1).mean()
+    jittered = kp + rng.normal(scale=0.01 * height, size=kp.shape)  # detector jitter is not a switch
+    assert not Q.detector_label_switches(jittered, H36M_17).any()
+    swapped = kp.copy()
+    frames = np.arange(40, 50)  # the detector exchanges the legs' labels on frames 40-49
+    swapped[np.ix_(frames, LEFT_LEG + RIGHT_LEG)] = kp[np.ix_(frames, RIGHT_LEG + LEFT_LEG)]
+    assert np.flatnonzero(Q.detector_label_switches(swapped, H36M_17)).tolist() == [40, 50]
+    # the 3D that made the clean 2D keeps its legs: exactly the swapped stretch is flagged
+    summary = Q.summarize(joints, swapped, H36M_17)
+    assert summary["detector_label_switch_frames"] == [40, 50]
+    assert summary["left_right_swapped_frames"] == frames.tolist()
+
+
+def test_detector_label_switches_handle_nan_short_input_and_bad_shapes():
+    _, kp = front_view(20)
+    kp[5] = np.nan
+    assert not Q.detector_label_switches(kp, H36M_17)[5:7].any()
+    assert Q.detector_label_switches(kp[:1], H36M_17).tolist() == [False]
+    with pytest.raises(PoseliftError, match="keypoints must be shaped"):
+        Q.detector_label_switches(kp[..., :1], H36M_17)

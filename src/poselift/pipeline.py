@@ -660,8 +660,10 @@ def run_infer(
     )
     log.info(
         "plausibility: bone-length variation (std/mean over frames) median %s, max %s; "
-        "%d frame(s) with a leg or arm on the other side than in the 2D",
+        "%d frame(s) with a leg or arm on the other side than in the 2D; "
+        "the 2D switched a leg or arm pair's left/right labels between frames %d time(s)",
         checks["bone_length_cv_median"], checks["bone_length_cv_max"], len(checks["left_right_swapped_frames"]),
+        len(checks["detector_label_switch_frames"]),
     )
     return result
 

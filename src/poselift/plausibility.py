@@ -8,6 +8,9 @@
   with left and right exchanged. Frames where an exchanged limb pair fits clearly
   better are counted as swapped (the lifter put a leg or arm on the other side than
   the 2D it was given).
+* Detector label switches: frames where the 2D's own left/right labels of a limb pair
+  jump between consecutive frames. A swapped 3D frame inside such a stretch is the
+  detector's swap, which the lifter (trained with swap noise) did not follow.
 """
 
 from __future__ import annotations
@@ -100,6 +103,26 @@ def left_right_swapped(joints_3d: np.ndarray, keypoints_2d: np.ndarray, skeleton
     return exchanged_limbs(_weak_perspective(joints_3d, keypoints_2d), keypoints_2d, skeleton, SWAP_MIN_GAIN * height)
 
 
+def detector_label_switches(keypoints_2d: np.ndarray, skeleton: Skeleton) -> np.ndarray:
+    """Frames ``[T]`` (bool) where the 2D itself exchanged a leg or arm pair's left/right
+    labels since the previous frame (a detector swap, e.g. while the legs cross in a
+    side view): the limbs match the previous frame clearly better with their sides
+    exchanged, by more than :data:`SWAP_MIN_GAIN` × the person's 2D height per joint
+    (RMS), so ordinary motion and jitter do not count. Frame 0 and frames next to NaN
+    are never flagged. ``keypoints_2d``: ``[T, J, 2]`` pixels or normalised.
+
+    A 3D frame counted by :func:`left_right_swapped` between such switches usually means
+    the lifter kept the limb where it was while the detector's labels jumped."""
+    keypoints_2d = np.asarray(keypoints_2d, dtype=np.float64)
+    if keypoints_2d.ndim != 3 or keypoints_2d.shape[1:] != (skeleton.num_joints, 2):
+        raise PoseliftError(f"keypoints must be shaped [frames, {skeleton.num_joints}, 2], got {list(keypoints_2d.shape)}")
+    switched = np.zeros(len(keypoints_2d), dtype=bool)
+    if len(keypoints_2d) > 1:
+        height = np.ptp(keypoints_2d[1:, :, 1], axis=1)
+        switched[1:] = exchanged_limbs(keypoints_2d[1:], keypoints_2d[:-1], skeleton, SWAP_MIN_GAIN * height)
+    return switched
+
+
 def wrong_side_frames(pred_3d: np.ndarray, target_3d: np.ndarray, skeleton: Skeleton) -> np.ndarray:
     """Frames ``[T]`` (bool) where a predicted leg or arm is on the wrong side of the body
     compared with the ground truth (root-relative ``[T, J, 3]``, metres): exchanging
@@ -113,8 +136,8 @@ def wrong_side_frames(pred_3d: np.ndarray, target_3d: np.ndarray, skeleton: Skel
 
 
 def summarize(joints_3d: np.ndarray, keypoints_2d: np.ndarray, skeleton: Skeleton) -> dict[str, Any]:
-    """Both checks as a JSON-ready dict: per-bone CV, its median and maximum, and the
-    number and indices of left/right-swapped frames."""
+    """Both checks as a JSON-ready dict: per-bone CV, its median and maximum, the
+    left/right-swapped frames of the 3D and the frames where the 2D switched labels."""
     cv = bone_length_cv(joints_3d, skeleton)
     values = np.array([v for v in cv.values() if np.isfinite(v)])
     swapped = left_right_swapped(joints_3d, keypoints_2d, skeleton)
@@ -123,4 +146,5 @@ def summarize(joints_3d: np.ndarray, keypoints_2d: np.ndarray, skeleton: Skeleto
         "bone_length_cv_median": round(float(np.median(values)), 4) if len(values) else None,
         "bone_length_cv_max": round(float(values.max()), 4) if len(values) else None,
         "left_right_swapped_frames": np.flatnonzero(swapped).tolist(),
+        "detector_label_switch_frames": np.flatnonzero(detector_label_switches(keypoints_2d, skeleton)).tolist(),
     }
