@@ -83,6 +83,12 @@ def test_detector_label_switches_mark_where_the_2d_labels_jump():
     assert summary["left_right_swapped_frames"] == frames.tolist()
 
 
+@pytest.mark.parametrize("azimuth", [0.8, 1.57])
+def test_no_detector_label_switch_when_limbs_cross_in_oblique_and_side_views(azimuth):
+    seq = synthetic_sequence(200, seed=1, camera=look_at_camera(distance=5.0, azimuth=azimuth))
+    assert not Q.detector_label_switches(seq.keypoints_2d, H36M_17).any()
+
+
 def test_detector_label_switches_handle_nan_short_input_and_bad_shapes():
     _, kp = front_view(20)
     kp[5] = np.nan
