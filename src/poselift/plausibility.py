@@ -9,7 +9,7 @@
   better are counted as swapped (the lifter put a leg or arm on the other side than
   the 2D it was given).
 * Detector label switches: frames where the 2D's own left/right labels of a limb pair
-  jump between consecutive frames. A swapped 3D frame inside such a stretch is the
+  jump between consecutive frames. A swapped 3D frame inside such a stretch is usually the
   detector's swap, which the lifter (trained with swap noise) did not follow.
 """
 
