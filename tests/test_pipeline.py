@@ -416,7 +416,7 @@ def test_cli_json_summary_and_help(tmp_path, ckpt, capsys):
     assert set(summary["timings_s"]) >= {"load_model", "convert", "lift", "write"}
     checks = summary["plausibility"]
     assert len(checks["bone_length_cv"]) == 16 and 0 <= checks["bone_length_cv_median"] <= checks["bone_length_cv_max"]
-    assert isinstance(checks["left_right_swapped_frames"], list)
+    assert isinstance(checks["left_right_swapped_frames"], list) and isinstance(checks["detector_label_switch_frames"], list)
     assert json.loads((tmp_path / "o" / "poses.json").read_text())["metadata"]["plausibility"] == checks
     with pytest.raises(SystemExit):
         main(["infer", "--help"])
