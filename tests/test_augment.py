@@ -217,6 +217,31 @@ def test_film_with_virtual_cameras_makes_exact_static_views():
         A.film_with_virtual_cameras(world, 0, gen(30))
 
 
+def test_virtual_camera_presets_and_overrides():
+    from poselift.cli import build_parser
+
+    assert A.virtual_camera_config() == A.VirtualCameraConfig()
+    studio = A.virtual_camera_config("studio")
+    assert studio.fov_deg == (46.5, 47.5) and studio.aim_offset == A.VirtualCameraConfig().aim_offset
+    centered = A.virtual_camera_config("studio-centered", ["yaw_deg=10,20", "roll_deg=2", "aspects=1"])
+    assert (centered.yaw_deg, centered.roll_deg, centered.aspects, centered.aim_offset) == ((10.0, 20.0), 2.0, (1.0,), 0.0)
+    for name in A.VIRTUAL_CAMERA_PRESETS:  # the CLI offers every preset
+        assert build_parser().parse_args(["evaluate", "--virtual-preset", name]).virtual_preset == name
+    for preset_name, items, match in [
+        ("office", [], "unknown virtual camera preset"),
+        ("wild", ["fov=40,50"], "NAME one of"),
+        ("wild", ["fov_deg"], "expected NAME=VALUE"),
+        ("wild", ["fov_deg=40,abc"], "comma-separated numbers"),
+        ("wild", ["fov_deg=40"], "is a range"),
+        ("wild", ["roll_deg=1,2"], "is one number"),
+        ("wild", ["distance_m=1,nan"], "finite"),
+        ("wild", ["fov_deg=50,40"], "low 50.0 > high 40.0"),
+        ("wild", ["elevation_deg=-95,0"], "inside"),
+    ]:
+        with pytest.raises(PoseliftError, match=match):
+            A.virtual_camera_config(preset_name, items)
+
+
 # ------------------------------------------------------------------------ layout
 def test_detector_layout_rules_hold_exactly():
     rng = np.random.default_rng(0)
@@ -608,6 +633,16 @@ def test_wild_recipe_with_real_cameras_trains_and_records_the_fraction(tmp_path,
     assert json.loads(capsys.readouterr().out)["mpjpe_mm"] == virtual["mpjpe_mm"]  # same cameras every time
     assert main(common) == 0
     assert json.loads(capsys.readouterr().out)["mpjpe_mm"] != virtual["mpjpe_mm"]
+    # another camera distribution: other cameras, recorded in the JSON
+    assert main([*common, "--virtual-cameras", "2", "--virtual-preset", "studio-centered", "--virtual-set", "yaw_deg=0,90"]) == 0
+    studio = json.loads(capsys.readouterr().out)
+    assert studio["mpjpe_mm"] != virtual["mpjpe_mm"] and studio["virtual_camera_preset"] == "studio-centered"
+    assert studio["virtual_camera"]["yaw_deg"] == [0.0, 90.0] and studio["virtual_camera"]["aim_offset"] == 0.0
+    assert virtual["virtual_camera"] == A.VirtualCameraConfig().to_dict()
+    assert main([*common, "--virtual-preset", "studio"]) == 2
+    assert "add --virtual-cameras" in capsys.readouterr().err
+    assert main([*common, "--virtual-cameras", "2", "--virtual-set", "fov_deg=90"]) == 2
+    assert "fov_deg is a range" in capsys.readouterr().err
     assert main([*common, "--virtual-cameras", "2", "--keypoints", "sh"]) == 2
     assert "--virtual-cameras films Human3.6M world 3D" in capsys.readouterr().err
     assert main([*common, "--virtual-cameras", "-1"]) == 2

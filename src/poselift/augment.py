@@ -122,6 +122,54 @@ class VirtualCameraConfig:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
+#: Named camera distributions for ``poselift evaluate --virtual-cameras``:
+#: ``wild`` is the training prior (:class:`VirtualCameraConfig` defaults);
+#: ``studio`` has the Human3.6M studio cameras' geometry (field of view 47°, 7–10° above
+#: the subject's root, 4.4–5.7 m away) at a random azimuth, framed like ``wild``;
+#: ``studio-centered`` also drops the roll and the off-centre framing (subject at the
+#: image centre, principal point centred), so it differs from the studio only in
+#: azimuth and lens distortion.
+VIRTUAL_CAMERA_PRESETS: dict[str, dict[str, Any]] = {
+    "wild": {},
+    "studio": {"fov_deg": (46.5, 47.5), "elevation_deg": (7.0, 10.0), "distance_m": (4.4, 5.7)},
+    "studio-centered": {
+        "fov_deg": (46.5, 47.5), "elevation_deg": (7.0, 10.0), "distance_m": (4.4, 5.7),
+        "roll_deg": 0.0, "aim_offset": 0.0, "principal_offset": 0.0,
+    },
+}
+
+
+def virtual_camera_config(preset: str = "wild", overrides: Sequence[str] = ()) -> VirtualCameraConfig:
+    """A :class:`VirtualCameraConfig` from a preset name (:data:`VIRTUAL_CAMERA_PRESETS`)
+    and ``NAME=VALUE`` overrides: ``fov_deg=60,70`` for a range, ``roll_deg=0`` for a
+    number, ``aspects=0.5625,1.7778`` for the aspect list (degrees, metres, fractions of
+    the image width as documented on the class)."""
+    if preset not in VIRTUAL_CAMERA_PRESETS:
+        raise PoseliftError(f"unknown virtual camera preset {preset!r}; expected one of {sorted(VIRTUAL_CAMERA_PRESETS)}")
+    fields = asdict(VirtualCameraConfig())
+    values = dict(VIRTUAL_CAMERA_PRESETS[preset])
+    for item in overrides:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or name not in fields:
+            raise PoseliftError(
+                f"virtual camera setting {item!r}: expected NAME=VALUE with NAME one of {sorted(fields)}"
+            )
+        try:
+            numbers = tuple(float(t) for t in text.split(","))
+        except ValueError:
+            raise PoseliftError(f"virtual camera setting {item!r}: VALUE must be comma-separated numbers") from None
+        default = fields[name]
+        if isinstance(default, tuple) and name != "aspects" and len(numbers) != 2:
+            raise PoseliftError(f"virtual camera setting {item!r}: {name} is a range, give LOW,HIGH")
+        if not isinstance(default, tuple) and len(numbers) != 1:
+            raise PoseliftError(f"virtual camera setting {item!r}: {name} is one number")
+        if not all(math.isfinite(x) for x in numbers):
+            raise PoseliftError(f"virtual camera setting {item!r}: values must be finite")
+        values[name] = numbers if isinstance(default, tuple) else numbers[0]
+    return VirtualCameraConfig(**values)
+
+
 class CameraBatch(NamedTuple):
     """``n`` pinhole cameras: rotation ``[n, 3, 3]`` (R_world_to_cam, rows right /
     down / forward), centre ``[n, 3]`` (world metres), normalised intrinsics ``[n, 9]``."""

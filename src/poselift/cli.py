@@ -208,8 +208,14 @@ def cmd_evaluate(args) -> int:
     )
     if cfg.dataset == "humaneva" and saved.dataset == "humaneva" and args.actions is None:
         cfg.actions = saved.actions
+    camera_cfg = None
     if args.virtual_cameras:
-        seqs = _virtual_camera_test_split(cfg, args.virtual_cameras)
+        from poselift.augment import virtual_camera_config
+
+        camera_cfg = virtual_camera_config(args.virtual_preset, args.virtual_set)
+        seqs = _virtual_camera_test_split(cfg, args.virtual_cameras, camera_cfg)
+    elif args.virtual_preset != "wild" or args.virtual_set:
+        raise PoseliftError("--virtual-preset / --virtual-set describe the cameras of --virtual-cameras N: add --virtual-cameras")
     else:
         seqs = load_split(cfg, train=False)
     if seqs[0].keypoints_2d.shape[1] != lifter.config.num_joints_in:
@@ -245,7 +251,7 @@ def cmd_evaluate(args) -> int:
         if not args.json:
             noisy = " — noisy 2D (detector noise model)" if args.noisy else ""
             if args.virtual_cameras:
-                noisy += f" — {args.virtual_cameras} random virtual camera(s) per recording"
+                noisy += f" — {args.virtual_cameras} random virtual camera(s) per recording ({args.virtual_preset}{''.join(' ' + o for o in args.virtual_set)})"
             print(format_table(res, f"{cfg.dataset} {','.join(sorted({s.subject for s in seqs}))} — {'with' if flip else 'without'} flip test-time augmentation{noisy}"))
             print()
     if args.json:
@@ -255,12 +261,16 @@ def cmd_evaluate(args) -> int:
         best["input_layout"] = layout
         best["noisy"] = bool(args.noisy)
         best["virtual_cameras"] = args.virtual_cameras
+        if camera_cfg is not None:
+            best["virtual_camera_preset"] = args.virtual_preset
+            best["virtual_camera"] = camera_cfg.to_dict()
         print(json.dumps(best, indent=2))
     return 0
 
 
-def _virtual_camera_test_split(cfg, views: int):
-    """The test recordings filmed by ``views`` random virtual cameras each (fixed seed)."""
+def _virtual_camera_test_split(cfg, views: int, camera_cfg=None):
+    """The test recordings filmed by ``views`` random virtual cameras each (fixed seed;
+    ``camera_cfg``: their distribution, default the wild training prior)."""
     import torch
 
     from poselift.augment import film_with_virtual_cameras
@@ -272,7 +282,7 @@ def _virtual_camera_test_split(cfg, views: int):
         raise PoseliftError(f"--virtual-cameras must be a positive number of views, got {views}")
     _, subjects_test = cfg.default_subjects()
     world = load_h36m_world(cfg.data_dir, subjects_test, actions=cfg.actions)
-    return film_with_virtual_cameras(world, views, torch.Generator().manual_seed(VIRTUAL_EVAL_SEED))
+    return film_with_virtual_cameras(world, views, torch.Generator().manual_seed(VIRTUAL_EVAL_SEED), camera_cfg)
 
 
 def add_evaluate(sub) -> None:
@@ -286,6 +296,8 @@ def add_evaluate(sub) -> None:
     p.add_argument("--no-flip", action="store_true", help="skip the flip test-time augmentation pass")
     p.add_argument("--noisy", action="store_true", help="robustness numbers: corrupt the test 2D with the detector noise model of `--recipe wild` (poselift.augment.NoiseConfig defaults, fixed seed, one noise draw per receptive-field chunk)")
     p.add_argument("--virtual-cameras", type=int, default=0, metavar="N", help="Human3.6M only: instead of the four studio cameras, film each test recording with N static random cameras of the `--recipe wild` distribution (yaw, elevation, distance, field of view; fixed seed, exact 2D unless --noisy): how well a model does away from the studio's cameras")
+    p.add_argument("--virtual-preset", default="wild", choices=["wild", "studio", "studio-centered"], help="distribution of the --virtual-cameras: 'wild' (default) is the training prior (yaw 0-360°, elevation -10..45°, 2.5-8 m, field of view 40-90°, roll ±5°, subject up to 25%% off centre); 'studio' has the Human3.6M studio cameras' geometry (field of view 47°, elevation 7-10°, 4.4-5.7 m) at random azimuths; 'studio-centered' also centres the subject with no roll, so it differs from the studio only in azimuth and lens distortion")
+    p.add_argument("--virtual-set", action="append", default=[], metavar="NAME=VALUE", help="override one setting of the virtual camera distribution, repeatable: a range as LOW,HIGH (yaw_deg, elevation_deg, distance_m, fov_deg: degrees / metres), a number (roll_deg, principal_offset, aim_offset: fractions of the image width, min_depth_m), e.g. --virtual-set fov_deg=80,90")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=cmd_evaluate)
 
