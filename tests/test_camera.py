@@ -19,6 +19,7 @@ from poselift.camera import (
     project_to_2d_linear,
     world_to_camera,
 )
+from poselift import camera as cam
 from poselift.errors import PoseliftError
 from poselift.skeleton import MPII16_TO_H36M17
 
@@ -426,9 +427,9 @@ H36M_CAMERAS = ("54138969", "55011271", "58860488", "60457274")
 def test_real_cameras_json(h36m_dir):
     intrinsics, extrinsics = load_cameras_json(h36m_dir / "cameras.json")
     assert sorted(intrinsics) == sorted(H36M_CAMERAS)
-    for cam in intrinsics.values():
-        assert cam.calibrated
-        assert cam.width > 0 and cam.height > 0
+    for intr in intrinsics.values():
+        assert intr.calibrated
+        assert intr.width > 0 and intr.height > 0
     assert sorted(extrinsics) == sorted(H36M_SUBJECTS)
     for subject in H36M_SUBJECTS:
         assert sorted(extrinsics[subject]) == sorted(H36M_CAMERAS)
@@ -456,3 +457,39 @@ def test_real_projection_matches_detections(h36m_dir):
     # The torch path (as used in training) gives the same pixels.
     pix_t = project_to_2d(torch.tensor(cam[:50]), torch.tensor(intrinsics["54138969"].vector(normalized=False)))
     np.testing.assert_allclose(pix_t.numpy(), pix[:50], atol=1e-6)
+
+
+def test_fit_root_position_recovers_the_translation():
+    rng = np.random.default_rng(3)
+    pose = rng.normal(size=(4, 6, 17, 3)) * 0.3
+    pose -= pose[..., :1, :]
+    root = rng.normal(size=(4, 6, 3)) * 0.4 + np.array([0.0, 0.0, 5.0])
+    intr = np.array([1.8, 1.9, 0.05, -0.02, 0, 0, 0, 0, 0])
+    kp = cam.project_to_2d_linear(pose + root[..., None, :], intr)
+    np.testing.assert_allclose(cam.fit_root_position(pose, kp, intr), root, atol=1e-9)
+    # unusable joints (NaN, zero weight) are left out; a joint pulled far off with weight 0 changes nothing
+    bad = kp.copy()
+    bad[..., 3, :] = np.nan
+    bad[..., 5, :] += 10.0
+    weights = np.ones(kp.shape[:-1])
+    weights[..., 5] = 0
+    np.testing.assert_allclose(cam.fit_root_position(pose, bad, intr, weights), root, atol=1e-9)
+    # fewer than two usable joints, or all at one 2D point: NaN, no exception
+    one = np.full_like(kp, np.nan)
+    one[..., 0, :] = kp[..., 0, :]
+    assert np.isnan(cam.fit_root_position(pose, one, intr)).all()
+    same = np.broadcast_to(kp[..., :1, :], kp.shape)
+    assert np.isnan(cam.fit_root_position(pose, same, intr)).all()
+    # a detector that swapped two keypoints: the robust fit stays closer to the truth
+    swapped = kp.copy()
+    swapped[..., [1, 4], :] = kp[..., [4, 1], :]
+    swapped[..., [2, 5], :] = kp[..., [5, 2], :]
+    plain = np.linalg.norm(cam.fit_root_position(pose, swapped, intr) - root, axis=-1)
+    robust = np.linalg.norm(cam.fit_root_position(pose, swapped, intr, robust_iterations=3) - root, axis=-1)
+    assert robust.mean() < 0.7 * plain.mean()
+    np.testing.assert_allclose(cam.fit_root_position(pose, kp, intr, robust_iterations=3), root, atol=1e-9)
+    assert np.isnan(cam.fit_root_position(pose, one, intr, robust_iterations=2)).all()
+    with pytest.raises(PoseliftError, match="expected pose"):
+        cam.fit_root_position(pose, kp[..., :16, :], intr)
+    with pytest.raises(PoseliftError, match="expected pose"):
+        cam.fit_root_position(pose, kp, intr[:4])

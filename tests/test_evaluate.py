@@ -235,6 +235,45 @@ def test_mpjpe_only_mode_and_trajectory_error():
     assert all(set(v) == {"mpjpe_mm"} for v in res.per_action.values())
     assert res.trajectory_mm == pytest.approx(30.0, abs=1e-3)
     assert res.to_dict()["trajectory_mm"] == res.trajectory_mm
+    assert res.trajectory_velocity_mm == pytest.approx(0.0, abs=1e-3)  # a constant offset does not jitter
+    assert "trajectory error (root, camera frame): 30.0 mm, velocity error 0.0 mm/frame" in format_table(res)
+
+
+def test_trajectory_error_with_the_cameras_focal_length():
+    # the test cameras have 2 f / w = 2.0; a trajectory model that assumes 1.6 predicts
+    # the root at 0.8 of its depth (same image position): the focal-corrected error is 0
+    seqs = make_sequences(SPEC)
+    roots = np.concatenate([s.positions_3d[:, :1] for s in seqs]) * np.array([1.0, 1.0, 0.8], np.float32)
+    kwargs = dict(full_metrics=False, trajectory_model=Oracle(roots))
+    res = evaluate_sequences(Oracle(rel_targets(seqs)), seqs, index_inputs(seqs), trajectory_focal_normalized=1.6, **kwargs)
+    depth = np.concatenate([s.positions_3d[:, 0, 2] for s in seqs])
+    assert res.trajectory_mm == pytest.approx(1000 * 0.2 * depth.mean(), rel=0.05)
+    assert res.trajectory_focal_mm == pytest.approx(0.0, abs=1e-3)
+    assert res.to_dict()["trajectory_focal_mm"] == res.trajectory_focal_mm
+    assert "focal length (as `infer --focal`): 0.0 mm" in format_table(res)
+    # the root fitted to the 2D: a person moving at constant velocity, exact 2D through the
+    # known cameras, the exact pose predicted → the true root (smoothing keeps a straight path)
+    rng = np.random.default_rng(5)
+    for s in seqs:
+        rel = rng.normal(size=(s.num_frames, 17, 3)) * 0.3
+        rel -= rel[:, :1]
+        path = np.linspace([-0.5, 0.1, 4.0], [0.5, 0.2, 6.0], s.num_frames)
+        s.positions_3d = (rel + path[:, None]).astype(np.float32)
+    inputs = index_inputs(seqs)  # joint 0 carries the Oracle's row index, joints 1-16 the true 2D
+    for s, x in zip(seqs, inputs):
+        x[:, 1:] = cam.project_to_2d_linear(s.positions_3d[:, 1:].astype(np.float64), s.intrinsics.vector())
+    fit = evaluate_sequences(
+        Oracle(rel_targets(seqs)), seqs, inputs, root_fit_joints=list(range(1, 17)), full_metrics=True,
+    )
+    assert fit.root_fit_mm == pytest.approx(0.0, abs=0.05) and fit.root_fit_velocity_mm == pytest.approx(0.0, abs=0.05)
+    assert fit.to_dict()["root_fit_mm"] == fit.root_fit_mm
+    assert "fitted to the 2D with the known camera (as `infer`): 0.0 mm" in format_table(fit)
+    assert evaluate_sequences(Oracle(rel_targets(seqs)), seqs, inputs).root_fit_mm is None  # not asked for
+    # not asked for, or a camera without a known focal length: no focal-corrected number
+    assert evaluate_sequences(Oracle(rel_targets(seqs)), seqs, index_inputs(seqs), **kwargs).trajectory_focal_mm is None
+    seqs[1].intrinsics = cam.Intrinsics(focal_length=None, center=None, width=1000, height=1000)
+    res = evaluate_sequences(Oracle(rel_targets(seqs)), seqs, index_inputs(seqs), trajectory_focal_normalized=1.6, **kwargs)
+    assert res.trajectory_focal_mm is None and "trajectory_focal_mm" not in res.to_dict()
 
 
 def test_evaluate_sequences_matches_direct_metric_computation_and_keeps_train_mode():

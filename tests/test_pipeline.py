@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -303,23 +304,70 @@ def test_outputs_are_all_or_nothing(tmp_path, ckpt, monkeypatch):
     assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
 
 
-def test_causal_flag_and_focal(tmp_path, ckpt):
+def test_causal_flag_and_focal(tmp_path, ckpt, caplog):
     src = write_npz_input(tmp_path / "kp.npz")
     with pytest.raises(PoseliftError, match="causal checkpoint"):
         run_infer(src, tmp_path / "o1", ckpt, causal=True, progress=False)
     causal = _save_lifter(tmp_path / "causal.pt", causal=True)
     res = run_infer(src, tmp_path / "o2", causal, causal=True, progress=False)
     assert res.causal and not res.flip
-    a = run_infer(src, tmp_path / "o3", ckpt, focal=400.0, progress=False)
-    b = run_infer(src, tmp_path / "o4", ckpt, focal=800.0, progress=False)
+    a = run_infer(src, tmp_path / "o3", ckpt, focal=400.0, trajectory_source="model", progress=False)
+    b = run_infer(src, tmp_path / "o4", ckpt, focal=800.0, trajectory_source="model", progress=False)
     with np.load(tmp_path / "o3" / "poses.npz") as za, np.load(tmp_path / "o4" / "poses.npz") as zb:
         np.testing.assert_allclose(zb["trajectory"][:, 2], 2 * za["trajectory"][:, 2], rtol=1e-5)  # depth ∝ focal
         np.testing.assert_allclose(zb["trajectory"][:, :2], za["trajectory"][:, :2], rtol=1e-5)
         np.testing.assert_array_equal(za["joints_3d"], zb["joints_3d"])
     assert a.has_trajectory and b.focal_px == 800.0
     notraj = _save_lifter(tmp_path / "nt.pt", trajectory=False)
-    run_infer(src, tmp_path / "o5", notraj, progress=False)
+    run_infer(src, tmp_path / "o5", notraj, trajectory_source="model", progress=False)
     check_outputs(tmp_path / "o5", expect_traj=False)
+    # the default fits the root to the 2D: any checkpoint gets a trajectory, recorded in the metadata
+    run_infer(src, tmp_path / "o6", notraj, progress=False)
+    check_outputs(tmp_path / "o6", expect_traj=True)
+    meta = json.loads((tmp_path / "o6" / "poses.json").read_text())["metadata"]
+    assert meta["trajectory_source"] == "fit"
+    # 2D from which no root can be fitted (every joint at one point): poses, a warning, no trajectory
+    with np.load(src) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["keypoints_2d"] = np.where(np.isnan(arrays["keypoints_2d"]), np.nan, 100.0)
+    np.savez(tmp_path / "flat.npz", **arrays)
+    with caplog.at_level(logging.WARNING, logger="poselift.infer"):
+        run_infer(tmp_path / "flat.npz", tmp_path / "o8", notraj, progress=False)
+    assert "writing no trajectory" in caplog.text
+    with np.load(tmp_path / "o8" / "poses.npz") as z:
+        assert "trajectory" not in z.files and np.isfinite(z["joints_3d"]).all()
+    assert json.loads((tmp_path / "o8" / "poses.json").read_text())["metadata"]["trajectory_source"] is None
+    with pytest.raises(PoseliftError, match="trajectory_source must be one of"):
+        run_infer(src, tmp_path / "o7", ckpt, trajectory_source="gps", progress=False)
+
+
+def test_fitted_trajectory_recovers_the_root_and_smooths_outliers():
+    from poselift.camera import project_to_2d_linear
+    from poselift.pipeline import fit_trajectory, smooth_trajectory
+
+    rng = np.random.default_rng(1)
+    frames, w, h, focal = 60, 1280, 720, 1100.0
+    joints = rng.normal(size=(frames, 17, 3)) * 0.25
+    joints -= joints[:, :1]
+    root = np.stack([np.linspace(-0.5, 0.5, frames), np.full(frames, 0.2), np.linspace(4.0, 6.0, frames)], -1)
+    intr = np.array([focal, focal, w / 2, h / 2, 0, 0, 0, 0, 0])
+    px = project_to_2d_linear(joints + root[:, None], intr)
+    conf = np.ones((frames, 17))
+    fitted = fit_trajectory(joints, px, conf, w, h, focal, 50.0)
+    np.testing.assert_allclose(fitted, root, atol=1e-6)  # a straight path survives the smoothing, ends included
+    # frames without usable limbs (confidence 0) are interpolated from their neighbours
+    conf[20:23] = 0
+    np.testing.assert_allclose(fit_trajectory(joints, px, conf, w, h, focal, 50.0), root, atol=1e-6)
+    with pytest.raises(PoseliftError, match="no frame has two or more usable"):
+        fit_trajectory(joints, px, np.zeros((frames, 17)), w, h, focal, 50.0)
+    # a one-frame outlier is removed by the running median
+    spiky = root.copy()
+    spiky[30, 2] += 3.0
+    step = np.linalg.norm(root[1] - root[0])  # one frame's motion, 34 mm
+    assert np.abs(smooth_trajectory(spiky, 50.0) - root).max() <= step + 1e-9  # the 3 m spike is gone
+    assert np.abs(smooth_trajectory(np.where(np.arange(frames)[:, None] == 30, np.nan, root), 50.0) - root).max() <= step
+    for n in (1, 2, 3):  # shorter than the windows
+        np.testing.assert_allclose(smooth_trajectory(root[:n], 50.0), root[:n], atol=1e-9)
 
 
 # ------------------------------------------------------------------------- video

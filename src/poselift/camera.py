@@ -296,3 +296,74 @@ def project_to_2d_linear(points_cam: Array, intrinsics: Array) -> Array:
     else:
         xy = points_cam[..., :2] / points_cam[..., 2:3]
     return f * xy + c
+
+
+def fit_root_position(
+    pose_relative: np.ndarray,
+    keypoints: np.ndarray,
+    intrinsics: np.ndarray,
+    weights: np.ndarray | None = None,
+    *,
+    robust_iterations: int = 0,
+    robust_scale: float = 0.05,
+) -> np.ndarray:
+    """Root position ``[..., 3]`` (camera frame, metres) that best places a root-relative
+    pose ``[..., J, 3]`` (metres) onto its 2D keypoints ``[..., J, 2]`` through a pinhole
+    camera (``intrinsics`` ``[9]``, in the units of ``keypoints``; distortion ignored).
+
+    Linear least squares on the algebraic reprojection error, one 3×3 solve per frame:
+    for each joint, ``T_x − u T_z = u Z − X`` and ``T_y − v T_z = v Z − Y`` with
+    ``u, v`` the keypoint in normalised camera coordinates. ``weights`` ``[..., J]``
+    (e.g. confidences) default to 1; joints whose keypoint is not finite are left out.
+    ``robust_iterations`` > 0 re-solves that many times with Cauchy weights
+    ``1 / (1 + (r / (robust_scale · h))²)``, ``r`` a joint's reprojection error and ``h``
+    the keypoints' vertical extent, so a few wrong keypoints (a detector that swapped
+    left and right) pull less. A frame with fewer than two usable joints (or all at one
+    2D point) gets NaN.
+    """
+    pose = np.asarray(pose_relative, dtype=np.float64)
+    kp = np.asarray(keypoints, dtype=np.float64)
+    intr = np.asarray(intrinsics, dtype=np.float64)
+    if pose.shape[-1] != 3 or kp.shape[-1] != 2 or pose.shape[:-1] != kp.shape[:-1] or intr.shape != (9,):
+        raise PoseliftError(
+            f"fit_root_position: expected pose [..., J, 3], keypoints [..., J, 2] and intrinsics [9], got "
+            f"{list(pose.shape)}, {list(kp.shape)}, {list(intr.shape)}"
+        )
+    w = np.ones(kp.shape[:-1]) if weights is None else np.broadcast_to(np.asarray(weights, dtype=np.float64), kp.shape[:-1])
+    usable = np.isfinite(kp).all(-1) & np.isfinite(pose).all(-1) & np.isfinite(w) & (w > 0)
+    w = np.where(usable, w, 0.0)
+    kp = np.where(usable[..., None], kp, 0.0)
+    pose = np.where(usable[..., None], pose, 0.0)
+    uv = (kp - intr[2:4]) / intr[0:2]
+    root = _solve_root(pose, uv, w)
+    if robust_iterations > 0:
+        ys = np.where(usable, kp[..., 1], np.nan)
+        height = np.nan_to_num(np.fmax.reduce(ys, axis=-1) - np.fmin.reduce(ys, axis=-1), nan=1.0)  # NaN: no usable joint
+        scale = robust_scale * np.maximum(height, 1e-12)[..., None]
+        for _ in range(robust_iterations):
+            with np.errstate(invalid="ignore", divide="ignore"):  # NaN frames stay NaN
+                residual = np.linalg.norm(project_to_2d_linear(pose + root[..., None, :], intr) - kp, axis=-1)
+            cauchy = np.where(np.isfinite(residual), 1.0 / (1.0 + (residual / scale) ** 2), 0.0)
+            root = _solve_root(pose, uv, w * cauchy)
+    return root
+
+
+def _solve_root(pose: np.ndarray, uv: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The weighted normal equations of :func:`fit_root_position` (zero weight = unused)."""
+    u, v = uv[..., 0], uv[..., 1]
+    b1 = u * pose[..., 2] - pose[..., 0]
+    b2 = v * pose[..., 2] - pose[..., 1]
+    sw, swu, swv = w.sum(-1), (w * u).sum(-1), (w * v).sum(-1)
+    normal = np.zeros(w.shape[:-1] + (3, 3))
+    normal[..., 0, 0] = normal[..., 1, 1] = sw
+    normal[..., 0, 2] = normal[..., 2, 0] = -swu
+    normal[..., 1, 2] = normal[..., 2, 1] = -swv
+    normal[..., 2, 2] = (w * (u * u + v * v)).sum(-1)
+    rhs = np.stack([(w * b1).sum(-1), (w * b2).sum(-1), -(w * (u * b1 + v * b2)).sum(-1)], -1)
+    with np.errstate(invalid="ignore", divide="ignore"):  # frames without usable joints: sw = 0
+        spread = normal[..., 2, 2] / sw - (swu / sw) ** 2 - (swv / sw) ** 2
+    ok = ((w > 0).sum(-1) >= 2) & (spread > 1e-12)  # two distinct 2D points at least
+    normal[~ok] = np.eye(3)
+    root = np.linalg.solve(normal, rhs[..., None])[..., 0]
+    root[~ok] = np.nan
+    return root

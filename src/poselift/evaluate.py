@@ -18,6 +18,7 @@ from poselift.data.datasets import Sequence
 from poselift.data.windows import FlipSpec, flip_keypoints, pad_sequence
 from poselift.errors import PoseliftError
 from poselift.model import TemporalModel
+from poselift.pipeline import fitted_root
 from poselift.skeleton import Skeleton
 
 MM = 1000.0
@@ -75,6 +76,13 @@ class EvalResult:
     per_joint: dict[str, float] = field(default_factory=dict)
     # % of frames with a leg or arm on the wrong side of the body (per action, then mean)
     wrong_side_pct: float | None = None
+    # root error after scaling the predicted depth to each test camera's known focal length
+    trajectory_focal_mm: float | None = None
+    # root error of the position that fits the predicted pose to the 2D (known cameras)
+    root_fit_mm: float | None = None
+    # root velocity errors (mm per frame): how much the trajectory jitters
+    trajectory_velocity_mm: float | None = None
+    root_fit_velocity_mm: float | None = None
 
     def to_dict(self) -> dict:
         d = {
@@ -89,6 +97,13 @@ class EvalResult:
         }
         if self.trajectory_mm is not None:
             d["trajectory_mm"] = self.trajectory_mm
+        if self.trajectory_focal_mm is not None:
+            d["trajectory_focal_mm"] = self.trajectory_focal_mm
+        if self.root_fit_mm is not None:
+            d["root_fit_mm"] = self.root_fit_mm
+        for name in ("trajectory_velocity_mm", "root_fit_velocity_mm"):
+            if getattr(self, name) is not None:
+                d[name] = getattr(self, name)
         if self.wrong_side_pct is not None:
             d["wrong_side_pct"] = self.wrong_side_pct
         return d
@@ -104,6 +119,8 @@ def evaluate_sequences(
     progress: bool = False,
     trajectory_model: TemporalModel | None = None,
     skeleton: Skeleton | None = None,
+    trajectory_focal_normalized: float | None = None,
+    root_fit_joints: tuple[int, ...] | list[int] | None = None,
 ) -> EvalResult:
     """Evaluate root-relative 3D predictions against each sequence's ground truth.
 
@@ -111,6 +128,17 @@ def evaluate_sequences(
     skeleton: the output joints: names the per-joint MPJPE (default: joint indices) and
     enables the wrong-side rate (:func:`poselift.plausibility.wrong_side_frames`).
     full_metrics=False computes MPJPE only (fast, for per-epoch validation).
+    trajectory_focal_normalized: the normalised focal length ``2 f / w`` the trajectory
+    model assumes (:func:`poselift.pipeline.train_focal_normalized`); when given and every
+    test camera has a known focal length, the result also holds the root error after
+    scaling the predicted depth to each camera's focal length, as ``poselift infer --focal``
+    does (``trajectory_focal_mm``).
+    root_fit_joints: input joints that are the same points as the output joints of that
+    index (e.g. the limbs for the detector layout); when given and every test camera has a
+    known focal length, the result also holds the error of the root position that places
+    the predicted pose onto the input 2D, robust and smoothed over time as ``poselift
+    infer`` does (:func:`poselift.pipeline.fitted_root`; ``root_fit_mm``); no trajectory
+    model needed.
     """
     from tqdm import tqdm
 
@@ -118,6 +146,17 @@ def evaluate_sequences(
     model.eval()
     per_metric: dict[str, dict[str, np.ndarray]] = {"mpjpe": {}, "p_mpjpe": {}, "n_mpjpe": {}, "mpjve": {}}
     traj_errors: dict[str, np.ndarray] = {}
+    traj_focal_errors: dict[str, np.ndarray] = {}
+    root_fit_errors: dict[str, np.ndarray] = {}
+    traj_velocity: dict[str, np.ndarray] = {}
+    root_fit_velocity: dict[str, np.ndarray] = {}
+    cameras_known = all(
+        s.intrinsics is not None and s.intrinsics.focal_length is not None and s.intrinsics.center is not None
+        and s.intrinsics.width > 0
+        for s in sequences
+    )
+    focal_known = trajectory_focal_normalized is not None and cameras_known
+    fit_joints = list(root_fit_joints) if root_fit_joints is not None and cameras_known else None
     joint_errors: dict[str, np.ndarray] = {}  # [T, J] per sequence
     wrong_side: dict[str, np.ndarray] = {}  # [T] bool per sequence
     frames = 0
@@ -145,9 +184,20 @@ def evaluate_sequences(
             per_metric["p_mpjpe"][key] = metrics.p_mpjpe(pred, target)
             per_metric["n_mpjpe"][key] = metrics.n_mpjpe(pred, target)
             per_metric["mpjve"][key] = metrics.velocity_error(pred, target)
+        if fit_joints is not None and full_metrics:
+            intr = seq.intrinsics.vector(normalized=True)[:4]
+            pinhole = np.concatenate([intr, np.zeros(5)])
+            root = fitted_root(pred[:, fit_joints], np.asarray(x)[:, fit_joints], pinhole, seq.fps)  # as `infer` does
+            root_fit_errors[key] = np.linalg.norm(root - seq.positions_3d[:, 0], axis=-1)
+            root_fit_velocity[key] = metrics.velocity_error(root[:, None], seq.positions_3d[:, :1])
         if trajectory_model is not None:
             traj = predict_sequence(fast_trajectory, x, None)[:, 0]
             traj_errors[key] = np.linalg.norm(traj - seq.positions_3d[:, 0], axis=-1)
+            traj_velocity[key] = metrics.velocity_error(traj[:, None], seq.positions_3d[:, :1])
+            if focal_known:
+                scale = 2.0 * seq.intrinsics.focal_length[0] / seq.intrinsics.width / trajectory_focal_normalized
+                traj[:, 2] *= scale  # depth scales with the focal length; X and Y stay (see poselift.pipeline)
+                traj_focal_errors[key] = np.linalg.norm(traj - seq.positions_3d[:, 0], axis=-1)
     if was_training:
         model.train()
     per_action: dict[str, dict[str, float]] = {}
@@ -184,10 +234,18 @@ def evaluate_sequences(
     traj_mm = None
     if traj_errors:
         traj_mm = metrics.aggregate_per_action(traj_errors)[1] * MM
+    traj_focal_mm = metrics.aggregate_per_action(traj_focal_errors)[1] * MM if traj_focal_errors else None
+    root_fit_mm = metrics.aggregate_per_action(root_fit_errors)[1] * MM if root_fit_errors else None
+    traj_vel_mm = metrics.aggregate_per_action(traj_velocity)[1] * MM if traj_velocity else None
+    root_fit_vel_mm = metrics.aggregate_per_action(root_fit_velocity)[1] * MM if root_fit_velocity else None
     return EvalResult(
         overall["mpjpe"], overall["p_mpjpe"], overall["n_mpjpe"], overall["mpjve"], per_action, traj_mm, frames,
-        per_subject, per_joint, wrong_side_pct,
+        per_subject, per_joint, wrong_side_pct, traj_focal_mm, root_fit_mm, traj_vel_mm, root_fit_vel_mm,
     )
+
+
+def _per_frame(velocity_mm: float | None) -> str:
+    return "" if velocity_mm is None else f", velocity error {velocity_mm:.1f} mm/frame"
 
 
 def format_table(result: EvalResult, title: str = "") -> str:
@@ -212,5 +270,12 @@ def format_table(result: EvalResult, title: str = "") -> str:
     if result.wrong_side_pct is not None:
         lines.append(f"frames with a leg or arm on the wrong side: {result.wrong_side_pct:.2f} %")
     if result.trajectory_mm is not None:
-        lines.append(f"trajectory error (root, camera frame): {result.trajectory_mm:.1f} mm")
+        lines.append(f"trajectory error (root, camera frame): {result.trajectory_mm:.1f} mm{_per_frame(result.trajectory_velocity_mm)}")
+    if result.trajectory_focal_mm is not None:
+        lines.append(f"trajectory error with each camera's focal length (as `infer --focal`): {result.trajectory_focal_mm:.1f} mm")
+    if result.root_fit_mm is not None:
+        lines.append(
+            f"root position fitted to the 2D with the known camera (as `infer`): {result.root_fit_mm:.1f} mm"
+            f"{_per_frame(result.root_fit_velocity_mm)}"
+        )
     return "\n".join(lines)
