@@ -661,6 +661,11 @@ def run_infer(
     if trajectory_source == "fit":
         try:
             traj = fit_trajectory(joints, points_px, conf, kp.width, kp.height, focal_px, kp.fps).astype(np.float32)
+            log.info(
+                "trajectory: root fitted to the 2D through a camera with focal length %.0f px (%s); depth %.1f-%.1f m",
+                focal_px, "--focal" if focal is not None else "default: the image diagonal; pass --focal PX if you know it",
+                float(traj[:, 2].min()), float(traj[:, 2].max()),
+            )
         except PoseliftError as exc:  # degenerate 2D (e.g. every joint at one point): the poses are still useful
             log.warning("%s: %s; writing no trajectory", source, exc)
             traj = None
