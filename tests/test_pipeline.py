@@ -343,7 +343,10 @@ def test_causal_flag_and_focal(tmp_path, ckpt, caplog):
 
 def test_fitted_trajectory_recovers_the_root_and_smooths_outliers():
     from poselift.camera import project_to_2d_linear
-    from poselift.pipeline import fit_trajectory, smooth_trajectory
+    from poselift.augment import H36M17_LIMBS
+    from poselift.pipeline import ROOT_FIT_JOINTS, fit_trajectory, smooth_trajectory
+
+    assert ROOT_FIT_JOINTS == tuple(sorted(j for limb in H36M17_LIMBS for side in limb for j in side))
 
     rng = np.random.default_rng(1)
     frames, w, h, focal = 60, 1280, 720, 1100.0

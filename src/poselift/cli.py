@@ -193,7 +193,7 @@ def cmd_evaluate(args) -> int:
     from poselift.data.datasets import normalized_keypoints, skeletons_for
     from poselift.evaluate import evaluate_sequences, format_table
     from poselift.model import load_model
-    from poselift.pipeline import train_focal_normalized
+    from poselift.pipeline import ROOT_FIT_JOINTS, train_focal_normalized
     from poselift.train import TrainConfig, flip_spec_for, load_split, with_input_layout
 
     lifter = load_model(args.checkpoint)
@@ -247,7 +247,7 @@ def cmd_evaluate(args) -> int:
         res = evaluate_sequences(
             lifter.pose_model, seqs, inputs, flip, progress=not args.json, trajectory_model=lifter.trajectory_model,
             skeleton=output_skeleton, trajectory_focal_normalized=train_focal_normalized(meta),
-            root_fit_joints=_root_fit_joints(layout, input_skeleton, output_skeleton),
+            root_fit_joints=_root_fit_joints(layout, input_skeleton, output_skeleton, ROOT_FIT_JOINTS),
         )
         results[name] = res
         if not args.json:
@@ -270,18 +270,16 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def _root_fit_joints(layout: str, input_skeleton, output_skeleton) -> list[int] | None:
+def _root_fit_joints(layout: str, input_skeleton, output_skeleton, limbs: tuple[int, ...]) -> list[int] | None:
     """Input joints that are the same points as the output joints of that index (for
     fitting the root position to the 2D): all of them for matching skeletons, the legs
-    and arms for the detector layout (its Hip, Spine, Thorax, Nose and Head are derived
-    points), none when the layouts differ."""
+    and arms (``limbs``, what ``poselift infer`` fits) for the detector layout (its Hip,
+    Spine, Thorax, Nose and Head are derived points), none when the layouts differ."""
     if input_skeleton.joint_names != output_skeleton.joint_names:
         return None
     if layout == "h36m17":
         return list(range(output_skeleton.num_joints))
-    from poselift.augment import H36M17_LIMBS
-
-    return sorted(j for limb in H36M17_LIMBS for side in limb for j in side)
+    return list(limbs)
 
 
 def _virtual_camera_test_split(cfg, views: int, camera_cfg=None):

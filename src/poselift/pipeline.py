@@ -315,7 +315,8 @@ MAX_RESAMPLE_GROWTH = 100
 
 
 def lift(
-    lifter, keypoints_norm: np.ndarray, fps: float, *, flip: bool = True, chunk_frames: int = LIFT_CHUNK_FRAMES
+    lifter, keypoints_norm: np.ndarray, fps: float, *, flip: bool = True, chunk_frames: int = LIFT_CHUNK_FRAMES,
+    trajectory: bool = True,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Lift ``[T, 17, 2]`` normalised screen coordinates sampled at ``fps`` frames/s.
 
@@ -325,7 +326,8 @@ def lift(
     activations is bounded by the chunk, not the sequence length; the result equals
     the one-shot result), and the output interpolated back to the ``T`` input frame
     times. Returns ``(joints [T, 17, 3], trajectory [T, 3] or None)``: root-relative
-    joints and the root position, metres, camera frame (trajectory *not* focal-corrected).
+    joints and the root position, metres, camera frame (trajectory *not* focal-corrected;
+    ``None`` without a trajectory model or when ``trajectory`` is false).
     """
     from poselift.data.windows import FlipSpec
     from poselift.evaluate import predict_sequence
@@ -344,7 +346,7 @@ def lift(
     joints = predict_sequence(fast_twin(lifter.pose_model), x, spec, chunk_frames=chunk_frames)
     joints -= joints[:, :1]
     traj = None
-    if lifter.trajectory_model is not None:
+    if trajectory and lifter.trajectory_model is not None:
         traj = predict_sequence(fast_twin(lifter.trajectory_model), x, None, chunk_frames=chunk_frames)[:, 0]
     del x
     back = np.arange(t) * (rate / fps) if not same_rate(fps, rate) else np.arange(t, dtype=np.float64)
@@ -654,7 +656,9 @@ def run_infer(
 
     t0 = time.perf_counter()
     try:
-        joints, traj = lift(lifter, norm, kp.fps, flip=use_flip, chunk_frames=chunk_frames)
+        joints, traj = lift(
+            lifter, norm, kp.fps, flip=use_flip, chunk_frames=chunk_frames, trajectory=trajectory_source == "model"
+        )
     except PoseliftError as exc:
         raise PoseliftError(f"{source}: {exc}") from None
     focal_px = float(focal) if focal is not None else default_focal(kp.width, kp.height)
