@@ -212,7 +212,7 @@ def sample_cameras(
     cams, ray = _sample_cameras(n, cfg, root_world, generator)
     if points is None:
         return cams
-    pts = torch.as_tensor(points, dtype=cams.center.dtype).reshape(n, -1, 3)
+    pts = torch.as_tensor(points, dtype=cams.center.dtype, device=cams.center.device).reshape(n, -1, 3)
     z = ((pts - cams.center[:, None]) @ cams.rotation[:, 2:3].transpose(1, 2))[..., 0]  # [n, M]
     return cams._replace(center=_push_back(cams, ray, z.amin(dim=1), cfg.min_depth_m)[0])
 
@@ -237,7 +237,8 @@ def _sample_cameras(
     if root.shape != (n, 3):
         raise PoseliftError(f"root_world must be shaped [{n}, 3], got {list(root.shape)}")
     dt = root.dtype
-    u = torch.rand(n, 10, generator=generator, dtype=dt)
+    dev = root.device  # the generator must live on the same device
+    u = torch.rand(n, 10, generator=generator, dtype=dt, device=dev)
 
     def between(col: int, lo: float, hi: float) -> torch.Tensor:
         return lo + (hi - lo) * u[:, col]
@@ -251,7 +252,7 @@ def _sample_cameras(
     roll = torch.deg2rad(sym(3, cfg.roll_deg))
     fov = torch.deg2rad(between(4, *cfg.fov_deg))
     focal = 1.0 / torch.tan(fov / 2)
-    aspects = torch.tensor(cfg.aspects, dtype=dt)
+    aspects = torch.tensor(cfg.aspects, dtype=dt, device=dev)
     aspect = aspects[torch.clamp((u[:, 5] * len(cfg.aspects)).long(), max=len(cfg.aspects) - 1)]
     # principal point and aim point in screen units (image centre = 0; 1 unit = w/2)
     cx, cy = sym(6, 2 * cfg.principal_offset), sym(7, 2 * cfg.principal_offset)
@@ -262,7 +263,7 @@ def _sample_cameras(
     out_dir = torch.stack([cos_el * torch.sin(yaw), -cos_el * torch.cos(yaw), torch.sin(elevation)], -1)
     center = root + distance[:, None] * out_dir
     forward = -out_dir
-    up = torch.tensor([0.0, 0.0, 1.0], dtype=dt).expand(n, 3)
+    up = torch.tensor([0.0, 0.0, 1.0], dtype=dt, device=dev).expand(n, 3)
     right = torch.linalg.cross(forward, up)
     right = right / torch.linalg.vector_norm(right, dim=-1, keepdim=True)
     down = torch.linalg.cross(forward, right)
@@ -278,9 +279,9 @@ def _sample_cameras(
     ray = ray / torch.linalg.vector_norm(ray, dim=-1, keepdim=True)
     v = torch.stack([-ray[:, 1], ray[:, 0], torch.zeros_like(sx)], -1)  # e_z × ray
     k = _skew(v)
-    aim = torch.eye(3, dtype=dt) + k + (k @ k) / (1 + ray[:, 2])[:, None, None]
+    aim = torch.eye(3, dtype=dt, device=dev) + k + (k @ k) / (1 + ray[:, 2])[:, None, None]
     rotation = aim @ rolled @ look
-    intrinsics = torch.zeros(n, 9, dtype=dt)
+    intrinsics = torch.zeros(n, 9, dtype=dt, device=dev)
     intrinsics[:, 0] = focal
     intrinsics[:, 1] = focal
     intrinsics[:, 2] = cx
@@ -451,7 +452,7 @@ def limbs_for(skeleton: Skeleton) -> tuple[tuple[tuple[int, ...], tuple[int, ...
 
 
 def _random_directions(shape: tuple[int, ...], generator: torch.Generator, dtype) -> torch.Tensor:
-    angle = torch.rand(shape, generator=generator, dtype=dtype) * (2 * math.pi)
+    angle = torch.rand(shape, generator=generator, dtype=dtype, device=generator.device) * (2 * math.pi)
     return torch.stack([torch.cos(angle), torch.sin(angle)], -1)
 
 
@@ -463,56 +464,56 @@ def corrupt_keypoints(kp: torch.Tensor, generator: torch.Generator, cfg: NoiseCo
     if kp.ndim != 4 or kp.shape[-1] != 2:
         raise PoseliftError(f"keypoints must be shaped [windows, frames, joints, 2], got {list(kp.shape)}")
     b, t, j, _ = kp.shape
-    dt = kp.dtype
+    dt, dev = kp.dtype, kp.device  # the generator must live on kp's device
     x = kp.clone()
     if b == 0:
         return x
     low, high = torch.aminmax(kp[..., 1], dim=-1)
     height = torch.clamp(high - low, min=1e-6)[..., None, None]  # [B, T, 1, 1]
     if cfg.jitter_max > 0:
-        sigma = torch.rand(b, 1, 1, 1, generator=generator, dtype=dt) * cfg.jitter_max
-        x += torch.randn(b, t, j, 2, generator=generator, dtype=dt) * (sigma * height)
+        sigma = torch.rand(b, 1, 1, 1, generator=generator, dtype=dt, device=dev) * cfg.jitter_max
+        x += torch.randn(b, t, j, 2, generator=generator, dtype=dt, device=dev) * (sigma * height)
     if cfg.bias_max > 0:
-        size = torch.rand(b, 1, j, 1, generator=generator, dtype=dt) * cfg.bias_max
+        size = torch.rand(b, 1, j, 1, generator=generator, dtype=dt, device=dev) * cfg.bias_max
         x += _random_directions((b, 1, j), generator, dt) * size * height
     if cfg.outlier_prob > 0:
         # Binomial number of hits, then that many random joint-frames: O(hits), not O(B·T·J)
         # (a joint-frame drawn twice is displaced once)
         total = b * t * j
-        m = int(torch.binomial(torch.tensor(float(total)), torch.tensor(float(cfg.outlier_prob)), generator=generator))
-        flat = torch.randint(0, total, (m,), generator=generator)
+        m = int(torch.binomial(torch.tensor(float(total), device=dev), torch.tensor(float(cfg.outlier_prob), device=dev), generator=generator))
+        flat = torch.randint(0, total, (m,), generator=generator, device=dev)
         hit = (flat // (t * j), (flat // j) % t, flat % j)
         lo, hi = cfg.outlier_range
-        size = (lo + (hi - lo) * torch.rand(m, 1, generator=generator, dtype=dt)) * height[hit[0], hit[1], 0]
+        size = (lo + (hi - lo) * torch.rand(m, 1, generator=generator, dtype=dt, device=dev)) * height[hit[0], hit[1], 0]
         x[hit] += _random_directions((m,), generator, dt) * size
     limbs = H36M17_LIMBS if cfg.limbs is None else cfg.limbs
     if cfg.swap_prob > 0 and limbs:
-        tables = torch.arange(j).repeat(len(limbs), 1)  # [L, J]
+        tables = torch.arange(j, device=dev).repeat(len(limbs), 1)  # [L, J]
         for i, (left, right) in enumerate(limbs):
             if max(left + right) >= j or len(left) != len(right):
                 raise PoseliftError(f"NoiseConfig.limbs {limbs} do not fit {j} joints")
-            tables[i, list(left)] = torch.tensor(right)
-            tables[i, list(right)] = torch.tensor(left)
-        swap = torch.rand(b, generator=generator) < cfg.swap_prob
-        limb = torch.randint(0, len(limbs), (b,), generator=generator)
-        length = torch.clamp(torch.randint(cfg.swap_frames[0], cfg.swap_frames[1] + 1, (b,), generator=generator), max=t)
-        start = (torch.rand(b, generator=generator) * (t - length + 1)).long()
+            tables[i, list(left)] = torch.tensor(right, device=dev)
+            tables[i, list(right)] = torch.tensor(left, device=dev)
+        swap = torch.rand(b, generator=generator, device=dev) < cfg.swap_prob
+        limb = torch.randint(0, len(limbs), (b,), generator=generator, device=dev)
+        length = torch.clamp(torch.randint(cfg.swap_frames[0], cfg.swap_frames[1] + 1, (b,), generator=generator, device=dev), max=t)
+        start = (torch.rand(b, generator=generator, device=dev) * (t - length + 1)).long()
         sel = swap.nonzero()[:, 0]  # only the few affected windows are touched
         if len(sel):
-            frames = torch.arange(t)
+            frames = torch.arange(t, device=dev)
             active = (frames >= start[sel, None]) & (frames < (start + length)[sel, None])  # [S, T]
-            index = torch.where(active[..., None], tables[limb[sel]][:, None, :], torch.arange(j))  # [S, T, J]
+            index = torch.where(active[..., None], tables[limb[sel]][:, None, :], torch.arange(j, device=dev))  # [S, T, J]
             x[sel] = torch.gather(x[sel], 2, index[..., None].expand(len(sel), t, j, 2))
     if cfg.gap_prob > 0 and t >= 3:
-        has_gap = torch.rand(b, generator=generator) < cfg.gap_prob
-        count = torch.randint(cfg.gap_joints[0], cfg.gap_joints[1] + 1, (b,), generator=generator)
-        rank = torch.rand(b, j, generator=generator).argsort(-1).argsort(-1)
+        has_gap = torch.rand(b, generator=generator, device=dev) < cfg.gap_prob
+        count = torch.randint(cfg.gap_joints[0], cfg.gap_joints[1] + 1, (b,), generator=generator, device=dev)
+        rank = torch.rand(b, j, generator=generator, device=dev).argsort(-1).argsort(-1)
         chosen = rank < count[:, None]  # [B, J]: `count` distinct random joints
-        length = torch.clamp(torch.randint(cfg.gap_frames[0], cfg.gap_frames[1] + 1, (b,), generator=generator), max=t - 2)
-        start = 1 + (torch.rand(b, generator=generator) * (t - 1 - length)).long()  # gap in [1, T-2], edges inside
+        length = torch.clamp(torch.randint(cfg.gap_frames[0], cfg.gap_frames[1] + 1, (b,), generator=generator, device=dev), max=t - 2)
+        start = 1 + (torch.rand(b, generator=generator, device=dev) * (t - 1 - length)).long()  # gap in [1, T-2], edges inside
         start = torch.minimum(start, t - 1 - length)
         sel = has_gap.nonzero()[:, 0]
-        frames = torch.arange(t)
+        frames = torch.arange(t, device=dev)
         in_gap = (frames >= start[sel, None]) & (frames < (start + length)[sel, None])  # [S, T]
         si, ti, ji = (in_gap[:, :, None] & chosen[sel, None, :]).nonzero(as_tuple=True)
         bi = sel[si]
@@ -521,7 +522,7 @@ def corrupt_keypoints(kp: torch.Tensor, generator: torch.Generator, cfg: NoiseCo
         w = ((ti - start[bi] + 1).to(dt) / (length[bi] + 1).to(dt))[:, None]
         x[bi, ti, ji] = before + (after - before) * w
     if cfg.clean_prob > 0:
-        clean = torch.rand(b, generator=generator) < cfg.clean_prob
+        clean = torch.rand(b, generator=generator, device=dev) < cfg.clean_prob
         x[clean] = kp[clean]
     return x
 
@@ -549,8 +550,8 @@ def flip_batch(inputs, targets, trajectory, intrinsics, flipped, perm):
     inputs, targets = inputs.clone(), targets.clone()
     inputs[sel] = flip_keypoints(inputs[sel], perm)
     targets[sel] = flip_keypoints(targets[sel], perm)
-    trajectory = torch.where(flipped[:, None, None], trajectory * torch.tensor([-1.0, 1.0, 1.0], dtype=trajectory.dtype), trajectory)
-    sign = torch.tensor([1, 1, -1, 1, 1, 1, 1, -1, 1], dtype=intrinsics.dtype)
+    trajectory = torch.where(flipped[:, None, None], trajectory * torch.tensor([-1.0, 1.0, 1.0], dtype=trajectory.dtype, device=trajectory.device), trajectory)
+    sign = torch.tensor([1, 1, -1, 1, 1, 1, 1, -1, 1], dtype=intrinsics.dtype, device=intrinsics.device)
     intrinsics = torch.where(flipped[:, None], intrinsics * sign, intrinsics)
     return inputs, targets, trajectory, intrinsics
 
@@ -645,6 +646,23 @@ class WildWindowDataset:
         seq = torch.repeat_interleave(torch.arange(len(counts)), torch.tensor(windows_per_sequence))
         self._real_offset, self._real_count = offset[seq], count[seq]  # per window start
 
+    def to(self, device: torch.device | str) -> "WildWindowDataset":
+        """Move the motion and the index tables to ``device`` (in place; returns self):
+        batches are then rendered there, from a generator that lives on the same device
+        (e.g. ``torch.Generator(device="cuda")``). The random streams of a CPU and a GPU
+        generator differ, so the batches differ too; each device is deterministic."""
+        device = torch.device(device)
+        for name in ("world", "starts", "_window", "_perm", "_real_offset", "_real_count"):
+            if hasattr(self, name):
+                setattr(self, name, getattr(self, name).to(device))
+        if hasattr(self, "_real"):
+            self._real = CameraBatch(*(t.to(device) for t in self._real))
+        return self
+
+    @property
+    def device(self) -> torch.device:
+        return self.world.device
+
     def __len__(self) -> int:
         return len(self.starts) * self.samples_per_window
 
@@ -676,7 +694,7 @@ class WildWindowDataset:
         """With probability ``real_camera_prob`` per window, replace the virtual camera by
         one of the recording's real cameras (chosen uniformly). Returns the cameras, the
         unit rays to the roots (camera frame) and the boolean mask of real ones."""
-        u = torch.rand(len(base), 2, generator=generator)
+        u = torch.rand(len(base), 2, generator=generator, device=self.world.device)
         real = u[:, 0] < self.real_camera_prob
         count = self._real_count[base]
         k = self._real_offset[base] + torch.minimum((u[:, 1] * count).long(), count - 1)
@@ -710,10 +728,10 @@ class WildWindowDataset:
         targets = centre - centre[:, :, :1]
         intrinsics = cams.intrinsics
         if self.flip:
-            flipped = torch.rand(len(sample_ids), generator=generator) < 0.5
+            flipped = torch.rand(len(sample_ids), generator=generator, device=self.world.device) < 0.5
             inputs, targets, trajectory, intrinsics = flip_batch(inputs, targets, trajectory, intrinsics, flipped, self._perm)
         else:
-            flipped = torch.zeros(len(sample_ids), dtype=torch.bool)
+            flipped = torch.zeros(len(sample_ids), dtype=torch.bool, device=self.world.device)
         return Batch(inputs, targets, trajectory, intrinsics, flipped)
 
     def batches(
@@ -726,7 +744,8 @@ class WildWindowDataset:
         keeps its slice, so the cameras and noise drawn from the shared ``generator``
         (and its state afterwards) are the same on every rank and as in one process.
         """
-        order = torch.randperm(len(self), generator=generator) if shuffle else torch.arange(len(self))
+        dev = self.world.device
+        order = torch.randperm(len(self), generator=generator, device=dev) if shuffle else torch.arange(len(self), device=dev)
         for i in range(0, len(order), batch_size):
             ids = order[i : i + batch_size]
             if shard is not None and not shard.usable(len(ids)):

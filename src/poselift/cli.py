@@ -88,6 +88,7 @@ def cmd_train(args) -> int:
         recipe=args.recipe,
         wild_clean_fraction=args.wild_clean_fraction,
         wild_real_cameras=args.wild_real_cameras,
+        augment_device=args.augment_device,
         device=args.device,
         precision=args.precision,
         sync_bn=args.sync_bn,
@@ -156,6 +157,7 @@ def add_train(sub) -> None:
     )
     g.add_argument("--wild-clean-fraction", type=float, default=0.0, metavar="P", help="with --recipe wild: fraction of training windows that keep their exact projected 2D, without detector noise (default 0: every window is corrupted)")
     g.add_argument("--wild-real-cameras", type=float, default=0.0, metavar="P", help="with --recipe wild: fraction of training windows filmed by one of the recording's real calibrated Human3.6M cameras (with lens distortion) instead of a random virtual camera (default 0)")
+    g.add_argument("--augment-device", choices=["auto", "cpu"], default="auto", help="with --recipe wild: where the training batches are rendered (cameras, projection, noise). auto (default): on the training device, which on a GPU is many times faster than the CPU; cpu: always on the CPU. The GPU's random stream differs from the CPU's, so a run is reproducible on the same kind of device")
     p.add_argument("--out", required=True, help="run folder for checkpoints (last.pt)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--stop-after", type=int, default=None, metavar="EPOCHS", help="stop after this many epochs of this invocation (resume later with --resume; the result equals an uninterrupted run)")
@@ -196,7 +198,13 @@ def cmd_evaluate(args) -> int:
     from poselift.pipeline import ROOT_FIT_JOINTS, train_focal_normalized
     from poselift.train import TrainConfig, flip_spec_for, load_split, with_input_layout
 
+    from poselift.distributed import resolve_device
+
     lifter = load_model(args.checkpoint)
+    device = resolve_device(args.device)
+    for net in (lifter.pose_model, lifter.trajectory_model):
+        if net is not None:
+            net.to(device)
     meta = lifter.metadata
     saved = _saved_train_config(meta, args.checkpoint)
     cfg = TrainConfig(
@@ -312,6 +320,7 @@ def add_evaluate(sub) -> None:
     p.add_argument("--virtual-cameras", type=int, default=0, metavar="N", help="Human3.6M only: instead of the four studio cameras, film each test recording with N static random cameras of the `--recipe wild` distribution (yaw, elevation, distance, field of view; fixed seed, exact 2D unless --noisy): how well a model does away from the studio's cameras")
     p.add_argument("--virtual-preset", default="wild", choices=["wild", "studio", "studio-centered"], help="distribution of the --virtual-cameras: 'wild' (default) is the training prior (yaw 0-360°, elevation -10..45°, 2.5-8 m, field of view 40-90°, roll ±5°, subject up to 25%% off centre); 'studio' has the Human3.6M studio cameras' geometry (field of view 47°, elevation 7-10°, 4.4-5.7 m) at random azimuths; 'studio-centered' also centres the subject with no roll, so it differs from the studio only in azimuth and lens distortion")
     p.add_argument("--virtual-set", action="append", default=[], metavar="NAME=VALUE", help="override one setting of the virtual camera distribution, repeatable: a range as LOW,HIGH (yaw_deg, elevation_deg, distance_m, fov_deg: degrees / metres), a number (roll_deg, principal_offset, aim_offset: fractions of the image width, min_depth_m), e.g. --virtual-set fov_deg=80,90")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where the models run: auto = cuda when torch sees a GPU, else cpu (default auto)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=cmd_evaluate)
 

@@ -125,6 +125,10 @@ class TrainConfig:
     # recipe "wild": fraction of training windows filmed by one of the recording's real
     # (calibrated, distorted) Human3.6M cameras instead of a random virtual one
     wild_real_cameras: float = 0.0
+    # recipe "wild": where the batches are rendered. "auto": on the training device (a
+    # GPU renders them far faster than the CPU; its random stream differs from the CPU's,
+    # so a GPU run is reproducible on a GPU); "cpu": always on the CPU
+    augment_device: str = "auto"
     # where and how the steps run (do not change the result beyond floating-point
     # rounding, except sync_bn with several processes: see poselift.distributed)
     device: str = "cpu"  # "cpu", "cuda" (GPU LOCAL_RANK) or "auto"
@@ -330,6 +334,12 @@ class Trainer:
         self.device = resolve_device(cfg.device, self.dist.local_rank)
         check_precision(cfg.precision, self.device)
         check_batch_size(cfg.batch_size, self.dist.world_size)
+        if cfg.augment_device not in ("auto", "cpu"):
+            raise PoseliftError(f"--augment-device must be 'auto' or 'cpu', got {cfg.augment_device!r}")
+        # where the training batches are made: wild batches on the training device unless
+        # asked otherwise; file-backed windows always on the CPU
+        on_device = cfg.recipe == "wild" and cfg.augment_device == "auto"
+        self.data_device = self.device if on_device else torch.device("cpu")
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
@@ -379,7 +389,7 @@ class Trainer:
         if self.dist.enabled:
             torch.manual_seed(cfg.seed + self.dist.rank)  # own dropout masks per rank; the data generators are shared
         self._rank_rng: list[dict[str, torch.Tensor]] | None = None
-        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.generator = torch.Generator(device=self.data_device).manual_seed(cfg.seed)
         self.generator_unlabeled = torch.Generator().manual_seed(cfg.seed + 4321)
         self.state = TrainState(lr=cfg.lr)
         self.flip = flip_spec_for(cfg)
@@ -420,7 +430,11 @@ class Trainer:
                 real_cameras=load_real_cameras(self.cfg, world) if self.cfg.wild_real_cameras > 0 else None,
                 **wild_augmentation(self.cfg),
             )
-            log.info("wild training data: %d recordings, %d samples per epoch", len(world), len(self._train_data))
+            self._train_data.to(self.data_device)
+            log.info(
+                "wild training data: %d recordings, %d samples per epoch, rendered on %s",
+                len(world), len(self._train_data), self.data_device,
+            )
         if self._train_data is None:
             seqs = load_split(self.cfg, train=True)
             self._train_data = WindowDataset(
@@ -517,6 +531,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "rng_torch": own["cpu"],
             "rng_data": self.generator.get_state(),  # shared by all ranks
+            "rng_data_device": self.generator.device.type,
             "rng_unlabeled": self.generator_unlabeled.get_state(),
         }
         if "cuda" in own:
@@ -579,7 +594,16 @@ class Trainer:
         if self.traj_model is not None:
             self.traj_model.load_state_dict(payload["model_traj"])
         self.optimizer.load_state_dict(payload["optimizer"])
-        self.generator.set_state(payload["rng_data"])
+        saved_device = payload.get("rng_data_device", "cpu")
+        if saved_device == self.generator.device.type:
+            self.generator.set_state(payload["rng_data"])
+        else:
+            self.generator.manual_seed(self.cfg.seed + 7919 * (int(meta["state"]["epoch"]) + 1))
+            log.warning(
+                "%s rendered its batches on %s, this run renders them on %s: continuing with a fresh data "
+                "stream (the result will differ from an uninterrupted run; --augment-device cpu keeps the CPU stream)",
+                path, saved_device, self.generator.device.type,
+            )
         if "rng_unlabeled" in payload:
             self.generator_unlabeled.set_state(payload["rng_unlabeled"])
         self.state = TrainState(**meta["state"])
@@ -712,12 +736,13 @@ class Trainer:
             weight = self._shard_weight(n, i, len(data))  # 1 except in an unevenly split last batch
             (terms["total"] if weight == 1.0 else terms["total"] * weight).backward()
             self.optimizer.step()
-            for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + float(v.detach()) * n
+            for k, v in terms.items():  # summed on the device: no GPU sync per step
+                sums[k] = sums.get(k, 0.0) + v.detach().double() * n
             count += n
-            if i % 20 == 0:
+            if i % 20 == 0 and not bar.disable:
                 elapsed = time.perf_counter() - start
-                bar.set_postfix(loss_mm=f"{sums['pose'] / count * 1000:.1f}", samples_s=f"{count / max(elapsed, 1e-9):.0f}")
+                bar.set_postfix(loss_mm=f"{float(sums['pose']) / count * 1000:.1f}", samples_s=f"{count / max(elapsed, 1e-9):.0f}")
+        sums = {k: float(v) for k, v in sums.items()}
         elapsed = time.perf_counter() - start
         if self.dist.enabled:  # sums and sample count over all ranks
             keys = sorted(sums)

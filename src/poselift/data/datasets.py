@@ -159,6 +159,25 @@ class WorldSequence:
         return int(self.positions_world.shape[0])
 
 
+#: the compact copy of ``positions_3d.npz``: the same keys as int16 millimetres
+H36M_POSITIONS_MM_INT16 = "positions_3d_mm_int16.npz"
+
+
+def _h36m_positions(root: Path) -> tuple[Path, dict[str, np.ndarray]]:
+    """World positions (metres) from ``positions_3d.npz``, or, when a folder has only
+    the compact ``positions_3d_mm_int16.npz`` (int16 millimetres, rounding ≤ 0.5 mm),
+    from that one converted to float32 metres."""
+    path = root / "positions_3d.npz"
+    compact = root / H36M_POSITIONS_MM_INT16
+    if path.exists() or not compact.exists():
+        return path, load_npz(path)
+    raw = load_npz(compact)
+    for key, value in raw.items():
+        if value.dtype != np.int16:
+            raise PoseliftError(f"{compact}[{key}]: expected int16 millimetres, got {value.dtype}")
+    return compact, {key: value.astype(np.float32) / np.float32(1000.0) for key, value in raw.items()}
+
+
 def load_h36m_world(
     root: str | Path,
     subjects: tuple[str, ...] | list[str] | None = None,
@@ -166,7 +185,8 @@ def load_h36m_world(
     *,
     skip_corrupt: bool = True,
 ) -> list[WorldSequence]:
-    """Read Human3.6M world 3D (``positions_3d.npz``: metres, z up), one
+    """Read Human3.6M world 3D (``positions_3d.npz``: metres, z up; or the compact
+    ``positions_3d_mm_int16.npz`` when it is the only one), one
     :class:`WorldSequence` per recording; ``cameras.json`` is not needed.
 
     Same subject / action selection and corrupt-sequence skipping as :func:`load_h36m`
@@ -175,8 +195,7 @@ def load_h36m_world(
     from poselift.metrics import action_name
 
     root = Path(root)
-    path = root / "positions_3d.npz"
-    positions = load_npz(path)
+    path, positions = _h36m_positions(root)
     _check_keys(positions, 2, path, "SUBJECT/SEQUENCE, e.g. 'S1/Walking 1'")
     all_subjects = sorted({k.split("/")[0] for k in positions}, key=lambda s: int(s[1:]) if s[1:].isdigit() else 0)
     subjects = _select(all_subjects, subjects, "subject(s)", str(path))
