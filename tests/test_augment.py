@@ -550,6 +550,11 @@ def test_wild_recipe_trains_evaluates_and_loads_for_infer(tmp_path, capsys):
     assert clean["mpjpe_mm"] == pytest.approx(record["val_mpjpe_mm"], rel=1e-4)  # same as validation
     assert noisy["mpjpe_mm"] != clean["mpjpe_mm"]
     assert out[True][1]["mpjpe_mm"] == noisy["mpjpe_mm"]
+    assert main(["evaluate", "--checkpoint", str(run / "last.pt"), *common, "--json", "--no-flip", "--device", "cpu"]) == 0
+    assert json.loads(capsys.readouterr().out)["mpjpe_mm"] == clean["mpjpe_mm"]
+    if not torch.cuda.is_available():
+        assert main(["evaluate", "--checkpoint", str(run / "last.pt"), *common, "--device", "cuda"]) != 0
+        assert "sees no CUDA GPU" in capsys.readouterr().err
 
     # `poselift infer` accepts it and rescales depth from the stored focal length
     from poselift.pipeline import check_lifter, model_fps, train_focal_normalized
@@ -701,6 +706,44 @@ def test_wild_run_resumes_exactly(tmp_path):
             assert torch.equal(tensor, wb[key][name]), f"{key}.{name} differs after resume"
 
 
+def test_resume_across_batch_devices_warns_and_continues(tmp_path, caplog):
+    """A run whose batches were rendered on another device (a GPU run resumed on a CPU)
+    cannot continue that random stream: it warns and goes on with a fresh one."""
+    from poselift.model import save_checkpoint
+    from poselift.train import train
+
+    root, _ = make_fake_h36m(tmp_path / "h36m", subjects=("S1",), frames=60)
+    cfg = TrainConfig(
+        data_dir=str(root), subjects_train=["S1"], recipe="wild", filter_widths=(3,), channels=8, epochs=2,
+        batch_size=128, validate_every=0, threads=1, seed=3,
+    )
+    path = train(cfg, tmp_path / "a", progress=False, stop_after=1)
+    payload, meta = read_checkpoint(path)
+    payload = {k: v for k, v in payload.items() if k not in ("format", "version")}  # written by save_checkpoint
+    assert payload["rng_data_device"] == "cpu"
+    payload["rng_data_device"] = "cuda"
+    payload["rng_data"] = torch.zeros(16, dtype=torch.uint8)  # a Philox state: not a CPU generator's
+    save_checkpoint(path, payload, meta)
+    with caplog.at_level("WARNING", logger="poselift"):
+        resumed = train(cfg, tmp_path / "a", progress=False, resume=True)
+    assert "rendered its batches on cuda" in caplog.text
+    assert read_checkpoint(resumed)[1]["state"]["epoch"] == 2
+
+
+@pytest.mark.parametrize("value", ["cpu", "auto"])
+def test_augment_device_option_is_recorded(tmp_path, value):
+    root, _ = make_fake_h36m(tmp_path / "h36m", subjects=("S1", "S9"), frames=60)
+    run = tmp_path / "run"
+    assert main([
+        "train", "--recipe", "wild", "--data-dir", str(root), "--subjects-train", "S1", "--subjects-test", "S9",
+        "--arc", "3", "--channels", "8", "--epochs", "1", "--batch-size", "128", "--threads", "1",
+        "--validate-every", "0", "--augment-device", value, "--out", str(run), "--no-progress",
+    ]) == 0
+    assert read_checkpoint(run / "last.pt")[1]["train"]["augment_device"] == value
+    with pytest.raises(PoseliftError, match="--augment-device"):
+        Trainer(TrainConfig(data_dir=str(root), recipe="wild", augment_device="gpu"), tmp_path / "x")
+
+
 def test_wild_metadata_describes_the_loader_that_trains(tmp_path):
     """The checkpoint's augmentation record and the training loader come from one source."""
     root, _ = make_fake_h36m(tmp_path / "h36m", subjects=("S1", "S9"), frames=60)
@@ -714,3 +757,43 @@ def test_wild_metadata_describes_the_loader_that_trains(tmp_path):
     assert aug["real_camera_fraction"] == data.real_camera_prob == 0.25
     assert aug["noise"] == data.noise.to_dict() and aug["noise"]["clean_prob"] == 0.3
     assert aug["camera"] == data.camera.to_dict() and aug["flip"] is data.flip is False
+
+
+def test_compact_int16_positions_load_as_metres(tmp_path):
+    """A folder with only positions_3d_mm_int16.npz (what the GPU runs carry) reads like
+    positions_3d.npz, to within the 0.5 mm rounding; a wrong dtype is a clear error."""
+    root, positions = make_fake_h36m(tmp_path / "h36m")
+    full = load_h36m_world(root, ["S1"])
+    compact = tmp_path / "compact"
+    compact.mkdir()
+    (compact / "cameras.json").write_text((root / "cameras.json").read_text())
+    np.savez(compact / "positions_3d_mm_int16.npz", **{k: np.round(v * 1000).astype(np.int16) for k, v in positions.items()})
+    seqs = load_h36m_world(compact, ["S1"])
+    assert [s.key for s in seqs] == [s.key for s in full]
+    for a, b in zip(seqs, full):
+        assert a.positions_world.dtype == np.float32
+        assert np.abs(a.positions_world - b.positions_world).max() <= 0.0005 + 1e-6
+    # the camera-based loader (evaluate, validation) reads it too
+    assert len(load_split(TrainConfig(data_dir=str(compact), subjects_test=["S9"]), train=False)) == 2 * 4
+    np.savez(compact / "positions_3d_mm_int16.npz", **{k: v.astype(np.float32) for k, v in positions.items()})
+    with pytest.raises(PoseliftError, match="expected int16 millimetres"):
+        load_h36m_world(compact, ["S1"])
+    # positions_3d.npz wins when both are there
+    np.savez(compact / "positions_3d.npz", **positions)
+    np.testing.assert_array_equal(load_h36m_world(compact, ["S1"])[0].positions_world, full[0].positions_world)
+
+
+def test_dataset_to_device_keeps_the_batches_and_checks_the_generator():
+    """.to() moves every table (a CPU → CPU move changes nothing); a generator on
+    another device than the data is refused by torch instead of silently mixing."""
+    ds = A.WildWindowDataset(world_sequences(2, 60), 9, noise=A.NoiseConfig(), samples_per_window=2)
+    before = list(ds.batches(32, gen(5)))
+    assert ds.to("cpu") is ds and ds.device == torch.device("cpu")
+    after = list(ds.batches(32, gen(5)))
+    for a, b in zip(before, after):
+        assert torch.equal(a.inputs, b.inputs) and torch.equal(a.targets, b.targets)
+    if not torch.cuda.is_available():
+        meta = A.WildWindowDataset(world_sequences(1, 30), 3).to("meta")
+        assert meta.world.device.type == "meta" and meta.starts.device.type == "meta"
+        with pytest.raises(RuntimeError):
+            next(meta.batches(8, gen(0)))
