@@ -513,3 +513,36 @@ def test_bvh_and_render_outputs(tmp_path, ckpt):
     res2 = run_infer(write_npz_input(tmp_path / "kp.npz"), tmp_path / "out2", ckpt, render=True, render_size=96,
                      progress=False)
     assert any(f.endswith("render.mp4") for f in res2.files)
+
+
+def test_causal_root_smoother_uses_past_frames_only():
+    from poselift.pipeline import CausalRootSmoother
+
+    fps = 25.0
+    smoother = CausalRootSmoother(fps)  # 0.2 s median = 5 frames, 0.1 s time constant
+    assert smoother.push(np.array([np.nan, 0.0, 0.0])) is None  # nothing usable yet
+    still = np.array([0.1, -0.2, 4.0])
+    for _ in range(10):
+        np.testing.assert_allclose(smoother.push(still), still)  # a constant root stays exact
+    spiked = smoother.push(still + [0.0, 0.0, 3.0])  # a one-frame glitch (e.g. swapped legs) is dropped
+    np.testing.assert_allclose(spiked, still)
+    np.testing.assert_allclose(smoother.push(np.full(3, np.nan)), still)  # no fit this frame: carried on
+    moved = still + [1.0, 0.0, 0.0]
+    out = [smoother.push(moved)[0] for _ in range(25)]  # a step: follows within a second, never overshoots
+    assert all(a <= b + 1e-12 for a, b in zip(out, out[1:])) and out[-1] == pytest.approx(1.1, abs=1e-3)
+    assert out[1] == pytest.approx(0.1)  # the median waits for the majority: no reaction after two frames
+    # causal: the output up to frame t does not depend on anything after t
+    rng = np.random.default_rng(0)
+    path = rng.normal(size=(40, 3)).cumsum(0)
+    a, b = CausalRootSmoother(fps), CausalRootSmoother(fps)
+    first = [a.push(p) for p in path]
+    changed = path.copy()
+    changed[30:] += 100.0
+    second = [b.push(p) for p in changed]
+    np.testing.assert_array_equal(np.stack(first[:30]), np.stack(second[:30]))
+    a.reset()
+    assert a.push(np.full(3, np.nan)) is None
+    with pytest.raises(PoseliftError):
+        CausalRootSmoother(0.0)
+    with pytest.raises(PoseliftError, match=r"root \[3\]"):
+        CausalRootSmoother(fps).push(np.zeros(2))

@@ -15,7 +15,7 @@ from poselift.evaluate import predict_sequence
 from poselift.model import ModelConfig, PoseLifter, TemporalModel
 from poselift.stream import CausalLifter, run_stream
 
-from test_pipeline import _save_lifter, draw_video
+from test_pipeline import H, W, _save_lifter, draw_video
 
 
 def _lifter(causal: bool) -> PoseLifter:
@@ -49,6 +49,39 @@ def test_stream_video_jsonl(tmp_path):
     assert lifted and np.asarray(lifted[-1]["joints_3d"]).shape == (17, 3)
     assert np.isfinite(np.asarray([r["joints_3d"] for r in lifted])).all()
     assert "trajectory" in lifted[-1] and summary["latency"]["lift"]["p50_ms"] > 0
+    assert summary["trajectory_source"] == "fit" and summary["focal_px"] == pytest.approx(np.hypot(W, H))
+    assert np.isfinite(np.asarray([r["trajectory"] for r in lifted if "trajectory" in r])).all()
+
+
+def test_stream_trajectory_sources(tmp_path, monkeypatch):
+    """'fit' works without a trajectory model and scales with --focal; 'model' needs one."""
+    from poselift.synthetic import animate_figure
+
+    plain = _save_lifter(tmp_path / "plain.pt", causal=True, trajectory=False)
+    world = animate_figure(1, seed=0)[0]  # a person-sized pose (metres, z up) instead of a random model's output
+    pose = np.stack([world[:, 0], -world[:, 2], world[:, 1]], -1)  # camera frame: y down, z forward
+    pose = (pose - pose[:1]).astype(np.float32)
+    monkeypatch.setattr(CausalLifter, "push", lambda self, keypoints: (pose, None))
+    video = draw_video(tmp_path / "figure.mp4", figure=True)
+
+    def roots(**kwargs):
+        out = io.StringIO()
+        summary = run_stream(str(video), checkpoint=plain, jsonl=True, out=out, **kwargs)
+        lines = [json.loads(line) for line in out.getvalue().splitlines()]
+        return summary, np.asarray([r["trajectory"] for r in lines if "trajectory" in r])
+
+    summary, fitted = roots()
+    assert len(fitted) and np.isfinite(fitted).all()
+    _, doubled = roots(focal=2 * summary["focal_px"])
+    # a longer focal length puts the subject farther away (about twice as far: the pose's
+    # own depth makes it inexact), the same way up and sideways
+    assert np.median(doubled[:, 2] / fitted[:, 2]) == pytest.approx(2.0, rel=0.2)
+    summary, none = roots(trajectory_source="model")
+    assert summary["trajectory_source"] == "model" and len(none) == 0
+    with pytest.raises(PoseliftError, match="trajectory source"):
+        run_stream(str(video), checkpoint=plain, trajectory_source="magic")
+    with pytest.raises(PoseliftError, match="--focal"):
+        run_stream(str(video), checkpoint=plain, focal=-1.0)
 
 
 def test_stream_bad_input_exits_2(tmp_path, capsys):

@@ -288,6 +288,50 @@ def fit_trajectory(
     return fitted_root(joints[:, fit], points_px[:, fit], intrinsics, fps, confidence[:, fit])
 
 
+#: Causal (streaming) root smoothing, seconds: a running median over the most recent
+#: frames (a glitch shorter than half of it is dropped), then an exponential moving
+#: average with this time constant. The output lags a moving root by roughly half the
+#: median window plus the time constant.
+STREAM_ROOT_MEDIAN_S = 0.2
+STREAM_ROOT_TAU_S = 0.1
+
+
+class CausalRootSmoother:
+    """Smooth per-frame root fits ``[3]`` (metres) as they arrive, using past frames
+    only: the causal counterpart of :func:`smooth_trajectory` for ``poselift stream``.
+
+    ``push(root)`` returns the smoothed root, or ``None`` until a first finite root has
+    arrived; a non-finite root (no usable joints in that frame) is skipped and the last
+    estimate is carried on.
+    """
+
+    def __init__(self, fps: float, median_s: float = STREAM_ROOT_MEDIAN_S, tau_s: float = STREAM_ROOT_TAU_S) -> None:
+        from collections import deque
+
+        if not (math.isfinite(fps) and fps > 0) or median_s < 0 or tau_s < 0:
+            raise PoseliftError(f"CausalRootSmoother needs fps > 0 and non-negative windows, got {fps}, {median_s}, {tau_s}")
+        self.alpha = 1.0 - math.exp(-1.0 / (tau_s * fps)) if tau_s > 0 else 1.0
+        self._recent: Any = deque(maxlen=max(1, int(round(median_s * fps))))
+        self._state: np.ndarray | None = None
+
+    def reset(self) -> None:
+        """Start a new sequence."""
+        self._recent.clear()
+        self._state = None
+
+    def push(self, root: np.ndarray) -> np.ndarray | None:
+        root = np.asarray(root, dtype=np.float64)
+        if root.shape != (3,):
+            raise PoseliftError(f"CausalRootSmoother.push expects a root [3], got {list(root.shape)}")
+        if np.isfinite(root).all():
+            self._recent.append(root)
+        if not self._recent:
+            return None
+        median = np.median(np.stack(self._recent), axis=0)
+        self._state = median if self._state is None else self._state + self.alpha * (median - self._state)
+        return self._state.copy()
+
+
 def check_lifter(lifter, causal: bool) -> None:
     """Raise a :class:`PoseliftError` unless ``lifter`` lifts H36M-17 2D to H36M-17 3D
     (and is causal when ``causal`` is requested)."""

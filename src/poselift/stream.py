@@ -11,8 +11,13 @@ lifted.
 Per frame it measures the detector latency and the lifting latency (milliseconds,
 wall clock) and, with ``--jsonl``, prints one JSON object per frame on stdout:
 ``{"frame", "time_s", "detected", "joints_3d" [17][3] m root-relative camera frame,
-"trajectory" [3] m (if the checkpoint has a trajectory model), "keypoints_2d" [17][2]
-px, "latency_ms": {"detect", "lift", "total"}}``. A latency summary goes to stderr.
+"trajectory" [3] m camera frame, "keypoints_2d" [17][2] px, "latency_ms": {"detect",
+"lift", "total"}}``. A latency summary goes to stderr.
+
+The trajectory (root position) is by default fitted to the 2D, frame by frame, through
+a pinhole camera (``--focal``, default the image diagonal), and smoothed causally
+(:class:`poselift.pipeline.CausalRootSmoother`): as ``poselift infer`` does, but from
+past frames only. ``--trajectory-source model`` uses the checkpoint's trajectory model.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -44,7 +50,7 @@ class CausalLifter:
     first frame repeated before the stream started (as in training).
     """
 
-    def __init__(self, lifter) -> None:
+    def __init__(self, lifter, trajectory: bool = True) -> None:
         from poselift.inference import IncrementalCausalModel
 
         if not lifter.config.causal:
@@ -55,7 +61,8 @@ class CausalLifter:
         self.lifter = lifter.eval()
         self.rf = lifter.receptive_field
         self.pose_model = IncrementalCausalModel(lifter.pose_model)
-        self.trajectory_model = None if lifter.trajectory_model is None else IncrementalCausalModel(lifter.trajectory_model)
+        use = trajectory and lifter.trajectory_model is not None  # trajectory=False: skip the model
+        self.trajectory_model = IncrementalCausalModel(lifter.trajectory_model) if use else None
 
     def reset(self) -> None:
         """Start a new sequence: forget every past frame."""
@@ -139,26 +146,44 @@ def run_stream(
     max_frames: int | None = None,
     jsonl: bool = False,
     out=sys.stdout,
+    focal: float | None = None,
+    trajectory_source: str = "fit",
 ) -> dict:
     """Stream a video file (or camera) through the detector and the causal lifter.
 
     realtime: pace a file at its frame rate (as a camera would deliver it) instead of
-    reading it as fast as possible. Returns the latency summary.
+    reading it as fast as possible. focal: focal length in pixels for the fitted
+    trajectory (default the image diagonal). Returns the latency summary.
     """
     import cv2
 
-    from poselift.camera import normalize_screen
+    from poselift.camera import fit_root_position, normalize_screen
     from poselift.detect import MediaPipeDetector
     from poselift.model import load_model
+    from poselift.pipeline import (
+        ROOT_FIT_JOINTS, ROOT_FIT_ROBUST_ITERATIONS, TRAJECTORY_SOURCES, CausalRootSmoother, default_focal,
+    )
     from poselift.skeleton import to_h36m17
 
     if (video is None) == (camera is None):
         raise PoseliftError("give a video file or --camera N (not both)")
+    if trajectory_source not in TRAJECTORY_SOURCES:
+        raise PoseliftError(f"unknown trajectory source {trajectory_source!r}; expected one of {', '.join(TRAJECTORY_SOURCES)}")
+    if focal is not None and not (math.isfinite(focal) and focal > 0):
+        raise PoseliftError(f"--focal must be a positive number of pixels, got {focal}")
     lifter = load_model(checkpoint)
     if lifter.config.num_joints_in != 17:
         raise PoseliftError(f"the checkpoint takes {lifter.config.num_joints_in} input joints; streaming feeds H36M-17")
-    causal = CausalLifter(lifter)
+    fitting = trajectory_source == "fit"
+    causal = CausalLifter(lifter, trajectory=not fitting)
     rate, width, height, frames = _open_source(video, camera, fps)
+    focal_px = focal if focal is not None else default_focal(width, height)
+    intrinsics = np.array([focal_px, focal_px, width / 2.0, height / 2.0, 0, 0, 0, 0, 0])
+    smoother = CausalRootSmoother(rate) if fitting else None
+    limbs = list(ROOT_FIT_JOINTS)
+    if fitting:
+        log.info("trajectory: root fitted to the 2D through a camera with focal length %.0f px (%s), smoothed causally",
+                 focal_px, "--focal" if focal is not None else "default: the image diagonal; pass --focal PX if you know it")
     stats = LatencyStats()
     last_seen: np.ndarray | None = None
     detected_frames = 0
@@ -185,6 +210,11 @@ def run_stream(
             if last_seen is not None and np.isfinite(last_seen).all():
                 norm = normalize_screen(last_seen, width, height).astype(np.float32)
                 pose, traj = causal.push(norm)
+                if smoother is not None:  # joints not seen in this frame (stale positions) do not count
+                    weights = np.where(found, conf, 0.0)[limbs]
+                    raw = fit_root_position(pose[limbs], last_seen[limbs], intrinsics, weights,
+                                            robust_iterations=ROOT_FIT_ROBUST_ITERATIONS)
+                    traj = smoother.push(raw)
                 t2 = time.perf_counter()
                 stats.lift.append((t2 - t1) * 1000)
                 record["joints_3d"] = np.round(pose, 5).tolist()
@@ -208,6 +238,8 @@ def run_stream(
         "frames": len(stats.total),
         "frames_with_person": detected_frames,
         "receptive_field": causal.rf,
+        "trajectory_source": trajectory_source,
+        "focal_px": focal_px if fitting else None,
         "wall_s": wall,
         "frames_per_s": len(stats.total) / wall,
         "latency": stats.summary(),
@@ -229,7 +261,7 @@ def cmd_stream(args: argparse.Namespace) -> int:
         raise PoseliftError("--max-frames must be a positive number of frames")
     summary = run_stream(
         args.video, camera=args.camera, checkpoint=args.checkpoint, fps=args.fps, realtime=args.realtime,
-        max_frames=args.max_frames, jsonl=args.jsonl,
+        max_frames=args.max_frames, jsonl=args.jsonl, focal=args.focal, trajectory_source=args.trajectory_source,
     )
     if args.summary_json:
         print(json.dumps(summary), file=sys.stderr)
@@ -251,4 +283,6 @@ def add_stream(sub) -> None:
     p.add_argument("--max-frames", type=int, default=None, help="stop after N frames")
     p.add_argument("--jsonl", action="store_true", help="print one JSON object per frame on stdout (joints_3d in metres, latency in ms)")
     p.add_argument("--summary-json", action="store_true", help="also print the latency summary as JSON on stderr")
+    p.add_argument("--focal", type=float, default=None, metavar="PX", help="camera focal length in pixels for the fitted trajectory's depth (default: the image diagonal sqrt(w²+h²))")
+    p.add_argument("--trajectory-source", choices=["fit", "model"], default="fit", help="'fit' (default): the root placed onto the 2D legs and arms each frame, smoothed causally (0.2 s running median, then a 0.1 s exponential average), for any checkpoint; 'model': the checkpoint's trajectory model (none without one)")
     p.set_defaults(func=cmd_stream)
