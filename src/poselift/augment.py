@@ -456,15 +456,23 @@ def _random_directions(shape: tuple[int, ...], generator: torch.Generator, dtype
     return torch.stack([torch.cos(angle), torch.sin(angle)], -1)
 
 
-def corrupt_keypoints(kp: torch.Tensor, generator: torch.Generator, cfg: NoiseConfig | None = None) -> torch.Tensor:
+def corrupt_keypoints(
+    kp: torch.Tensor, generator: torch.Generator, cfg: NoiseConfig | None = None, *, masked: bool | None = None
+) -> torch.Tensor:
     """Corrupt screen-coordinate windows ``[B, T, J, 2]`` like a 2D detector (see
     :class:`NoiseConfig`); returns a new tensor. Order: jitter, bias, outliers, limb
-    swaps, then gaps (interpolated from the corrupted frames around them)."""
+    swaps, then gaps (interpolated from the corrupted frames around them).
+
+    ``masked``: apply the swaps, gaps and clean windows with masks over the whole batch
+    instead of selecting the affected windows. Same result; no host synchronisation,
+    so a GPU can run ahead, but more arithmetic, which a CPU pays for. Default: masks
+    everywhere but on the CPU."""
     cfg = NoiseConfig() if cfg is None else cfg
     if kp.ndim != 4 or kp.shape[-1] != 2:
         raise PoseliftError(f"keypoints must be shaped [windows, frames, joints, 2], got {list(kp.shape)}")
     b, t, j, _ = kp.shape
     dt, dev = kp.dtype, kp.device  # the generator must live on kp's device
+    masked = dev.type != "cpu" if masked is None else masked
     x = kp.clone()
     if b == 0:
         return x
@@ -498,8 +506,12 @@ def corrupt_keypoints(kp: torch.Tensor, generator: torch.Generator, cfg: NoiseCo
         limb = torch.randint(0, len(limbs), (b,), generator=generator, device=dev)
         length = torch.clamp(torch.randint(cfg.swap_frames[0], cfg.swap_frames[1] + 1, (b,), generator=generator, device=dev), max=t)
         start = (torch.rand(b, generator=generator, device=dev) * (t - length + 1)).long()
-        sel = swap.nonzero()[:, 0]  # only the few affected windows are touched
-        if len(sel):
+        if masked:
+            frames = torch.arange(t, device=dev)
+            active = swap[:, None] & (frames >= start[:, None]) & (frames < (start + length)[:, None])  # [B, T]
+            index = torch.where(active[..., None], tables[limb][:, None, :], torch.arange(j, device=dev))  # [B, T, J]
+            x = torch.gather(x, 2, index[..., None].expand(b, t, j, 2))
+        elif len(sel := swap.nonzero()[:, 0]):  # only the few affected windows are touched
             frames = torch.arange(t, device=dev)
             active = (frames >= start[sel, None]) & (frames < (start + length)[sel, None])  # [S, T]
             index = torch.where(active[..., None], tables[limb[sel]][:, None, :], torch.arange(j, device=dev))  # [S, T, J]
@@ -512,18 +524,29 @@ def corrupt_keypoints(kp: torch.Tensor, generator: torch.Generator, cfg: NoiseCo
         length = torch.clamp(torch.randint(cfg.gap_frames[0], cfg.gap_frames[1] + 1, (b,), generator=generator, device=dev), max=t - 2)
         start = 1 + (torch.rand(b, generator=generator, device=dev) * (t - 1 - length)).long()  # gap in [1, T-2], edges inside
         start = torch.minimum(start, t - 1 - length)
-        sel = has_gap.nonzero()[:, 0]
         frames = torch.arange(t, device=dev)
-        in_gap = (frames >= start[sel, None]) & (frames < (start + length)[sel, None])  # [S, T]
-        si, ti, ji = (in_gap[:, :, None] & chosen[sel, None, :]).nonzero(as_tuple=True)
-        bi = sel[si]
-        before = x[bi, start[bi] - 1, ji]  # [G, 2]: the (corrupted) frames around the gap
-        after = x[bi, start[bi] + length[bi], ji]
-        w = ((ti - start[bi] + 1).to(dt) / (length[bi] + 1).to(dt))[:, None]
-        x[bi, ti, ji] = before + (after - before) * w
+        if masked:
+            in_gap = has_gap[:, None] & (frames >= start[:, None]) & (frames < (start + length)[:, None])  # [B, T]
+            rows = torch.arange(b, device=dev)
+            before = x[rows, start - 1][:, None]  # [B, 1, J, 2]: the (corrupted) frames around the gap
+            after = x[rows, start + length][:, None]
+            w = ((frames[None] - start[:, None] + 1).to(dt) / (length[:, None] + 1).to(dt))[..., None, None]
+            x = torch.where((in_gap[:, :, None] & chosen[:, None, :])[..., None], before + (after - before) * w, x)
+        else:
+            sel = has_gap.nonzero()[:, 0]
+            in_gap = (frames >= start[sel, None]) & (frames < (start + length)[sel, None])  # [S, T]
+            si, ti, ji = (in_gap[:, :, None] & chosen[sel, None, :]).nonzero(as_tuple=True)
+            bi = sel[si]
+            before = x[bi, start[bi] - 1, ji]  # [G, 2]: the (corrupted) frames around the gap
+            after = x[bi, start[bi] + length[bi], ji]
+            w = ((ti - start[bi] + 1).to(dt) / (length[bi] + 1).to(dt))[:, None]
+            x[bi, ti, ji] = before + (after - before) * w
     if cfg.clean_prob > 0:
         clean = torch.rand(b, generator=generator, device=dev) < cfg.clean_prob
-        x[clean] = kp[clean]
+        if masked:
+            x = torch.where(clean[:, None, None, None], kp, x)
+        else:
+            x[clean] = kp[clean]
     return x
 
 
@@ -543,13 +566,20 @@ def corrupt_sequence(
 
 
 # ---------------------------------------------------------------------- dataset
-def flip_batch(inputs, targets, trajectory, intrinsics, flipped, perm):
+def flip_batch(inputs, targets, trajectory, intrinsics, flipped, perm, *, masked: bool | None = None):
     """Mirror the selected items of a batch: negate x of 2D and 3D, swap left/right
-    (``perm``), negate the trajectory x and the principal point ``cx``."""
-    sel = flipped.nonzero()[:, 0]
-    inputs, targets = inputs.clone(), targets.clone()
-    inputs[sel] = flip_keypoints(inputs[sel], perm)
-    targets[sel] = flip_keypoints(targets[sel], perm)
+    (``perm``), negate the trajectory x and the principal point ``cx``. ``masked``
+    (default: off on the CPU): mirror every item and keep the selected ones, with no
+    host synchronisation (see :func:`corrupt_keypoints`); the same result."""
+    if masked if masked is not None else inputs.device.type != "cpu":
+        keep = flipped[:, None, None, None]
+        inputs = torch.where(keep, flip_keypoints(inputs, perm), inputs)
+        targets = torch.where(keep, flip_keypoints(targets, perm), targets)
+    else:
+        sel = flipped.nonzero()[:, 0]
+        inputs, targets = inputs.clone(), targets.clone()
+        inputs[sel] = flip_keypoints(inputs[sel], perm)
+        targets[sel] = flip_keypoints(targets[sel], perm)
     trajectory = torch.where(flipped[:, None, None], trajectory * torch.tensor([-1.0, 1.0, 1.0], dtype=trajectory.dtype, device=trajectory.device), trajectory)
     sign = torch.tensor([1, 1, -1, 1, 1, 1, 1, -1, 1], dtype=intrinsics.dtype, device=intrinsics.device)
     intrinsics = torch.where(flipped[:, None], intrinsics * sign, intrinsics)
