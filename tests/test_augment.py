@@ -812,3 +812,36 @@ def test_masked_corruption_and_flip_equal_the_selecting_ones():
     b = A.flip_batch(kp, targets, traj, intr, flipped, PERM, masked=True)
     assert all(torch.equal(x, y) for x, y in zip(a, b))
     assert torch.equal(a[0][~flipped], kp[~flipped]) and not torch.equal(a[0][flipped], kp[flipped])
+
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (torch sees none)")
+
+
+@needs_cuda
+def test_batches_rendered_on_the_gpu_are_deterministic_and_well_formed():
+    ds = A.WildWindowDataset(world_sequences(2, 60), 9, noise=A.NoiseConfig(clean_prob=0.2), samples_per_window=2).to("cuda")
+    first = list(ds.batches(32, torch.Generator(device="cuda").manual_seed(3)))
+    second = list(ds.batches(32, torch.Generator(device="cuda").manual_seed(3)))
+    for a, b in zip(first, second):
+        assert a.inputs.device.type == "cuda" and a.inputs.shape[1:] == (9, 17, 2)
+        assert torch.isfinite(a.inputs).all() and torch.isfinite(a.targets).all()
+        assert torch.equal(a.inputs, b.inputs) and torch.equal(a.targets, b.targets)
+
+
+@needs_cuda
+def test_wild_training_on_the_gpu_evaluates_and_resumes_on_the_cpu(tmp_path, capsys, caplog):
+    from poselift.train import train
+
+    root, _ = make_fake_h36m(tmp_path / "h36m", subjects=("S1", "S9"), frames=60)
+    cfg = TrainConfig(
+        data_dir=str(root), subjects_train=["S1"], subjects_test=["S9"], recipe="wild", filter_widths=(3,),
+        channels=8, epochs=2, batch_size=128, validate_every=1, device="cuda",
+    )
+    last = train(cfg, tmp_path / "run", progress=False, stop_after=1)
+    payload, meta = read_checkpoint(last)
+    assert payload["rng_data_device"] == "cuda" and np.isfinite(meta["state"]["history"][0]["val_mpjpe_mm"])
+    assert main(["evaluate", "--checkpoint", str(last), "--device", "cuda", "--json", "--no-flip"]) == 0
+    assert np.isfinite(json.loads(capsys.readouterr().out)["mpjpe_mm"])
+    with caplog.at_level("WARNING", logger="poselift"):
+        train(dataclasses.replace(cfg, device="cpu"), tmp_path / "run", progress=False, resume=True)
+    assert "rendered its batches on cuda" in caplog.text
