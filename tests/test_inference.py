@@ -134,3 +134,22 @@ def test_bench_bad_options_exit_2(tmp_path, monkeypatch, capsys):
 
 def test_folded_model_type():
     assert isinstance(fold_batchnorm(_model()), FoldedTemporalModel)
+
+
+def test_bench_train_wild_batches_and_device_options(capsys):
+    r = _bench(capsys, "train", "--channels", "32", "--batch-size", "64", "--steps", "2", "--wild")
+    assert r["samples_per_s"] > 0 and r["device"] == "cpu" and r["batches"].startswith("wild")
+    plain = _bench(capsys, "train", "--channels", "32", "--batch-size", "64", "--steps", "2")
+    assert plain["batches"] == "stored windows" and "gpu" not in plain["machine"]
+    for bad, match in ((["infer", "--wild"], "apply to `bench train`"), (["train", "--wild", "--reference"], "--reference")):
+        assert main(["bench", *bad, "--channels", "32"]) == 2
+        assert match in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert main(["bench", "train", "--device", "cuda"]) == 2
+        assert "sees no CUDA GPU" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (torch sees none)")
+def test_bench_train_on_the_gpu(capsys):
+    r = _bench(capsys, "train", "--channels", "64", "--steps", "3", "--wild", "--device", "cuda")
+    assert r["samples_per_s"] > 0 and r["device"].startswith("cuda") and r["machine"]["gpu"]

@@ -19,6 +19,7 @@ import torch
 
 from poselift import losses
 from poselift.data.windows import FlipSpec, WindowDataset
+from poselift.errors import PoseliftError
 from poselift.evaluate import predict_sequence
 from poselift.model import ModelConfig, TemporalModel, TemporalModelStrided, parse_arc
 from poselift.skeleton import H36M_17
@@ -43,20 +44,32 @@ def forward_flops_per_output(cfg: ModelConfig, strided: bool) -> float:
     return flops + 2 * c * cfg.num_joints_out * 3
 
 
-def matmul_peak_gflops(size: int = 2048, repeats: int = 5, dtype: torch.dtype = torch.float32) -> float:
-    """Best-of-``repeats`` GFLOP/s of a square matrix product."""
-    a = torch.randn(size, size, dtype=dtype)
-    b = torch.randn(size, size, dtype=dtype)
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_peak_gflops(
+    size: int = 2048, repeats: int = 5, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu"
+) -> float:
+    """Best-of-``repeats`` GFLOP/s of a square matrix product on ``device``."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        size = max(size, 8192)  # a GPU needs a large product to reach its peak
+    a = torch.randn(size, size, dtype=dtype, device=device)
+    b = torch.randn(size, size, dtype=dtype, device=device)
     torch.mm(a, b)
+    _sync(device)
     best = float("inf")
     for _ in range(repeats):
         t = time.perf_counter()
         torch.mm(a, b)
+        _sync(device)
         best = min(best, time.perf_counter() - t)
     return 2 * size**3 / best / 1e9
 
 
-def machine() -> dict:
+def machine(device: torch.device | str = "cpu") -> dict:
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -66,13 +79,17 @@ def machine() -> dict:
                     break
     except OSError:
         pass
-    return {
+    info = {
         "cpu": cpu,
         "logical_cpus": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "python": platform.python_version(),
     }
+    if torch.device(device).type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(torch.device(device))
+        info["cuda"] = torch.version.cuda
+    return info
 
 
 def _random_sequences(cfg: ModelConfig, rng: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -82,12 +99,17 @@ def _random_sequences(cfg: ModelConfig, rng: np.random.Generator) -> tuple[list[
     return seqs2d, seqs3d
 
 
-def _time_training(step, cfg: ModelConfig, batch_size: int, steps: int, warmup: int, label: str) -> dict:
-    """Median wall time of ``step(i)`` (one whole training step) after ``warmup`` steps."""
+def _time_training(
+    step, cfg: ModelConfig, batch_size: int, steps: int, warmup: int, label: str, device: torch.device | None = None
+) -> dict:
+    """Median wall time of ``step(i)`` (one whole training step, finished on ``device``)
+    after ``warmup`` steps."""
     times = []
     for i in range(warmup + steps):
         t = time.perf_counter()
         step(i)
+        if device is not None:
+            _sync(device)
         if i >= warmup:
             times.append(time.perf_counter() - t)
         print(f"\r{label} step {i + 1}/{warmup + steps}", end="", file=sys.stderr)
@@ -98,14 +120,36 @@ def _time_training(step, cfg: ModelConfig, batch_size: int, steps: int, warmup: 
     return {"samples_per_s": samples_per_s, "step_time_s": per_step, "gflops": samples_per_s * flops_per_sample / 1e9, "flops_per_sample": flops_per_sample}
 
 
-def bench_train(cfg: ModelConfig, batch_size: int, steps: int, warmup: int = 2, *, precision: str = "fp32", profile: bool = False) -> dict:
-    """Training throughput of our strided model (``bf16``: forward under autocast)."""
-    seqs2d, seqs3d = _random_sequences(cfg, np.random.default_rng(0))
-    flip = FlipSpec.from_skeletons(H36M_17, H36M_17) if cfg.num_joints_in == cfg.num_joints_out == 17 else None
-    data = WindowDataset(seqs2d, seqs3d, cfg.receptive_field, causal=cfg.causal, flip=flip)
-    model = TemporalModelStrided(cfg).train()
+def _wild_bench_data(cfg: ModelConfig, device: torch.device):
+    """``--recipe wild`` batches of ten 2,000-frame procedural figures (no dataset files),
+    rendered on ``device``, with the recipe's detector noise."""
+    from poselift.augment import NoiseConfig, WildWindowDataset
+    from poselift.synthetic import animate_figure
+
+    if cfg.num_joints_in != 17 or cfg.num_joints_out != 17:
+        raise PoseliftError("bench train --wild needs the H36M-17 model (17 joints in and out)")
+    world = [animate_figure(2000, seed=i) for i in range(10)]
+    data = WildWindowDataset(world, cfg.receptive_field, causal=cfg.causal, noise=NoiseConfig(clean_prob=0.2)).to(device)
+    return data, torch.Generator(device=device).manual_seed(0)
+
+
+def bench_train(
+    cfg: ModelConfig, batch_size: int, steps: int, warmup: int = 2, *, precision: str = "fp32", profile: bool = False,
+    device: torch.device | str = "cpu", wild: bool = False,
+) -> dict:
+    """Training throughput of our strided model (``bf16``: forward under autocast) on
+    ``device``; ``wild``: batches rendered like ``--recipe wild`` (on the device) instead
+    of gathered from stored 2D windows."""
+    device = torch.device(device)
+    if wild:
+        data, gen = _wild_bench_data(cfg, device)
+    else:
+        seqs2d, seqs3d = _random_sequences(cfg, np.random.default_rng(0))
+        flip = FlipSpec.from_skeletons(H36M_17, H36M_17) if cfg.num_joints_in == cfg.num_joints_out == 17 else None
+        data = WindowDataset(seqs2d, seqs3d, cfg.receptive_field, causal=cfg.causal, flip=flip)
+        gen = torch.Generator().manual_seed(0)
+    model = TemporalModelStrided(cfg).train().to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, amsgrad=True)
-    gen = torch.Generator().manual_seed(0)
 
     def batches():
         while True:
@@ -114,15 +158,15 @@ def bench_train(cfg: ModelConfig, batch_size: int, steps: int, warmup: int = 2, 
     it = batches()
 
     def step(i: int) -> None:
-        batch = next(it)
-        with _autocast(precision):
+        batch = next(it).to(device)
+        with _autocast(precision, device):
             pred = model(batch.inputs)
         loss = losses.mpjpe_loss(pred.float(), batch.targets)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
 
-    result = _time_training(step, cfg, batch_size, steps, warmup, "train")
+    result = _time_training(step, cfg, batch_size, steps, warmup, "train", device)
     if profile:
         result["profile"] = _profile(step, steps=3)
     return result
@@ -228,12 +272,12 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _autocast(precision: str):
-    """``torch.autocast`` for ``bf16``, a no-op context for ``fp32``."""
+def _autocast(precision: str, device: torch.device | None = None):
+    """``torch.autocast`` for ``bf16`` (on ``device``, default the CPU), a no-op context for ``fp32``."""
     import contextlib
 
     if precision == "bf16":
-        return torch.autocast("cpu", dtype=torch.bfloat16)
+        return torch.autocast(device.type if device is not None else "cpu", dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
@@ -376,9 +420,17 @@ def run_bench(args) -> dict:
     """Run the benchmark ``args.what`` and return one JSON-serialisable result."""
     from poselift.errors import PoseliftError
 
+    from poselift.distributed import resolve_device
+
     if args.threads:
         torch.set_num_threads(args.threads)
+    device = resolve_device(getattr(args, "device", "cpu"))
+    wild = getattr(args, "wild", False)
+    if (device.type != "cpu" or wild) and args.what != "train":
+        raise PoseliftError("--device and --wild apply to `bench train`")
     reference = getattr(args, "reference", False)
+    if reference and (device.type != "cpu" or wild):
+        raise PoseliftError("--reference times the original's CPU training: it takes no --device cuda or --wild")
     precision = getattr(args, "precision", "fp32")
     if precision == "bf16" and (reference or args.what in ("stream", "pipeline")):
         raise PoseliftError("--precision bf16 applies to `bench train` and `bench infer` (ours), not with --reference, stream or pipeline")
@@ -386,24 +438,29 @@ def run_bench(args) -> dict:
     if args.what == "train" and reference:
         result = bench_train_reference(cfg, args.batch_size, args.steps)
     elif args.what == "train":
-        result = bench_train(cfg, args.batch_size, args.steps, precision=precision, profile=getattr(args, "profile", False))
+        result = bench_train(
+            cfg, args.batch_size, args.steps, precision=precision, profile=getattr(args, "profile", False),
+            device=device, wild=wild,
+        )
     elif args.what == "stream":
         result = bench_stream(cfg, reference=reference)
     elif args.what == "pipeline":
         result = bench_pipeline(getattr(args, "video", None), getattr(args, "checkpoint", None))
     else:
         result = bench_infer(cfg, args.frames, reference=reference, precision=precision)
-    peak = matmul_peak_gflops()
+    peak = matmul_peak_gflops(device=device)
     result.update(
         {
             "what": args.what + (" (reference: original implementation's structure)" if reference else ""),
             "precision": precision,
             "native_bf16": native_bf16(),
             "config": {**cfg.to_dict(), "batch_size": args.batch_size, "frames": args.frames, "receptive_field": cfg.receptive_field},
+            "device": str(device),
+            "batches": "wild (rendered on the device)" if wild else "stored windows",
             "matmul_peak_gflops": peak,
             "peak_fraction": result["gflops"] / peak,
             "peak_rss_mb": _peak_rss_mb(),
-            "machine": machine(),
+            "machine": machine(device),
             "command": "poselift " + " ".join(sys.argv[1:]),
         }
     )

@@ -437,6 +437,8 @@ def add_bench(sub) -> None:
     p.add_argument("--video", default=None, help="pipeline: video to run (default ../shared/data/video/sports2d_demo.mp4)")
     p.add_argument("--checkpoint", default=None, help="pipeline: checkpoint to lift with (default: the bundled model)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu", help="train: where the steps run (default cpu; the peak is then measured on that device too)")
+    p.add_argument("--wild", action="store_true", help="train: batches rendered like `--recipe wild` (random cameras, detector noise, flips; procedural figures, no dataset needed) on --device, instead of stored 2D windows")
     p.add_argument("--json", action="store_true", help="compact JSON on one line")
     p.set_defaults(func=cmd_bench)
 
