@@ -617,14 +617,20 @@ def test_wild_real_cameras_need_the_recipe_and_a_valid_fraction(tmp_path):
         Trainer(TrainConfig(recipe="wild", filter_widths=(3,), channels=8, wild_real_cameras=-0.1), tmp_path / "r")
 
 
-def test_wild_recipe_with_real_cameras_trains_and_records_the_fraction(tmp_path, capsys):
+def _train_tiny_wild(tmp_path, *options: str):
+    """One epoch of `poselift train --recipe wild` (RF 3, 8 channels) on a fake H36M
+    (train S1, test S9) with extra ``options``; returns (data folder, run folder)."""
     root, _ = make_fake_h36m(tmp_path / "h36m", subjects=("S1", "S9"), frames=60)
     run = tmp_path / "run"
     assert main([
         "train", "--recipe", "wild", "--data-dir", str(root), "--subjects-train", "S1", "--subjects-test", "S9",
-        "--arc", "3", "--channels", "8", "--wild-real-cameras", "0.5", "--epochs", "1", "--batch-size", "256",
-        "--threads", "1", "--out", str(run), "--no-progress",
+        "--arc", "3", "--channels", "8", "--epochs", "1", "--threads", "1", *options, "--out", str(run), "--no-progress",
     ]) == 0
+    return root, run
+
+
+def test_wild_recipe_with_real_cameras_trains_and_records_the_fraction(tmp_path, capsys):
+    root, run = _train_tiny_wild(tmp_path, "--wild-real-cameras", "0.5", "--batch-size", "256")
     _, meta = read_checkpoint(run / "last.pt")
     assert meta["train"]["wild_real_cameras"] == 0.5 and meta["augmentation"]["real_camera_fraction"] == 0.5
     assert np.isfinite(meta["state"]["history"][0]["val_mpjpe_mm"])
@@ -732,13 +738,7 @@ def test_resume_across_batch_devices_warns_and_continues(tmp_path, caplog):
 
 @pytest.mark.parametrize("value", ["cpu", "auto"])
 def test_augment_device_option_is_recorded(tmp_path, value):
-    root, _ = make_fake_h36m(tmp_path / "h36m", subjects=("S1", "S9"), frames=60)
-    run = tmp_path / "run"
-    assert main([
-        "train", "--recipe", "wild", "--data-dir", str(root), "--subjects-train", "S1", "--subjects-test", "S9",
-        "--arc", "3", "--channels", "8", "--epochs", "1", "--batch-size", "128", "--threads", "1",
-        "--validate-every", "0", "--augment-device", value, "--out", str(run), "--no-progress",
-    ]) == 0
+    root, run = _train_tiny_wild(tmp_path, "--batch-size", "128", "--validate-every", "0", "--augment-device", value)
     assert read_checkpoint(run / "last.pt")[1]["train"]["augment_device"] == value
     with pytest.raises(PoseliftError, match="--augment-device"):
         Trainer(TrainConfig(data_dir=str(root), recipe="wild", augment_device="gpu"), tmp_path / "x")

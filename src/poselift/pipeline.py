@@ -275,6 +275,12 @@ def fitted_root(
     return smooth_trajectory(root, fps)
 
 
+def pinhole_intrinsics(width: int, height: int, focal_px: float) -> np.ndarray:
+    """``[9]`` pixel intrinsics of a distortion-free camera with focal length ``focal_px``
+    and the principal point at the image centre (what ``infer`` and ``stream`` assume)."""
+    return np.array([focal_px, focal_px, width / 2.0, height / 2.0, 0, 0, 0, 0, 0])
+
+
 def fit_trajectory(
     joints: np.ndarray, points_px: np.ndarray, confidence: np.ndarray, width: int, height: int, focal_px: float,
     fps: float,
@@ -283,7 +289,7 @@ def fit_trajectory(
     ``[T, 17, 3]`` onto ``points_px`` ``[T, 17, 2]`` (pixels, weighted by ``confidence``)
     through a pinhole camera with focal length ``focal_px`` and the principal point at
     the image centre."""
-    intrinsics = np.array([focal_px, focal_px, width / 2.0, height / 2.0, 0, 0, 0, 0, 0])
+    intrinsics = pinhole_intrinsics(width, height, focal_px)
     fit = list(ROOT_FIT_JOINTS)
     return fitted_root(joints[:, fit], points_px[:, fit], intrinsics, fps, confidence[:, fit])
 

@@ -162,6 +162,7 @@ def run_stream(
     from poselift.model import load_model
     from poselift.pipeline import (
         ROOT_FIT_JOINTS, ROOT_FIT_ROBUST_ITERATIONS, TRAJECTORY_SOURCES, CausalRootSmoother, default_focal,
+        pinhole_intrinsics,
     )
     from poselift.skeleton import to_h36m17
 
@@ -178,7 +179,7 @@ def run_stream(
     causal = CausalLifter(lifter, trajectory=not fitting)
     rate, width, height, frames = _open_source(video, camera, fps)
     focal_px = focal if focal is not None else default_focal(width, height)
-    intrinsics = np.array([focal_px, focal_px, width / 2.0, height / 2.0, 0, 0, 0, 0, 0])
+    intrinsics = pinhole_intrinsics(width, height, focal_px)
     smoother = CausalRootSmoother(rate) if fitting else None
     limbs = list(ROOT_FIT_JOINTS)
     if fitting:
