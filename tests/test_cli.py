@@ -148,6 +148,28 @@ def test_argparse_errors_exit_2(capsys):
     assert exc.value.code == 2
 
 
+@pytest.mark.parametrize("verb", ["train", "evaluate", "infer", "infer-batch", "stream", "bench"])
+@pytest.mark.parametrize("value", ["0", "-2", "two"])
+def test_threads_must_be_a_positive_whole_number(verb, value, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([verb, "--threads", value])
+    assert exc.value.code == 2
+    assert "--threads" in capsys.readouterr().err
+
+
+def test_threads_are_applied_before_the_command_runs(tmp_path, capsys):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        rc, _, err = run(["evaluate", "--checkpoint", tmp_path / "nope.pt", "--threads", "1"], capsys)
+        assert rc == 2 and "does not exist" in err  # the command itself still ran (and failed cleanly)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 # ---------------------------------------------------------------- bad checkpoints
 def test_missing_checkpoint(tmp_path, capsys):
     missing = tmp_path / "nope.pt"

@@ -84,6 +84,14 @@ def test_stream_trajectory_sources(tmp_path, monkeypatch):
         run_stream(str(video), checkpoint=plain, focal=-1.0)
 
 
+@pytest.mark.parametrize("option", [["--fps", "0"], ["--fps", "nan"], ["--max-frames", "0"], ["--focal", "-5"], ["--camera", "-1"]])
+def test_stream_bad_numbers_are_usage_errors(option, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["stream", "video.mp4", *option])
+    assert exc.value.code == 2
+    assert option[0] in capsys.readouterr().err
+
+
 def test_stream_bad_input_exits_2(tmp_path, capsys):
     causal = _save_lifter(tmp_path / "causal.pt", causal=True)
     symmetric = _save_lifter(tmp_path / "sym.pt", causal=False)

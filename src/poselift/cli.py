@@ -13,6 +13,7 @@ import logging
 import sys
 from pathlib import Path
 
+from poselift.argtypes import add_threads_option, apply_threads
 from poselift.errors import PoseliftError
 
 log = logging.getLogger("poselift")
@@ -132,7 +133,7 @@ def add_train(sub) -> None:
     g.add_argument("--no-flip-augment", action="store_true", help="disable left/right flip augmentation")
     g.add_argument("--seed", type=int, default=1234, help="random seed (default 1234)")
     g.add_argument("--validate-every", type=int, default=1, help="validate MPJPE on the test subjects every N epochs (0: never)")
-    g.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    add_threads_option(g)
     g = p.add_argument_group("semi-supervised (back-projection)")
     g.add_argument("--subjects-unlabeled", default=None, help="comma-separated subjects used as unlabeled video (2D + camera intrinsics only), e.g. S5,S6,S7,S8; enables semi-supervised training and the trajectory model")
     g.add_argument("--warmup", type=int, default=1, help="supervised-only epochs before the unlabeled loss is attached (default 1)")
@@ -321,6 +322,7 @@ def add_evaluate(sub) -> None:
     p.add_argument("--virtual-preset", default="wild", choices=["wild", "studio", "studio-centered"], help="distribution of the --virtual-cameras: 'wild' (default) is the training prior (yaw 0-360°, elevation -10..45°, 2.5-8 m, field of view 40-90°, roll ±5°, subject up to 25%% off centre); 'studio' has the Human3.6M studio cameras' geometry (field of view 47°, elevation 7-10°, 4.4-5.7 m) at random azimuths; 'studio-centered' also centres the subject with no roll, so it differs from the studio only in azimuth and lens distortion")
     p.add_argument("--virtual-set", action="append", default=[], metavar="NAME=VALUE", help="override one setting of the virtual camera distribution, repeatable: a range as LOW,HIGH (yaw_deg, elevation_deg, distance_m, fov_deg: degrees / metres), a number (roll_deg, principal_offset, aim_offset: fractions of the image width, min_depth_m), e.g. --virtual-set fov_deg=80,90")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where the models run: auto = cuda when torch sees a GPU, else cpu (default auto)")
+    add_threads_option(p)
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=cmd_evaluate)
 
@@ -436,7 +438,7 @@ def add_bench(sub) -> None:
     p.add_argument("--profile", action="store_true", help="train: also profile 3 steps and report the top operators by self CPU time (table on stderr)")
     p.add_argument("--video", default=None, help="pipeline: video to run (default ../shared/data/video/sports2d_demo.mp4)")
     p.add_argument("--checkpoint", default=None, help="pipeline: checkpoint to lift with (default: the bundled model)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    add_threads_option(p)
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu", help="train: where the steps run (default cpu; the peak is then measured on that device too)")
     p.add_argument("--wild", action="store_true", help="train: batches rendered like `--recipe wild` (random cameras, detector noise, flips; procedural figures, no dataset needed) on --device, instead of stored 2D windows")
     p.add_argument("--json", action="store_true", help="compact JSON on one line")
@@ -495,6 +497,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        apply_threads(args)
         return int(args.func(args) or 0)
     except PoseliftError as exc:
         print(f"poselift: error: {exc}", file=sys.stderr)

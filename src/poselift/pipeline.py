@@ -68,6 +68,7 @@ from typing import Any, Iterator, NamedTuple
 import numpy as np
 
 from poselift import plausibility
+from poselift.argtypes import add_threads_option, non_negative_int, positive_float, positive_int
 from poselift.errors import PoseliftError
 
 log = logging.getLogger("poselift.infer")
@@ -908,36 +909,6 @@ def _cmd_infer_run(args: argparse.Namespace) -> InferResult:
     )
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
-    return value
-
-
 def _add_shared_infer_args(p: argparse.ArgumentParser, *, keypoints_format: bool) -> None:
     """Options `infer` and `infer-batch` share (read back by :func:`_shared_infer_options`)."""
     from poselift.detect import DETECTORS, KEYPOINT_FORMATS
@@ -947,18 +918,19 @@ def _add_shared_infer_args(p: argparse.ArgumentParser, *, keypoints_format: bool
     if keypoints_format:
         p.add_argument("--keypoints-format", choices=("auto",) + KEYPOINT_FORMATS, default="auto", help="format of a keypoint INPUT (default auto: folder → openpose, .json → coco-json, .npz → npz, .csv → csv, anything else is decoded as a video)")
     g = p.add_argument_group("input geometry and timing")
-    g.add_argument("--width", type=_positive_int, default=None, metavar="PX", help="image width in pixels of a keypoint INPUT: required when the file does not state it, overrides it otherwise (videos: read from the file)")
-    g.add_argument("--height", type=_positive_int, default=None, metavar="PX", help="image height in pixels of a keypoint INPUT (like --width)")
-    g.add_argument("--fps", type=_positive_float, default=None, metavar="FPS", help="input frame rate in frames/s: required for keypoint files without one; for a video it replaces the container's rate (needed when the container has none)")
-    g.add_argument("--focal", type=_positive_float, default=None, metavar="PX", help="camera focal length in pixels, used for the trajectory (root position) depth; default: the image diagonal sqrt(w²+h²) (≈53° diagonal field of view)")
+    g.add_argument("--width", type=positive_int, default=None, metavar="PX", help="image width in pixels of a keypoint INPUT: required when the file does not state it, overrides it otherwise (videos: read from the file)")
+    g.add_argument("--height", type=positive_int, default=None, metavar="PX", help="image height in pixels of a keypoint INPUT (like --width)")
+    g.add_argument("--fps", type=positive_float, default=None, metavar="FPS", help="input frame rate in frames/s: required for keypoint files without one; for a video it replaces the container's rate (needed when the container has none)")
+    g.add_argument("--focal", type=positive_float, default=None, metavar="PX", help="camera focal length in pixels, used for the trajectory (root position) depth; default: the image diagonal sqrt(w²+h²) (≈53° diagonal field of view)")
     g.add_argument("--trajectory-source", choices=TRAJECTORY_SOURCES, default="fit", help="where the root trajectory comes from: 'fit' (default) places the lifted pose onto the 2D legs and arms through a pinhole camera with --focal (a robust fit, smoothed over 0.5 s (median) and 0.18 s (mean)), for any checkpoint; 'model' uses the checkpoint's trajectory model (depth scaled by --focal; none without one). On Human3.6M 'fit' is 4-5x more accurate and jitters far less")
     g = p.add_argument_group("lifting")
     g.add_argument("--causal", action="store_true", help="require a causal checkpoint (each output sees only past frames); error if the checkpoint is symmetric")
     g.add_argument("--no-flip", action="store_true", help="skip flip test-time augmentation (averaging with the mirrored input; never used for causal models); about 2x faster lifting")
-    g.add_argument("--max-gap", type=_non_negative_int, default=DEFAULT_MAX_GAP, metavar="FRAMES", help="longest run of missing frames (per joint, in input frames) that is interpolated silently; longer gaps are filled too but flagged in the output (default 10)")
+    g.add_argument("--max-gap", type=non_negative_int, default=DEFAULT_MAX_GAP, metavar="FRAMES", help="longest run of missing frames (per joint, in input frames) that is interpolated silently; longer gaps are filled too but flagged in the output (default 10)")
     g = p.add_argument_group("extra outputs")
     g.add_argument("--bvh", action="store_true", help="also write poses.bvh in the output folder (motion capture file for Blender etc.)")
     g.add_argument("--render", action="store_true", help="also write render.mp4 in the output folder: the input video (or the 2D keypoints) next to the 3D skeleton")
+    add_threads_option(p)
 
 
 def add_infer(sub) -> None:
@@ -982,9 +954,9 @@ def add_infer(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace outputs (poses.*, render.mp4) already in --out; they are replaced only when the run succeeds (default: refuse)")
     _add_shared_infer_args(p, keypoints_format=True)
     g = p.add_argument_group("rendering")
-    g.add_argument("--render-size", type=_positive_int, default=None, metavar="PX", help="height of the rendered video in pixels (default 480)")
+    g.add_argument("--render-size", type=positive_int, default=None, metavar="PX", help="height of the rendered video in pixels (default 480)")
     g.add_argument("--azimuth", type=float, default=None, metavar="DEG", help="viewing angle of the 3D panel around the vertical axis, in degrees (default 70: the input camera's side, as VideoPose3D; 160 = side view, 250 = from behind)")
-    g.add_argument("--limit-frames", type=_positive_int, default=None, metavar="N", help="render only the first N frames (the pose files always hold every frame)")
+    g.add_argument("--limit-frames", type=positive_int, default=None, metavar="N", help="render only the first N frames (the pose files always hold every frame)")
     p.add_argument("--json", action="store_true", help="print a JSON summary (frames, person frames, flagged frames, per-stage timings in s, end-to-end frames/s) on stdout; no progress bars")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_infer)
