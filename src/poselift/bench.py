@@ -417,13 +417,12 @@ def bench_pipeline(video: str | None, checkpoint: str | None, flip: bool = True)
 
 
 def run_bench(args) -> dict:
-    """Run the benchmark ``args.what`` and return one JSON-serialisable result."""
+    """Run the benchmark ``args.what`` and return one JSON-serialisable result
+    (``--threads`` is applied beforehand by :func:`poselift.cli.main`)."""
     from poselift.errors import PoseliftError
 
     from poselift.distributed import resolve_device
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     device = resolve_device(getattr(args, "device", "cpu"))
     wild = getattr(args, "wild", False)
     if (device.type != "cpu" or wild) and args.what != "train":
