@@ -19,6 +19,7 @@ import torch
 
 from poselift import losses
 from poselift.data.windows import FlipSpec, WindowDataset
+from poselift.distributed import cpu_has_native_bf16
 from poselift.errors import PoseliftError
 from poselift.evaluate import predict_sequence
 from poselift.model import ModelConfig, TemporalModel, TemporalModelStrided, parse_arc
@@ -281,16 +282,6 @@ def _autocast(precision: str, device: torch.device | None = None):
     return contextlib.nullcontext()
 
 
-def native_bf16() -> bool:
-    """Whether this CPU has bf16 matrix instructions (AVX512-BF16 / AMX); without them bf16 is emulated."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line for line in f if line.startswith("flags")), "")
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 def bench_infer(cfg: ModelConfig, frames: int, repeats: int = 3, *, reference: bool = False, precision: str = "fp32") -> dict:
     """Frames/s of lifting one ``frames``-long sequence (no flip TTA).
 
@@ -452,7 +443,7 @@ def run_bench(args) -> dict:
         {
             "what": args.what + (" (reference: original implementation's structure)" if reference else ""),
             "precision": precision,
-            "native_bf16": native_bf16(),
+            "native_bf16": cpu_has_native_bf16(),
             "config": {**cfg.to_dict(), "batch_size": args.batch_size, "frames": args.frames, "receptive_field": cfg.receptive_field},
             "device": str(device),
             "batches": "wild (rendered on the device)" if wild else "stored windows",

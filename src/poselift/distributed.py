@@ -143,9 +143,18 @@ def check_batch_size(batch_size: int, world_size: int) -> None:
 
 
 def cpu_has_native_bf16() -> bool:
-    """Whether this CPU has bf16 arithmetic (AVX-512 BF16 / AMX); else bf16 is emulated (slow)."""
-    capability = str(torch.backends.cpu.get_cpu_capability()).upper()
-    return "AVX512" in capability or "AMX" in capability
+    """Whether this CPU has bf16 arithmetic (AVX512-BF16 / AMX); else bf16 is emulated (slow).
+
+    Read from the CPU flags in ``/proc/cpuinfo`` (Linux): AVX-512 alone does not imply
+    bf16 (e.g. Skylake/Cascade Lake have AVX-512 but no ``avx512_bf16``). Elsewhere, an
+    AMX capability reported by torch counts as native.
+    """
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return "AMX" in str(torch.backends.cpu.get_cpu_capability()).upper()
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def check_precision(precision: str, device: torch.device) -> None:

@@ -1,0 +1,20 @@
+"""Does bf16 inference change the bundled model's accuracy? Runs `poselift evaluate`
+(S9/S11, GT 2D, flip; extra arguments are passed on, e.g. --noisy) once in fp32 and once
+under torch.autocast(bfloat16), one thread, and prints both MPJPE / P-MPJPE and the time.
+Usage: python scripts/diag/bf16_eval.py [EVALUATE ARGS ...]   (docs/results.md, session 12)"""
+import contextlib, io, json, sys, time
+import torch
+from poselift.cli import main
+from poselift.distributed import cpu_has_native_bf16
+
+torch.set_num_threads(1)
+print(f"native bf16: {cpu_has_native_bf16()}, torch {torch.__version__}")
+for precision in ("fp32", "bf16"):
+    ctx = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
+    out = io.StringIO()
+    t0 = time.perf_counter()
+    with ctx, contextlib.redirect_stdout(out):
+        rc = main(["evaluate", "--json", "--threads", "1", *sys.argv[1:]])
+    r = json.loads(out.getvalue())
+    print(f"{precision}: MPJPE {r['mpjpe_mm']:.2f} mm, P-MPJPE {r['p_mpjpe_mm']:.2f} mm, "
+          f"MPJVE {r['mpjve_mm']:.3f} mm, {time.perf_counter() - t0:.0f} s (rc {rc})")
