@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import random_rotation
 from poselift.camera import (
     Extrinsics,
     Intrinsics,
@@ -35,14 +36,6 @@ H36M_CAM = {
 #: Sign applied to a normalised intrinsic vector when the image is mirrored
 #: (``poselift/data/windows.py``): cx and p1 change sign.
 FLIP_SIGN = np.array([1, 1, -1, 1, 1, 1, 1, -1, 1], dtype=np.float64)
-
-
-def _rotation(rng) -> np.ndarray:
-    q, r = np.linalg.qr(rng.standard_normal((3, 3)))
-    q = q * np.sign(np.diag(r))
-    if np.linalg.det(q) < 0:
-        q[:, 0] = -q[:, 0]
-    return q
 
 
 def _points_in_front(rng, shape, max_ratio=0.5) -> np.ndarray:
@@ -119,7 +112,7 @@ def test_intrinsics_from_dict_errors(record, match):
 
 def test_extrinsics_from_dict():
     rng = np.random.default_rng(0)
-    r = _rotation(rng)
+    r = random_rotation(rng)
     ext = Extrinsics.from_dict({"R_world_to_cam": r.tolist(), "center_m": [1.0, 2.0, 3.0]})
     np.testing.assert_array_equal(ext.rotation, r)
     np.testing.assert_array_equal(ext.center, [1.0, 2.0, 3.0])
@@ -142,7 +135,7 @@ def _write_cameras(path, rotation):
 
 def test_load_cameras_json_roundtrip(tmp_path):
     path = tmp_path / "cams.json"
-    r = _rotation(np.random.default_rng(1))
+    r = random_rotation(np.random.default_rng(1))
     _write_cameras(path, r.tolist())
     intrinsics, extrinsics = load_cameras_json(path)
     assert list(intrinsics) == ["54138969"]
@@ -183,7 +176,7 @@ def test_load_cameras_json_errors(tmp_path):
 
 def test_world_camera_roundtrip_numpy():
     rng = np.random.default_rng(2)
-    r = _rotation(rng)
+    r = random_rotation(rng)
     c = rng.standard_normal(3) * 3
     world = rng.standard_normal((6, 17, 3))
     cam = world_to_camera(world, r, c)
@@ -200,7 +193,7 @@ def test_world_camera_roundtrip_numpy():
 
 def test_world_camera_roundtrip_torch():
     rng = np.random.default_rng(3)
-    r = _rotation(rng)
+    r = random_rotation(rng)
     c = rng.standard_normal(3)
     world = rng.standard_normal((5, 17, 3))
     world_t = torch.tensor(world, dtype=torch.float64, requires_grad=True)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import random_rotation
 from poselift import losses
 from poselift.errors import PoseliftError
 from poselift.metrics import (
@@ -19,15 +20,6 @@ from poselift.metrics import (
     procrustes_align,
     velocity_error,
 )
-
-
-def _rotation(rng) -> np.ndarray:
-    """A random proper rotation (det +1)."""
-    q, r = np.linalg.qr(rng.standard_normal((3, 3)))
-    q = q * np.sign(np.diag(r))
-    if np.linalg.det(q) < 0:
-        q[:, 0] = -q[:, 0]
-    return q
 
 
 # --- MPJPE ----------------------------------------------------------------------------
@@ -62,7 +54,7 @@ def test_p_mpjpe_similarity_copy_is_zero():
     target = rng.standard_normal((6, 17, 3))
     pred = np.empty_like(target)
     for i in range(len(target)):
-        r = _rotation(rng)
+        r = random_rotation(rng)
         scale = 1.7 if i % 2 == 0 else rng.uniform(0.3, 3.0)
         pred[i] = scale * target[i] @ r.T + rng.standard_normal(3) * 5
     assert (mpjpe(pred, target) > 0.1).all()
@@ -77,7 +69,7 @@ def test_p_mpjpe_uses_no_reflection():
     target = rng.standard_normal((4, 17, 3))  # random: asymmetric
     mirrored = target * np.array([-1.0, 1.0, 1.0])
     # Mirror, then rotate, scale and shift.
-    pred = np.stack([1.3 * m @ _rotation(rng).T + 0.5 for m in mirrored])
+    pred = np.stack([1.3 * m @ random_rotation(rng).T + 0.5 for m in mirrored])
     err = p_mpjpe(pred, target)
     assert (err > 0.05).all(), err
     # The aligned prediction is a proper similarity of the prediction: orientation
@@ -94,13 +86,13 @@ def test_procrustes_is_least_squares_optimal():
     """No other proper similarity transform gives a smaller squared error."""
     rng = np.random.default_rng(3)
     pred = rng.standard_normal((17, 3))
-    target = pred @ _rotation(rng).T * 0.8 + rng.standard_normal((17, 3)) * 0.3
+    target = pred @ random_rotation(rng).T * 0.8 + rng.standard_normal((17, 3)) * 0.3
     aligned = procrustes_align(pred, target)
     best = ((aligned - target) ** 2).sum()
     mu_p = pred.mean(axis=0)
     # Recover the transform and perturb it.
     for _ in range(50):
-        r = _rotation(rng)
+        r = random_rotation(rng)
         s = rng.uniform(0.5, 1.2)
         t = target.mean(axis=0) + rng.standard_normal(3) * 0.1
         other = s * (pred - mu_p) @ r + t
@@ -138,7 +130,7 @@ def test_n_mpjpe_scaled_copy_is_zero():
     assert (mpjpe(pred, target) > 0.1).all()
     np.testing.assert_allclose(n_mpjpe(pred, target), 0.0, atol=1e-12)
     # Scale only: a rotated copy is not fixed.
-    rotated = target @ _rotation(rng).T
+    rotated = target @ random_rotation(rng).T
     assert (n_mpjpe(rotated, target) > 1e-3).all()
     # Least-squares scale never increases the squared error, so for a single joint
     # (where MPJPE is the Euclidean distance) N-MPJPE <= MPJPE.
