@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from poselift.model import load_model
+from poselift.train import TrainConfig
 
 # training-config fields that may differ without making it another recipe
 IGNORED_TRAIN_FIELDS = {"data_dir", "device", "augment_device", "threads"}
@@ -49,11 +50,9 @@ def main(argv: list[str] | None = None) -> int:
 
     bundled = load_model(None).metadata
     rerun = load_model(str(run / "last.pt")).metadata
-    diff = {
-        k: (bundled["train"].get(k), v)
-        for k, v in rerun["train"].items()
-        if k not in IGNORED_TRAIN_FIELDS and bundled["train"].get(k) != v
-    }
+    # through TrainConfig, so that fields added since the bundled weights count as their defaults
+    ours, theirs = (TrainConfig.from_dict(m["train"]).to_dict() for m in (bundled, rerun))
+    diff = {k: (ours[k], v) for k, v in theirs.items() if k not in IGNORED_TRAIN_FIELDS and ours[k] != v}
     if diff:
         print("training config differs from the bundled weights' (bundled, re-run):", diff)
 

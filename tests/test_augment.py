@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -667,6 +668,53 @@ def test_wild_recipe_with_real_cameras_trains_and_records_the_fraction(tmp_path,
     cfg = TrainConfig(data_dir=str(root), subjects_train=["S1"], recipe="wild", wild_real_cameras=0.5)
     with pytest.raises(PoseliftError, match="no calibrated cameras for subject S1"):
         load_real_cameras(cfg, load_world_split(cfg))
+
+
+def test_wild_camera_set_changes_the_training_prior_and_is_recorded(tmp_path, capsys):
+    from poselift.train import wild_augmentation
+
+    cfg = TrainConfig(recipe="wild", wild_camera_set=("elevation_deg=0,30", "roll_deg=0"))
+    camera = wild_augmentation(cfg)["camera"]
+    assert camera.elevation_deg == (0.0, 30.0) and camera.roll_deg == 0.0
+    assert camera.fov_deg == A.VirtualCameraConfig().fov_deg  # the rest stays the default prior
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+    assert TrainConfig.from_dict({}).wild_camera_set == ()  # checkpoints from before the option
+    options = ["--wild-camera-set", "elevation_deg=0,30", "--wild-camera-set", "roll_deg=0", "--batch-size", "256"]
+    root, run = _train_tiny_wild(tmp_path, *options)
+    _, meta = read_checkpoint(run / "last.pt")
+    assert meta["train"]["wild_camera_set"] == ["elevation_deg=0,30", "roll_deg=0"]
+    assert meta["augmentation"]["camera"]["elevation_deg"] == [0.0, 30.0] and meta["augmentation"]["camera"]["roll_deg"] == 0.0
+    # resuming under another prior is refused instead of mixing two priors in one run
+    capsys.readouterr()
+    common = ["train", "--recipe", "wild", "--data-dir", str(root), "--subjects-train", "S1", "--subjects-test", "S9",
+              "--arc", "3", "--channels", "8", "--epochs", "2", "--threads", "1", "--batch-size", "256",
+              "--out", str(run), "--no-progress", "--resume"]
+    assert main([*common, "--wild-camera-set", "elevation_deg=0,45"]) == 2
+    assert "cannot resume" in capsys.readouterr().err
+    assert main([*common, *options[:4]]) == 0
+
+
+@pytest.mark.parametrize(
+    "setting, match",
+    [
+        ("fov_deg=90", "fov_deg is a range"),
+        ("elevation_deg=30,0", "low 30.0 > high 0.0"),
+        ("elevation_deg=0,95", r"inside \(-90, 90\)"),
+        ("tilt=3", "expected NAME=VALUE"),
+        ("roll_deg=abc", "comma-separated numbers"),
+    ],
+)
+def test_wild_camera_set_rejects_bad_settings_before_loading_data(tmp_path, capsys, setting, match):
+    args = ["train", "--recipe", "wild", "--data-dir", str(tmp_path / "missing"), "--arc", "3", "--channels", "8",
+            "--epochs", "1", "--wild-camera-set", setting, "--out", str(tmp_path / "run"), "--no-progress"]
+    assert main(args) == 2
+    assert re.search(match, capsys.readouterr().err)
+    assert not (tmp_path / "run" / "last.pt").exists()
+
+
+def test_wild_camera_set_needs_the_recipe(tmp_path):
+    with pytest.raises(PoseliftError, match="--wild-camera-set only applies with --recipe wild"):
+        Trainer(TrainConfig(dataset="synthetic", filter_widths=(3,), channels=8, wild_camera_set=("roll_deg=0",)), tmp_path / "r")
 
 
 def test_smaller_trajectory_model_trains_loads_and_exports(tmp_path, capsys):

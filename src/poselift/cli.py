@@ -89,6 +89,7 @@ def cmd_train(args) -> int:
         recipe=args.recipe,
         wild_clean_fraction=args.wild_clean_fraction,
         wild_real_cameras=args.wild_real_cameras,
+        wild_camera_set=tuple(args.wild_camera_set),
         augment_device=args.augment_device,
         device=args.device,
         precision=args.precision,
@@ -158,6 +159,7 @@ def add_train(sub) -> None:
     )
     g.add_argument("--wild-clean-fraction", type=float, default=0.0, metavar="P", help="with --recipe wild: fraction of training windows that keep their exact projected 2D, without detector noise (default 0: every window is corrupted)")
     g.add_argument("--wild-real-cameras", type=float, default=0.0, metavar="P", help="with --recipe wild: fraction of training windows filmed by one of the recording's real calibrated Human3.6M cameras (with lens distortion) instead of a random virtual camera (default 0)")
+    g.add_argument("--wild-camera-set", action="append", default=[], metavar="NAME=VALUE", help="with --recipe wild: override one setting of the random virtual cameras, repeatable, as `evaluate --virtual-set`: a range LOW,HIGH (yaw_deg, elevation_deg, distance_m, fov_deg: degrees / metres) or a number (roll_deg, principal_offset, aim_offset, min_depth_m), e.g. --wild-camera-set elevation_deg=0,30 for cameras near eye level (default: the prior of docs/model-card.md; the checkpoint records the distribution used)")
     g.add_argument("--augment-device", choices=["auto", "cpu"], default="auto", help="with --recipe wild: where the training batches are rendered (cameras, projection, noise). auto (default): on the training device, which on a GPU is many times faster than the CPU; cpu: always on the CPU. The GPU's random stream differs from the CPU's, so a run is reproducible on the same kind of device")
     p.add_argument("--out", required=True, help="run folder for checkpoints (last.pt)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")

@@ -125,6 +125,9 @@ class TrainConfig:
     # recipe "wild": fraction of training windows filmed by one of the recording's real
     # (calibrated, distorted) Human3.6M cameras instead of a random virtual one
     wild_real_cameras: float = 0.0
+    # recipe "wild": NAME=VALUE overrides of the virtual-camera distribution
+    # (augment.virtual_camera_config), e.g. ("elevation_deg=0,30",) for cameras near eye level
+    wild_camera_set: tuple[str, ...] = ()
     # recipe "wild": where the batches are rendered. "auto": on the training device (a
     # GPU renders them far faster than the CPU; its random stream differs from the CPU's,
     # so a GPU run is reproducible on a GPU); "cpu": always on the CPU
@@ -157,14 +160,16 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["filter_widths"] = list(self.filter_widths)
+        d["wild_camera_set"] = list(self.wild_camera_set)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
         known = {f.name for f in fields(cls)}
         d = {k: v for k, v in d.items() if k in known}
-        if "filter_widths" in d:
-            d["filter_widths"] = tuple(d["filter_widths"])
+        for name in ("filter_widths", "wild_camera_set"):
+            if name in d:
+                d[name] = tuple(d[name])
         return cls(**d)
 
     def default_subjects(self) -> tuple[list[str], list[str]]:
@@ -262,7 +267,7 @@ def wild_augmentation(cfg: TrainConfig) -> dict[str, Any]:
     metadata): virtual cameras, detector noise, flips, views per window per epoch and
     the share of windows filmed by the recording's own cameras."""
     return {
-        "camera": augment.VirtualCameraConfig(),
+        "camera": augment.virtual_camera_config("wild", cfg.wild_camera_set),
         "noise": cfg.wild_noise(),
         "flip": cfg.flip_augment,
         "samples_per_window": WILD_VIEWS_PER_WINDOW * (2 if cfg.flip_augment else 1),
@@ -371,6 +376,10 @@ class Trainer:
                 raise PoseliftError(f"{flag} must be in [0, 1], got {fraction}")
             if fraction > 0 and cfg.recipe != "wild":
                 raise PoseliftError(f"{flag} only applies with --recipe wild")
+        if cfg.wild_camera_set:
+            if cfg.recipe != "wild":
+                raise PoseliftError("--wild-camera-set only applies with --recipe wild")
+            augment.virtual_camera_config("wild", cfg.wild_camera_set)  # a clear error before any data loads
         self.parents = torch.tensor([p for p in skel_out.parents if p >= 0], device=self.device)
         self.children = torch.tensor([j for j, p in enumerate(skel_out.parents) if p >= 0], device=self.device)
         self.model = TemporalModelStrided(self.model_cfg)
@@ -587,6 +596,11 @@ class Trainer:
             raise PoseliftError(
                 f"cannot resume from {path}: it was trained with --recipe {saved.recipe or '(standard)'}, "
                 f"this run asks for {self.cfg.recipe or '(standard)'}"
+            )
+        if tuple(saved.wild_camera_set) != tuple(self.cfg.wild_camera_set):
+            raise PoseliftError(
+                f"cannot resume from {path}: it was trained with --wild-camera-set {list(saved.wild_camera_set) or '(none)'}, "
+                f"this run asks for {list(self.cfg.wild_camera_set) or '(none)'}"
             )
         if saved.epochs != self.cfg.epochs:
             log.info("resuming with --epochs %d (checkpoint was started with %d)", self.cfg.epochs, saved.epochs)
