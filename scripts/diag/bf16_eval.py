@@ -2,8 +2,8 @@
 (S9/S11, GT 2D, flip; extra arguments are passed on, e.g. --noisy) once in fp32 and once
 under torch.autocast(bfloat16), both with the plain (unfolded) model and one thread, and
 prints MPJPE / P-MPJPE and the time of each.
-Usage: python scripts/diag/bf16_eval.py [EVALUATE ARGS ...]   (docs/results.md, session 12)"""
-import contextlib, io, json, sys, time
+Usage: [PRECISIONS=bf16] python scripts/diag/bf16_eval.py [EVALUATE ARGS ...]   (docs/results.md, session 12)"""
+import contextlib, io, json, os, sys, time
 import torch
 import poselift.inference
 from poselift.cli import main
@@ -14,7 +14,7 @@ torch.set_num_threads(1)
 # so fp32 does too, for a like-for-like time; both give the same fp32 numbers to 0.01 mm.
 poselift.inference.fast_twin = lambda model: model
 print(f"native bf16: {cpu_has_native_bf16()}, torch {torch.__version__}")
-for precision in ("fp32", "bf16"):
+for precision in os.environ.get("PRECISIONS", "fp32,bf16").split(","):
     ctx = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
     out = io.StringIO()
     t0 = time.perf_counter()

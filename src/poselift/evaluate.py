@@ -57,7 +57,7 @@ def predict_sequence(
         else:
             y = y[0]
         outputs.append(y)
-    return torch.cat(outputs).cpu().numpy()
+    return torch.cat(outputs).float().cpu().numpy()  # float(): bf16 under autocast
 
 
 @dataclass
