@@ -115,6 +115,17 @@ def test_prediction_is_the_model_on_the_edge_padded_sequence():
     np.testing.assert_allclose(predict_sequence(model, x.numpy()), expected, atol=1e-6)
 
 
+def test_prediction_under_bf16_autocast_is_float32_and_close():
+    model = random_model((3, 3))
+    x = torch.randn(30, 17, 2).numpy()
+    reference = predict_sequence(model, x, FLIP)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = predict_sequence(model, x, FLIP)
+    assert low.dtype == np.float32 and low.shape == reference.shape
+    scale = np.abs(reference).max()
+    np.testing.assert_allclose(low, reference, atol=0.05 * scale, rtol=0)  # bf16 keeps ~3 significant digits
+
+
 @pytest.mark.parametrize("causal", [False, True])
 @pytest.mark.parametrize("frames", [3, 40])
 def test_output_frame_t_is_aligned_with_input_frame_t(causal, frames):
