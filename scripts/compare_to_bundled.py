@@ -74,9 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         print("no ground-truth-2D metrics to compare (bundled metadata or RUN_DIR/eval.json missing)")
         return 1
     worst = max(abs(b[0] - a[0]), abs(b[1] - a[1]))
-    verdict = "within" if worst <= args.tolerance_mm else "NOT within"
-    print(f"GT 2D: {verdict} {args.tolerance_mm:g} mm of the bundled weights (largest difference {worst:.2f} mm)")
-    return 0 if worst <= args.tolerance_mm else 1
+    within = worst <= args.tolerance_mm
+    print(f"GT 2D: {'within' if within else 'NOT within'} {args.tolerance_mm:g} mm of the bundled weights (largest difference {worst:.2f} mm)")
+    return 0 if within else 1
 
 
 if __name__ == "__main__":
