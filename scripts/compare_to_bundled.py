@@ -16,8 +16,8 @@ import json
 import sys
 from pathlib import Path
 
-from poselift.model import load_model
-from poselift.train import TrainConfig
+from poselift.models.lifter import load_model
+from poselift.training.config import TrainConfig
 
 # training-config fields that may differ without making it another recipe
 IGNORED_TRAIN_FIELDS = {"data_dir", "device", "augment_device", "threads"}

@@ -8,7 +8,7 @@ import os
 import sys
 
 from poselift.cli import main
-from poselift.train import Trainer
+from poselift.training.trainer import Trainer
 
 
 def _recording(save):

@@ -14,16 +14,26 @@ import numpy as np
 import pytest
 import torch
 
-from poselift import augment as A
-from poselift import camera as cam
 from poselift.cli import main
-from poselift.data.datasets import H36M_CAMERAS, downsample_sequences, load_h36m_world, subset_sequences
-from poselift.data.windows import flip_keypoints
+from poselift.data import noise, wild
+from poselift.data import virtual_cameras as A
+from poselift.data.datasets import (
+    H36M_CAMERAS,
+    downsample_sequences,
+    load_h36m_world,
+    subset_sequences,
+)
+from poselift.data.synthetic import animate_figure, look_at_camera
 from poselift.errors import PoseliftError
-from poselift.model import load_model, read_checkpoint
-from poselift.skeleton import H36M_17, coco17_to_h36m17
-from poselift.synthetic import animate_figure, look_at_camera
-from poselift.train import Trainer, TrainConfig, load_split
+from poselift.geometry import camera as cam
+from poselift.geometry import skeleton
+from poselift.geometry.sequence import flip_keypoints
+from poselift.geometry.skeleton import H36M_17, coco17_to_h36m17
+from poselift.models.checkpoint import read_checkpoint
+from poselift.models.lifter import load_model
+from poselift.training.config import TrainConfig
+from poselift.training.data import load_split
+from poselift.training.trainer import Trainer
 
 PERM = torch.tensor(H36M_17.flip_permutation())
 
@@ -111,7 +121,7 @@ def test_min_depth_pushes_cameras_back_along_the_root_ray():
 
 
 def test_window_projection_equals_the_camera_module():
-    ds = A.WildWindowDataset(world_sequences(), 27, noise=None, flip=False)
+    ds = wild.WildWindowDataset(world_sequences(), 27, noise=None, flip=False)
     ids = torch.arange(0, len(ds), 5)
     points_cam, screen, cams = ds.render(ids, gen(6))
     world = ds.windows(ids).double().numpy()
@@ -145,7 +155,7 @@ def real_camera_batches(n_sequences: int) -> list[A.CameraBatch]:
 def test_real_cameras_film_windows_like_the_camera_module_with_distortion():
     world = world_sequences(3, 80)
     real = real_camera_batches(3)
-    ds = A.WildWindowDataset(world, 9, noise=None, flip=False, detector_layout=False, real_cameras=real, real_camera_prob=1.0)
+    ds = wild.WildWindowDataset(world, 9, noise=None, flip=False, detector_layout=False, real_cameras=real, real_camera_prob=1.0)
     ids = torch.arange(0, len(ds), 3)
     points_cam, screen, cams = ds.render(ids, gen(21))
     windows = ds.windows(ids).double().numpy()
@@ -169,11 +179,11 @@ def test_real_cameras_film_windows_like_the_camera_module_with_distortion():
 def test_real_camera_fraction_mixes_and_zero_keeps_the_random_stream():
     world = world_sequences(2, 100)
     real = real_camera_batches(2)
-    plain = A.WildWindowDataset(world, 9, flip=False, noise=A.NoiseConfig())
-    off = A.WildWindowDataset(world, 9, flip=False, noise=A.NoiseConfig(), real_cameras=real, real_camera_prob=0.0)
+    plain = wild.WildWindowDataset(world, 9, flip=False, noise=noise.NoiseConfig())
+    off = wild.WildWindowDataset(world, 9, flip=False, noise=noise.NoiseConfig(), real_cameras=real, real_camera_prob=0.0)
     for x, y in zip(plain.batches(64, gen(5)), off.batches(64, gen(5))):
         assert torch.equal(x.inputs, y.inputs) and torch.equal(x.intrinsics, y.intrinsics)
-    half = A.WildWindowDataset(world, 9, flip=False, real_cameras=real, real_camera_prob=0.5)
+    half = wild.WildWindowDataset(world, 9, flip=False, real_cameras=real, real_camera_prob=0.5)
     intr = torch.cat([b.intrinsics for b in half.batches(100, gen(6))])
     known = torch.cat([c.intrinsics for c in real])
     is_real = (intr[:, None, :] == known[None]).all(-1).any(-1)
@@ -191,7 +201,7 @@ def test_real_camera_fraction_mixes_and_zero_keeps_the_random_stream():
 )
 def test_real_camera_options_are_checked(kwargs, match):
     with pytest.raises(PoseliftError, match=match):
-        A.WildWindowDataset(world_sequences(2, 30), 9, **kwargs)
+        wild.WildWindowDataset(world_sequences(2, 30), 9, **kwargs)
 
 
 def test_film_with_virtual_cameras_makes_exact_static_views():
@@ -219,7 +229,7 @@ def test_film_with_virtual_cameras_makes_exact_static_views():
 
 
 def test_virtual_camera_presets_and_overrides():
-    from poselift.cli import build_parser
+    from poselift.cli.main import build_parser
 
     assert A.virtual_camera_config() == A.VirtualCameraConfig()
     studio = A.virtual_camera_config("studio")
@@ -247,27 +257,27 @@ def test_virtual_camera_presets_and_overrides():
 def test_detector_layout_rules_hold_exactly():
     rng = np.random.default_rng(0)
     for pts in (rng.normal(size=(5, 9, 17, 2)), rng.normal(size=(4, 17, 3)).astype(np.float32)):
-        out = A.detector_layout_from_h36m(pts)
+        out = skeleton.detector_layout_from_h36m(pts)
         np.testing.assert_allclose(out[..., 0, :], (pts[..., 1, :] + pts[..., 4, :]) / 2, atol=1e-6)
         np.testing.assert_allclose(out[..., 8, :], (pts[..., 11, :] + pts[..., 14, :]) / 2, atol=1e-6)
         np.testing.assert_allclose(out[..., 7, :], (out[..., 0, :] + out[..., 8, :]) / 2, atol=1e-6)
         np.testing.assert_array_equal(out[..., 9, :], pts[..., 9, :])
-        head = pts[..., 9, :] + A.HEAD_EYE_LERP * (pts[..., 10, :] - pts[..., 9, :])
+        head = pts[..., 9, :] + skeleton.HEAD_EYE_LERP * (pts[..., 10, :] - pts[..., 9, :])
         np.testing.assert_allclose(out[..., 10, :], head, atol=1e-6)
         same = [j for j in range(17) if j not in (0, 7, 8, 10)]
         np.testing.assert_array_equal(out[..., same, :], pts[..., same, :])
-        t = A.detector_layout_from_h36m(torch.as_tensor(pts))
+        t = skeleton.detector_layout_from_h36m(torch.as_tensor(pts))
         np.testing.assert_allclose(t.numpy(), out, atol=1e-6)
     with pytest.raises(PoseliftError):
-        A.detector_layout_from_h36m(np.zeros((3, 16, 2)))
+        skeleton.detector_layout_from_h36m(np.zeros((3, 16, 2)))
 
 
 def test_detector_layout_matches_the_coco_conversion_of_poselift_infer():
     """A COCO detection of the mocap pose (eyes straddling the approximated eye point)
-    converted with poselift.skeleton gives exactly the detector layout."""
+    converted with poselift.geometry.skeleton gives exactly the detector layout."""
     rng = np.random.default_rng(1)
     mocap = rng.normal(size=(30, 17, 2))
-    eyes = mocap[:, 9] + A.HEAD_EYE_LERP * (mocap[:, 10] - mocap[:, 9])
+    eyes = mocap[:, 9] + skeleton.HEAD_EYE_LERP * (mocap[:, 10] - mocap[:, 9])
     offset = rng.normal(size=(30, 2)) * 0.02
     coco = np.zeros((30, 17, 2))
     coco[:, 0] = mocap[:, 9]  # nose
@@ -276,45 +286,45 @@ def test_detector_layout_matches_the_coco_conversion_of_poselift_infer():
     for c, h in ((5, 11), (6, 14), (7, 12), (8, 15), (9, 13), (10, 16), (11, 4), (12, 1), (13, 5), (14, 2), (15, 6), (16, 3)):
         coco[:, c] = mocap[:, h]
     converted, _ = coco17_to_h36m17(coco)
-    np.testing.assert_allclose(converted, A.detector_layout_from_h36m(mocap), atol=1e-12)
+    np.testing.assert_allclose(converted, skeleton.detector_layout_from_h36m(mocap), atol=1e-12)
 
 
 def test_detector_layout_commutes_with_flip_and_screen_normalisation():
     rng = np.random.default_rng(2)
     px = rng.uniform(0, 1000, size=(7, 17, 2))
     np.testing.assert_allclose(
-        A.detector_layout_from_h36m(cam.normalize_screen(px, 1000, 800)),
-        cam.normalize_screen(A.detector_layout_from_h36m(px), 1000, 800), atol=1e-9,
+        skeleton.detector_layout_from_h36m(cam.normalize_screen(px, 1000, 800)),
+        cam.normalize_screen(skeleton.detector_layout_from_h36m(px), 1000, 800), atol=1e-9,
     )
     x = torch.as_tensor(px)
-    torch.testing.assert_close(A.detector_layout_from_h36m(flip_keypoints(x, PERM)), flip_keypoints(A.detector_layout_from_h36m(x), PERM))
+    torch.testing.assert_close(skeleton.detector_layout_from_h36m(flip_keypoints(x, PERM)), flip_keypoints(skeleton.detector_layout_from_h36m(x), PERM))
 
 
 # ------------------------------------------------------------------------- noise
 def test_corrupt_with_all_noise_off_is_the_identity():
     kp = random_walk_keypoints()
-    assert torch.equal(A.corrupt_keypoints(kp, gen(0), A.NoiseConfig.off()), kp)
-    assert not torch.equal(A.corrupt_keypoints(kp, gen(0)), kp)
+    assert torch.equal(noise.corrupt_keypoints(kp, gen(0), noise.NoiseConfig.off()), kp)
+    assert not torch.equal(noise.corrupt_keypoints(kp, gen(0)), kp)
 
 
 def test_clean_prob_keeps_whole_windows_exact():
     kp = random_walk_keypoints(b=400)
-    assert torch.equal(A.corrupt_keypoints(kp, gen(0), A.NoiseConfig(clean_prob=1.0)), kp)
-    out = A.corrupt_keypoints(kp, gen(0), A.NoiseConfig(clean_prob=0.3))
+    assert torch.equal(noise.corrupt_keypoints(kp, gen(0), noise.NoiseConfig(clean_prob=1.0)), kp)
+    out = noise.corrupt_keypoints(kp, gen(0), noise.NoiseConfig(clean_prob=0.3))
     exact = (out == kp).flatten(1).all(1)
     assert 0.2 < exact.float().mean() < 0.4  # ~30% of windows untouched (jitter touches every other one)
     # the others are exactly what clean_prob=0 draws: the mask is drawn after the noise
-    noisy = A.corrupt_keypoints(kp, gen(0), A.NoiseConfig())
+    noisy = noise.corrupt_keypoints(kp, gen(0), noise.NoiseConfig())
     assert torch.equal(out[~exact], noisy[~exact])
     with pytest.raises(PoseliftError, match="clean_prob"):
-        A.NoiseConfig(clean_prob=1.5)
+        noise.NoiseConfig(clean_prob=1.5)
 
 
 def test_noise_scales_with_the_bounding_box_height():
     kp = random_walk_keypoints(b=256)
-    for cfg in (A.NoiseConfig(), dataclasses.replace(A.NoiseConfig.off(), jitter_max=0.03)):
-        small = A.corrupt_keypoints(kp, gen(7), cfg) - kp
-        large = A.corrupt_keypoints(kp * 3, gen(7), cfg) - kp * 3
+    for cfg in (noise.NoiseConfig(), dataclasses.replace(noise.NoiseConfig.off(), jitter_max=0.03)):
+        small = noise.corrupt_keypoints(kp, gen(7), cfg) - kp
+        large = noise.corrupt_keypoints(kp * 3, gen(7), cfg) - kp * 3
         torch.testing.assert_close(large, small * 3, atol=1e-5, rtol=1e-4)
     # jitter only: error / bbox height ≈ E[s] = 0.015 (σ per window ~ U(0, 0.03))
     height = kp[..., 1].amax(-1) - kp[..., 1].amin(-1)
@@ -327,12 +337,12 @@ def test_noise_scales_with_the_bounding_box_height():
 def test_outliers_and_bias_sizes():
     kp = random_walk_keypoints(b=256)
     height = (kp[..., 1].amax(-1) - kp[..., 1].amin(-1))[..., None]
-    out = A.corrupt_keypoints(kp, gen(8), dataclasses.replace(A.NoiseConfig.off(), outlier_prob=0.01))
+    out = noise.corrupt_keypoints(kp, gen(8), dataclasses.replace(noise.NoiseConfig.off(), outlier_prob=0.01))
     moved = (out - kp).norm(dim=-1) / height
     hit = moved > 0
     assert 0.006 < hit.float().mean() < 0.014
     assert moved[hit].min() >= 0.05 - 1e-4 and moved[hit].max() <= 0.2 + 1e-4
-    out = A.corrupt_keypoints(kp, gen(9), dataclasses.replace(A.NoiseConfig.off(), bias_max=0.02))
+    out = noise.corrupt_keypoints(kp, gen(9), dataclasses.replace(noise.NoiseConfig.off(), bias_max=0.02))
     bias = out - kp
     rel = (bias.norm(dim=-1) / height).max()
     assert rel <= 0.02 + 1e-5
@@ -342,8 +352,8 @@ def test_outliers_and_bias_sizes():
 
 def test_gaps_are_linear_interpolations_between_the_gap_edges():
     kp = random_walk_keypoints(b=200, t=27)
-    cfg = dataclasses.replace(A.NoiseConfig.off(), gap_prob=1.0)
-    out = A.corrupt_keypoints(kp, gen(10), cfg)
+    cfg = dataclasses.replace(noise.NoiseConfig.off(), gap_prob=1.0)
+    out = noise.corrupt_keypoints(kp, gen(10), cfg)
     changed = (out != kp).any(-1)  # [B, T, J]
     assert not changed[:, 0].any() and not changed[:, -1].any()  # window ends untouched
     joints_hit = changed.any(1).sum(-1)
@@ -362,7 +372,7 @@ def test_gaps_are_linear_interpolations_between_the_gap_edges():
         assert gap_frames.sum() <= 10
     assert len(lengths) > 5
     # the pipeline's gap filling gives the same values for such a gap
-    from poselift.pipeline import fill_gaps
+    from poselift.geometry.sequence import fill_gaps
 
     b = int(torch.nonzero(changed.any(-1).any(-1))[0])
     holes = kp[b].numpy().copy()
@@ -373,7 +383,7 @@ def test_gaps_are_linear_interpolations_between_the_gap_edges():
 
 def test_limb_swaps_exchange_left_and_right_for_a_few_frames():
     kp = random_walk_keypoints(b=100)
-    out = A.corrupt_keypoints(kp, gen(11), dataclasses.replace(A.NoiseConfig.off(), swap_prob=1.0))
+    out = noise.corrupt_keypoints(kp, gen(11), dataclasses.replace(noise.NoiseConfig.off(), swap_prob=1.0))
     for b in range(100):
         frames = torch.nonzero((out[b] != kp[b]).any(-1).any(-1))[:, 0]
         assert 2 <= len(frames) <= 8
@@ -386,16 +396,16 @@ def test_limb_swaps_exchange_left_and_right_for_a_few_frames():
 
 def test_corrupt_sequence_covers_whole_sequences():
     x = random_walk_keypoints(b=1, t=100)[0].numpy()
-    out = A.corrupt_sequence(x, gen(12), A.NoiseConfig(), chunk_frames=27)
+    out = noise.corrupt_sequence(x, gen(12), noise.NoiseConfig(), chunk_frames=27)
     assert out.shape == x.shape and np.isfinite(out).all() and not np.array_equal(out, x)
-    np.testing.assert_array_equal(A.corrupt_sequence(x, gen(12), A.NoiseConfig(), chunk_frames=27), out)
-    np.testing.assert_array_equal(A.corrupt_sequence(x, gen(12), A.NoiseConfig.off()), x)
+    np.testing.assert_array_equal(noise.corrupt_sequence(x, gen(12), noise.NoiseConfig(), chunk_frames=27), out)
+    np.testing.assert_array_equal(noise.corrupt_sequence(x, gen(12), noise.NoiseConfig.off()), x)
 
 
 # ----------------------------------------------------------------------- dataset
 def test_batches_have_the_right_shapes_and_no_nan():
     world = world_sequences(3, 100)
-    ds = A.WildWindowDataset(world, 27, stride=2, samples_per_window=3)
+    ds = wild.WildWindowDataset(world, 27, stride=2, samples_per_window=3)
     assert len(ds) == 3 * 50 * 3
     seen = 0
     for batch in ds.batches(128, gen(13)):
@@ -419,7 +429,7 @@ def test_batches_have_the_right_shapes_and_no_nan():
 def test_targets_belong_to_the_centre_frame_symmetric_and_causal():
     world = world_sequences(2, 60)
     for causal, centre in ((False, 13), (True, 26)):
-        ds = A.WildWindowDataset(world, 27, causal=causal, noise=None, flip=False, detector_layout=False)
+        ds = wild.WildWindowDataset(world, 27, causal=causal, noise=None, flip=False, detector_layout=False)
         ids = torch.arange(len(ds))
         pc, screen, cams = ds.render(ids, gen(14))
         batch = ds.gather(ids, gen(14))
@@ -433,8 +443,8 @@ def test_targets_belong_to_the_centre_frame_symmetric_and_causal():
 def test_flip_equals_projecting_the_mirrored_scene():
     world = world_sequences(2, 80)
     kwargs = dict(noise=None)
-    plain = A.WildWindowDataset(world, 9, flip=False, **kwargs)
-    flip = A.WildWindowDataset(world, 9, flip=True, **kwargs)
+    plain = wild.WildWindowDataset(world, 9, flip=False, **kwargs)
+    flip = wild.WildWindowDataset(world, 9, flip=True, **kwargs)
     ids = torch.arange(len(plain))
     a, b = plain.gather(ids, gen(15)), flip.gather(ids, gen(15))  # same cameras: the flip coin is drawn last
     f = b.flipped
@@ -449,17 +459,17 @@ def test_flip_equals_projecting_the_mirrored_scene():
     pc, _, cams = plain.render(ids, gen(15))
     mirrored = flip_keypoints(pc, PERM)
     sign = torch.tensor([1, 1, -1, 1, 1, 1, 1, -1, 1.0])
-    projected = A.detector_layout_from_h36m(A.project_pinhole(mirrored, cams.intrinsics * sign))
+    projected = skeleton.detector_layout_from_h36m(A.project_pinhole(mirrored, cams.intrinsics * sign))
     torch.testing.assert_close(projected[f], b.inputs[f], atol=1e-5, rtol=0)
     torch.testing.assert_close(b.targets[f], (mirrored[:, 4:5] - mirrored[:, 4:5, :1])[f])
     # flipping twice is the identity
-    twice = A.flip_batch(*A.flip_batch(b.inputs, b.targets, b.trajectory, b.intrinsics, f, PERM), f, PERM)
+    twice = wild.flip_batch(*wild.flip_batch(b.inputs, b.targets, b.trajectory, b.intrinsics, f, PERM), f, PERM)
     for x, y in zip(twice, (b.inputs, b.targets, b.trajectory, b.intrinsics)):
         torch.testing.assert_close(x, y)
 
 
 def test_batches_are_deterministic_given_the_generator():
-    ds = A.WildWindowDataset(world_sequences(2, 60), 9, samples_per_window=2)
+    ds = wild.WildWindowDataset(world_sequences(2, 60), 9, samples_per_window=2)
     first = list(ds.batches(50, gen(16)))
     again = list(ds.batches(50, gen(16)))
     other = list(ds.batches(50, gen(17)))
@@ -475,10 +485,10 @@ def test_config_validation():
     with pytest.raises(PoseliftError):
         A.VirtualCameraConfig(elevation_deg=(-10, 95))
     with pytest.raises(PoseliftError):
-        A.NoiseConfig(gap_prob=1.5)
+        noise.NoiseConfig(gap_prob=1.5)
     with pytest.raises(PoseliftError):
-        A.WildWindowDataset([np.zeros((10, 16, 3))], 9)
-    json.dumps({"camera": A.VirtualCameraConfig().to_dict(), "noise": A.NoiseConfig().to_dict()})
+        wild.WildWindowDataset([np.zeros((10, 16, 3))], 9)
+    json.dumps({"camera": A.VirtualCameraConfig().to_dict(), "noise": noise.NoiseConfig().to_dict()})
 
 
 # ------------------------------------------------------- training on a fake H36M
@@ -558,7 +568,7 @@ def test_wild_recipe_trains_evaluates_and_loads_for_infer(tmp_path, capsys):
         assert "sees no CUDA GPU" in capsys.readouterr().err
 
     # `poselift infer` accepts it and rescales depth from the stored focal length
-    from poselift.pipeline import check_lifter, model_fps, train_focal_normalized
+    from poselift.models.lifter import check_lifter, model_fps, train_focal_normalized
 
     lifter = load_model(run / "last.pt")
     check_lifter(lifter, causal=False)
@@ -577,7 +587,7 @@ def test_wild_recipe_validation_input_uses_the_detector_layout(tmp_path):
     wild = load_split(TrainConfig(data_dir=str(root), subjects_test=["S9"], recipe="wild"), train=False)
     assert len(std) == len(wild) == 8
     for s, w in zip(std, wild):
-        np.testing.assert_allclose(w.keypoints_2d, A.detector_layout_from_h36m(s.keypoints_2d), atol=1e-4)
+        np.testing.assert_allclose(w.keypoints_2d, skeleton.detector_layout_from_h36m(s.keypoints_2d), atol=1e-4)
         np.testing.assert_array_equal(w.positions_3d, s.positions_3d)  # targets stay mocap
 
 
@@ -663,7 +673,7 @@ def test_wild_recipe_with_real_cameras_trains_and_records_the_fraction(tmp_path,
     cams = json.loads((root / "cameras.json").read_text())
     del cams["extrinsics"]["S1"]
     (root / "cameras.json").write_text(json.dumps(cams))
-    from poselift.train import load_real_cameras, load_world_split
+    from poselift.training.data import load_real_cameras, load_world_split
 
     cfg = TrainConfig(data_dir=str(root), subjects_train=["S1"], recipe="wild", wild_real_cameras=0.5)
     with pytest.raises(PoseliftError, match="no calibrated cameras for subject S1"):
@@ -671,7 +681,7 @@ def test_wild_recipe_with_real_cameras_trains_and_records_the_fraction(tmp_path,
 
 
 def test_wild_camera_set_changes_the_training_prior_and_is_recorded(tmp_path, capsys):
-    from poselift.train import wild_augmentation
+    from poselift.training.data import wild_augmentation
 
     cfg = TrainConfig(recipe="wild", wild_camera_set=("elevation_deg=0,30", "roll_deg=0"))
     camera = wild_augmentation(cfg)["camera"]
@@ -744,7 +754,7 @@ def test_smaller_trajectory_model_trains_loads_and_exports(tmp_path, capsys):
 
 
 def test_wild_run_resumes_exactly(tmp_path):
-    from poselift.train import train
+    from poselift.training.trainer import train
 
     root, _ = make_fake_h36m(tmp_path / "h36m", subjects=("S1",), frames=60)
     cfg = TrainConfig(
@@ -763,8 +773,8 @@ def test_wild_run_resumes_exactly(tmp_path):
 def test_resume_across_batch_devices_warns_and_continues(tmp_path, caplog):
     """A run whose batches were rendered on another device (a GPU run resumed on a CPU)
     cannot continue that random stream: it warns and goes on with a fresh one."""
-    from poselift.model import save_checkpoint
-    from poselift.train import train
+    from poselift.models.checkpoint import save_checkpoint
+    from poselift.training.trainer import train
 
     root, _ = make_fake_h36m(tmp_path / "h36m", subjects=("S1",), frames=60)
     cfg = TrainConfig(
@@ -833,13 +843,13 @@ def test_compact_int16_positions_load_as_metres(tmp_path):
 
 def test_dataset_to_device_keeps_the_batches_and_checks_the_generator():
     """.to() moves every table (a CPU → CPU move changes nothing)."""
-    ds = A.WildWindowDataset(world_sequences(2, 60), 9, noise=A.NoiseConfig(), samples_per_window=2)
+    ds = wild.WildWindowDataset(world_sequences(2, 60), 9, noise=noise.NoiseConfig(), samples_per_window=2)
     before = list(ds.batches(32, gen(5)))
     assert ds.to("cpu") is ds and ds.device == torch.device("cpu")
     after = list(ds.batches(32, gen(5)))
     for a, b in zip(before, after):
         assert torch.equal(a.inputs, b.inputs) and torch.equal(a.targets, b.targets)
-    meta = A.WildWindowDataset(world_sequences(1, 30), 3).to("meta")  # no data: only where the tables live
+    meta = wild.WildWindowDataset(world_sequences(1, 30), 3).to("meta")  # no data: only where the tables live
     assert all(getattr(meta, n).device.type == "meta" for n in ("world", "starts", "_window", "_perm"))
 
 
@@ -847,17 +857,17 @@ def test_masked_corruption_and_flip_equal_the_selecting_ones():
     """The GPU path (masks over the whole batch, no host sync) gives the same windows,
     bit for bit, as the CPU path (select the affected windows), from the same draws."""
     kp = random_walk_keypoints(b=96, t=27)
-    cfg = A.NoiseConfig(swap_prob=0.5, gap_prob=0.5, clean_prob=0.3)
+    cfg = noise.NoiseConfig(swap_prob=0.5, gap_prob=0.5, clean_prob=0.3)
     g1, g2 = gen(4), gen(4)
-    selected = A.corrupt_keypoints(kp, g1, cfg, masked=False)
-    masked = A.corrupt_keypoints(kp, g2, cfg, masked=True)
+    selected = noise.corrupt_keypoints(kp, g1, cfg, masked=False)
+    masked = noise.corrupt_keypoints(kp, g2, cfg, masked=True)
     assert torch.equal(selected, masked) and torch.equal(g1.get_state(), g2.get_state())
     assert not torch.equal(selected, kp)
     targets = torch.randn(96, 1, 17, 3)
     traj, intr = torch.randn(96, 1, 3), torch.randn(96, 9)
     flipped = torch.rand(96, generator=gen(5)) < 0.5
-    a = A.flip_batch(kp, targets, traj, intr, flipped, PERM, masked=False)
-    b = A.flip_batch(kp, targets, traj, intr, flipped, PERM, masked=True)
+    a = wild.flip_batch(kp, targets, traj, intr, flipped, PERM, masked=False)
+    b = wild.flip_batch(kp, targets, traj, intr, flipped, PERM, masked=True)
     assert all(torch.equal(x, y) for x, y in zip(a, b))
     assert torch.equal(a[0][~flipped], kp[~flipped]) and not torch.equal(a[0][flipped], kp[flipped])
 
@@ -867,7 +877,7 @@ needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 
 @needs_cuda
 def test_batches_rendered_on_the_gpu_are_deterministic_and_well_formed():
-    ds = A.WildWindowDataset(world_sequences(2, 60), 9, noise=A.NoiseConfig(clean_prob=0.2), samples_per_window=2).to("cuda")
+    ds = wild.WildWindowDataset(world_sequences(2, 60), 9, noise=noise.NoiseConfig(clean_prob=0.2), samples_per_window=2).to("cuda")
     first = list(ds.batches(32, torch.Generator(device="cuda").manual_seed(3)))
     second = list(ds.batches(32, torch.Generator(device="cuda").manual_seed(3)))
     for a, b in zip(first, second):
@@ -878,7 +888,7 @@ def test_batches_rendered_on_the_gpu_are_deterministic_and_well_formed():
 
 @needs_cuda
 def test_wild_training_on_the_gpu_evaluates_and_resumes_on_the_cpu(tmp_path, capsys, caplog):
-    from poselift.train import train
+    from poselift.training.trainer import train
 
     root, _ = make_fake_h36m(tmp_path / "h36m", subjects=("S1", "S9"), frames=60)
     cfg = TrainConfig(

@@ -9,16 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from poselift.cli import main
-
 from test_cli import assert_one_line_error, run  # noqa: E402  shared CLI helpers
 from test_pipeline import (  # noqa: E402
     FPS,
+    FakeDetector,
     H,
     T,
     W,
-    FakeDetector,
     _save_lifter,
     draw_video,
     write_coco_json,
@@ -26,6 +23,8 @@ from test_pipeline import (  # noqa: E402
     write_npz_input,
     write_openpose_folder,
 )
+
+from poselift.cli import main
 
 OUTPUTS = ["poses.csv", "poses.json", "poses.npz"]
 
@@ -121,9 +120,9 @@ def test_batch_reports_failures_and_incomplete_outputs(tmp_path, capsys, ckpt, i
 
 
 def test_batch_with_videos_and_extra_outputs(tmp_path, capsys, ckpt, monkeypatch):
-    import poselift.detect
+    import poselift.pipeline.infer
 
-    monkeypatch.setattr(poselift.detect, "get_detector", lambda name: FakeDetector())
+    monkeypatch.setattr(poselift.pipeline.infer, "get_detector", lambda name: FakeDetector())
     folder = tmp_path / "videos"
     folder.mkdir()
     draw_video(folder / "one.mp4", figure=True)

@@ -7,11 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from poselift import bvh
+from poselift.data.synthetic import animate_figure, look_at_camera, synthetic_sequence
 from poselift.errors import PoseliftError
-from poselift.export import write_bvh
-from poselift.skeleton import COCO_17, H36M_17
-from poselift.synthetic import animate_figure, look_at_camera, synthetic_sequence
+from poselift.geometry.skeleton import COCO_17, H36M_17
+from poselift.io import bvh
+from poselift.io.exports import write_bvh
 
 PARENTS = np.array(H36M_17.parents)
 

@@ -7,9 +7,11 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from helpers import random_rotation
-from poselift.camera import (
+
+from poselift.errors import PoseliftError
+from poselift.geometry import camera as cam
+from poselift.geometry.camera import (
     Extrinsics,
     Intrinsics,
     camera_to_world,
@@ -20,9 +22,7 @@ from poselift.camera import (
     project_to_2d_linear,
     world_to_camera,
 )
-from poselift import camera as cam
-from poselift.errors import PoseliftError
-from poselift.skeleton import MPII16_TO_H36M17
+from poselift.geometry.skeleton import MPII16_TO_H36M17
 
 # Human3.6M camera 54138969 (rounded), pixels.
 H36M_CAM = {

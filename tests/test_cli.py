@@ -18,7 +18,8 @@ import pytest
 import torch
 
 from poselift.cli import main
-from poselift.model import ModelConfig, TemporalModel, save_checkpoint
+from poselift.models.checkpoint import save_checkpoint
+from poselift.models.temporal import ModelConfig, TemporalModel
 
 H36M_CAMERAS = ("54138969", "55011271", "58860488", "60457274")
 
@@ -97,7 +98,7 @@ def good_folder(tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory):
-    from poselift.train import TrainConfig
+    from poselift.training.config import TrainConfig
 
     path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
     cfg = ModelConfig(filter_widths=(3, 3), channels=16)

@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_cli import assert_one_line_error, run  # noqa: E402  shared CLI helpers
 from torch import nn
 
 import poselift
-from poselift.model import ModelConfig, TemporalModel, TemporalModelStrided, read_checkpoint
-
-from test_cli import assert_one_line_error, run  # noqa: E402  shared CLI helpers
+from poselift.models.checkpoint import read_checkpoint
+from poselift.models.temporal import ModelConfig, TemporalModel, TemporalModelStrided
 
 H36M_CAMERAS = ("54138969", "55011271", "58860488", "60457274")
 KEPT_32_TO_17 = (0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27)
@@ -413,7 +413,7 @@ def test_convert_h5_tree(tmp_path, capsys):
         for name, poses in sh.items():
             np.testing.assert_allclose(f[f"S1/Walking 1/{name}"], poses.reshape(-1, 16, 2), rtol=1e-6)
 
-    from poselift.camera import load_cameras_json
+    from poselift.geometry.camera import load_cameras_json
 
     intr, extr = load_cameras_json(out / "cameras.json")
     assert set(intr) == set(H36M_CAMERAS[:2]) and set(extr) == {"S1"}

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from poselift.data.datasets import downsample_sequences, subset_sequences
+from poselift.data.synthetic import synthetic_dataset
 from poselift.errors import PoseliftError
-from poselift.synthetic import synthetic_dataset
 
 
 def _views_of_one_recording(n: int = 3):

@@ -38,10 +38,16 @@ import torch.nn.functional as F
 
 from poselift.cli import main
 from poselift.data.windows import Shard, WindowDataset
-from poselift.distributed import DistContext, RowSyncBatchNorm1d, cpu_has_native_bf16
 from poselift.errors import PoseliftError
-from poselift.model import load_model, read_checkpoint
-from poselift.train import Trainer, TrainConfig, train
+from poselift.models.checkpoint import read_checkpoint
+from poselift.models.lifter import load_model
+from poselift.training.config import TrainConfig
+from poselift.training.distributed import (
+    DistContext,
+    RowSyncBatchNorm1d,
+    cpu_has_native_bf16,
+)
+from poselift.training.trainer import Trainer, train
 
 HERE = Path(__file__).resolve().parent
 ARGS = [
@@ -185,8 +191,8 @@ def test_sharded_batches_partition_every_global_batch():
 def test_sharded_wild_batches_render_the_global_batch_on_every_rank():
     """Each rank renders the whole global batch (cameras, noise from the shared
     generator) and keeps its slice: same samples and generator state as one process."""
-    from poselift.augment import WildWindowDataset
-    from poselift.synthetic import animate_figure
+    from poselift.data.synthetic import animate_figure
+    from poselift.data.wild import WildWindowDataset
 
     data = WildWindowDataset([animate_figure(60, seed=i) for i in range(2)], 9, samples_per_window=2)
     g_whole, g_parts = torch.Generator().manual_seed(5), [torch.Generator().manual_seed(5) for _ in range(2)]

@@ -10,16 +10,18 @@ import pytest
 import torch
 from torch import nn
 
-from poselift import camera as cam
-from poselift import skeleton as sk
 from poselift.cli import main
 from poselift.data.datasets import Sequence, normalized_keypoints
-from poselift.data.windows import FlipSpec, flip_keypoints
-from poselift.evaluate import EvalResult, evaluate_sequences, format_table, predict_sequence
+from poselift.data.synthetic import synthetic_dataset
 from poselift.errors import PoseliftError
-from poselift.model import ModelConfig, TemporalModel
-from poselift.synthetic import synthetic_dataset
-from poselift.train import TrainConfig, train
+from poselift.evaluation.protocol import EvalResult, evaluate_sequences, format_table
+from poselift.geometry import camera as cam
+from poselift.geometry import skeleton as sk
+from poselift.geometry.sequence import FlipSpec, flip_keypoints
+from poselift.models.predict import predict_sequence
+from poselift.models.temporal import ModelConfig, TemporalModel
+from poselift.training.config import TrainConfig
+from poselift.training.trainer import train
 
 FLIP = FlipSpec.from_skeletons(sk.H36M_17, sk.H36M_17)
 METRIC_KEYS = {"mpjpe_mm", "p_mpjpe_mm", "n_mpjpe_mm", "mpjve_mm"}
@@ -288,7 +290,7 @@ def test_trajectory_error_with_the_cameras_focal_length():
 
 
 def test_evaluate_sequences_matches_direct_metric_computation_and_keeps_train_mode():
-    from poselift import metrics
+    from poselift.evaluation import metrics
 
     seqs = synthetic_dataset(2, 60, seed=3)
     inputs = [normalized_keypoints(s) for s in seqs]
@@ -344,7 +346,7 @@ def test_cli_evaluate_json(synthetic_checkpoint, capsys):
 
     # the same numbers as the API on the same test split
     import poselift
-    from poselift.train import load_split
+    from poselift.training.data import load_split
 
     lifter = poselift.load_model(synthetic_checkpoint)
     seqs = load_split(TrainConfig(dataset="synthetic", seed=1234), train=False)
@@ -362,10 +364,10 @@ def test_cli_evaluate_table(synthetic_checkpoint, capsys):
 
 def test_per_subject_breakdown_follows_the_same_protocol():
     """per_subject[S] equals evaluating that subject's sequences alone."""
-    from poselift.evaluate import evaluate_sequences
-    from poselift.model import ModelConfig, TemporalModel
-    from poselift.synthetic import synthetic_dataset
     from poselift.data.datasets import normalized_keypoints
+    from poselift.data.synthetic import synthetic_dataset
+    from poselift.evaluation.protocol import evaluate_sequences
+    from poselift.models.temporal import ModelConfig, TemporalModel
 
     seqs = synthetic_dataset(3, 60, seed=5)
     model = TemporalModel(ModelConfig(filter_widths=(3,), channels=16)).eval()

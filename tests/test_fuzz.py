@@ -39,11 +39,11 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 import torch
+from test_pipeline import _save_lifter  # shared tiny-lifter checkpoint
 
 from poselift.cli import main
-from poselift.model import ModelConfig, TemporalModel, save_checkpoint
-
-from test_pipeline import _save_lifter  # shared tiny-lifter checkpoint
+from poselift.models.checkpoint import save_checkpoint
+from poselift.models.temporal import ModelConfig, TemporalModel
 
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # as `poselift infer` does: no native FFmpeg log lines
 
@@ -351,7 +351,7 @@ def coco_like(t: int = 40, seed: int = 0) -> np.ndarray:
 
 
 def tiny_lifter(path: Path, joints: int = 17, dataset: str = "synthetic", trajectory: bool = True) -> Path:
-    from poselift.train import TrainConfig
+    from poselift.training.config import TrainConfig
 
     train = TrainConfig(dataset=dataset, filter_widths=(3, 3), channels=8).to_dict()
     return _save_lifter(path, joints=joints, channels=8, trajectory=trajectory, train=train)
@@ -614,7 +614,7 @@ def test_fuzz_keypoint_npz(work, ckpt, capfd):
 def test_fuzz_keypoint_csv(work, ckpt, capfd):
     rng = np.random.default_rng(SEED + 7)
     names = Namer(work / "csv")
-    from poselift.skeleton import COCO_17
+    from poselift.geometry.skeleton import COCO_17
 
     pts = coco_like(12)
     lines = ["frame,joint,x,y,confidence"] + [

@@ -9,9 +9,14 @@ import torch
 
 from poselift.cli import main
 from poselift.errors import PoseliftError
-from poselift.evaluate import pad_sequence, predict_sequence
-from poselift.inference import FoldedTemporalModel, IncrementalCausalModel, fold_batchnorm
-from poselift.model import ModelConfig, TemporalModel
+from poselift.geometry.sequence import pad_sequence
+from poselift.models.fast import (
+    FoldedTemporalModel,
+    IncrementalCausalModel,
+    fold_batchnorm,
+)
+from poselift.models.predict import predict_sequence
+from poselift.models.temporal import ModelConfig, TemporalModel
 
 
 def _model(causal: bool = False, dense: bool = False, arc=(3, 3, 3), channels: int = 48) -> TemporalModel:

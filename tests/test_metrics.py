@@ -7,12 +7,11 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from helpers import random_rotation
-from poselift import losses
+
+from poselift.data.datasets import action_name
 from poselift.errors import PoseliftError
-from poselift.metrics import (
-    action_name,
+from poselift.evaluation.metrics import (
     aggregate_per_action,
     mpjpe,
     n_mpjpe,
@@ -20,7 +19,7 @@ from poselift.metrics import (
     procrustes_align,
     velocity_error,
 )
-
+from poselift.models import losses
 
 # --- MPJPE ----------------------------------------------------------------------------
 

@@ -8,16 +8,15 @@ import torch
 from torch import nn
 
 from poselift.errors import PoseliftError
-from poselift.model import (
+from poselift.models.checkpoint import save_checkpoint
+from poselift.models.lifter import PoseLifter, load_model
+from poselift.models.temporal import (
     ModelConfig,
-    PoseLifter,
     TemporalModel,
     TemporalModelStrided,
     bn_momentum_for_epoch,
     count_parameters,
-    load_model,
     parse_arc,
-    save_checkpoint,
 )
 
 
@@ -168,8 +167,8 @@ def test_dense_model_shapes():
 
 def test_reference_bench_model_equals_strided_model():
     """The original-structure model used by `bench --reference` computes the same function."""
-    from poselift.bench import ReferenceStridedModel, reference_batch
-    from poselift.model import ModelConfig, TemporalModelStrided
+    from poselift.models.temporal import ModelConfig, TemporalModelStrided
+    from poselift.tools.bench import ReferenceStridedModel, reference_batch
 
     for causal in (False, True):
         cfg = ModelConfig(filter_widths=(3, 3, 3), channels=32, causal=causal, dropout=0.0)
@@ -191,7 +190,9 @@ def test_reference_bench_model_equals_strided_model():
 def test_export_weights_fp16_roundtrip(tmp_path):
     """An exported fp16 copy loads as fp32 and predicts within fp16 rounding."""
     from poselift.cli import main
-    from poselift.model import ModelConfig, TemporalModel, load_model, save_checkpoint
+    from poselift.models.checkpoint import save_checkpoint
+    from poselift.models.lifter import load_model
+    from poselift.models.temporal import ModelConfig, TemporalModel
 
     cfg = ModelConfig(filter_widths=(3, 3), channels=32)
     model = TemporalModel(cfg).eval()
@@ -210,7 +211,7 @@ def test_export_weights_fp16_roundtrip(tmp_path):
 
 def test_bundled_model_is_self_describing_and_small():
     """The model shipped in poselift/weights loads with no argument and says what it is."""
-    from poselift.model import default_weights_path, load_model
+    from poselift.models.lifter import default_weights_path, load_model
 
     try:
         path = default_weights_path()

@@ -11,12 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_cli import assert_one_line_error, run  # noqa: E402  shared CLI helpers
 
 from poselift.cli import main
 from poselift.errors import PoseliftError
-from poselift.model import ModelConfig, TemporalModel, load_model, save_checkpoint
-from poselift.model_export import export_model, sidecar_path
-from test_cli import assert_one_line_error, run  # noqa: E402  shared CLI helpers
+from poselift.models.checkpoint import save_checkpoint
+from poselift.models.export import export_model, sidecar_path
+from poselift.models.lifter import load_model
+from poselift.models.temporal import ModelConfig, TemporalModel
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
 onnx = pytest.importorskip("onnx")
@@ -218,7 +220,7 @@ def test_onnx_not_installed(tmp_path, capsys, monkeypatch):
 
 
 def test_failed_verification_writes_nothing(tmp_path, monkeypatch):
-    import poselift.model_export as me
+    import poselift.models.export as me
 
     ckpt = tiny_checkpoint(tmp_path / "m.pt")
     monkeypatch.setattr(me, "VERIFY_TOLERANCE_M", -1.0)

@@ -12,16 +12,17 @@ import numpy as np
 import pytest
 
 from poselift.cli import main
-from poselift.detect import (
+from poselift.errors import PoseliftError
+from poselift.geometry.sequence import fill_gaps, interpolate_frames, resample
+from poselift.geometry.skeleton import COCO_17, H36M_17, coco17_to_h36m17
+from poselift.io.keypoints import (
     BODY25_TO_COCO17,
     COCO18_TO_COCO17,
     Keypoints2D,
     load_keypoints,
 )
-from poselift.errors import PoseliftError
-from poselift.pipeline import fill_gaps, interpolate_frames, resample, run_infer
-from poselift.skeleton import COCO_17, H36M_17, coco17_to_h36m17
-from poselift.video import open_video
+from poselift.pipeline.infer import run_infer
+from poselift.pipeline.video import open_video
 
 W, H, FPS, T = 320, 240, 25.0, 40
 GAP_FRAMES = (5, 6)  # no person at all
@@ -37,7 +38,8 @@ def _save_lifter(
     ``meta`` adds or replaces metadata entries."""
     import torch
 
-    from poselift.model import ModelConfig, TemporalModel, save_checkpoint
+    from poselift.models.checkpoint import save_checkpoint
+    from poselift.models.temporal import ModelConfig, TemporalModel
 
     torch.manual_seed(0)
     layout = {17: "h36m17", 15: "humaneva15"}[joints]
@@ -289,7 +291,7 @@ def test_importers_need_geometry_and_check_joints(tmp_path):
 
 
 def test_outputs_are_all_or_nothing(tmp_path, ckpt, monkeypatch):
-    import poselift.export as export
+    import poselift.pipeline.infer as export  # run_infer's own reference to write_csv
 
     out = tmp_path / "out"
     out.mkdir()
@@ -342,9 +344,13 @@ def test_causal_flag_and_focal(tmp_path, ckpt, caplog):
 
 
 def test_fitted_trajectory_recovers_the_root_and_smooths_outliers():
-    from poselift.camera import project_to_2d_linear
-    from poselift.augment import H36M17_LIMBS
-    from poselift.pipeline import ROOT_FIT_JOINTS, fit_trajectory, smooth_trajectory
+    from poselift.geometry.camera import project_to_2d_linear
+    from poselift.geometry.skeleton import H36M17_LIMBS
+    from poselift.geometry.trajectory import (
+        ROOT_FIT_JOINTS,
+        fit_trajectory,
+        smooth_trajectory,
+    )
 
     assert ROOT_FIT_JOINTS == tuple(sorted(j for limb in H36M17_LIMBS for side in limb for j in side))
 
@@ -450,7 +456,8 @@ def test_cli_checkpoint_errors(tmp_path, capsys):
     msg = _cli_error(capsys, ["infer", str(src), "--out", str(tmp_path / "o"), "--checkpoint", str(tmp_path / "none.pt")])
     assert "does not exist" in msg
     sh = tmp_path / "sh.pt"
-    from poselift.model import ModelConfig, TemporalModel, save_checkpoint
+    from poselift.models.checkpoint import save_checkpoint
+    from poselift.models.temporal import ModelConfig, TemporalModel
 
     cfg = ModelConfig(num_joints_in=16, channels=8, filter_widths=(3,))
     save_checkpoint(sh, {"model_pos": TemporalModel(cfg).state_dict()}, {"model": cfg.to_dict(), "joints_in": "mpii16"})
@@ -496,7 +503,7 @@ def test_real_video_end_to_end(demo_video, tmp_path):
 
 def test_bvh_and_render_outputs(tmp_path, ckpt):
     """--bvh / --render call the BVH writer and renderer; their files land next to poses.*."""
-    pytest.importorskip("poselift.render")
+    pytest.importorskip("poselift.viz.render")
     video = draw_video(tmp_path / "walk.mp4", figure=True)
     res = run_infer(video, tmp_path / "out", ckpt, detector=FakeDetector(), bvh=True, render=True,
                     render_size=120, azimuth=160.0, limit_frames=10, progress=False)
@@ -516,7 +523,7 @@ def test_bvh_and_render_outputs(tmp_path, ckpt):
 
 
 def test_causal_root_smoother_uses_past_frames_only():
-    from poselift.pipeline import CausalRootSmoother
+    from poselift.geometry.trajectory import CausalRootSmoother
 
     fps = 25.0
     smoother = CausalRootSmoother(fps)  # 0.2 s median = 5 frames, 0.1 s time constant

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from poselift import plausibility as Q
+from poselift.data.synthetic import look_at_camera, synthetic_sequence
 from poselift.errors import PoseliftError
-from poselift.skeleton import H36M_17
-from poselift.synthetic import look_at_camera, synthetic_sequence
+from poselift.evaluation import plausibility as Q
+from poselift.geometry.skeleton import H36M_17
 
 LEFT_LEG, RIGHT_LEG = [4, 5, 6], [1, 2, 3]
 

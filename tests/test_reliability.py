@@ -17,22 +17,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_cli import assert_one_line_error, console_script, run  # noqa: E402  shared CLI helpers
+from test_pipeline import FakeDetector, _save_lifter, draw_video, write_npz_input  # noqa: E402
 
 from poselift.cli import main
 from poselift.errors import PoseliftError
-from poselift.model import (
+from poselift.models.checkpoint import (
     CHECKSUM_KEY,
-    ModelConfig,
-    TemporalModel,
-    load_model,
     payload_checksum,
     read_checkpoint,
     save_checkpoint,
 )
-from poselift.pipeline import run_infer
-
-from test_cli import assert_one_line_error, console_script, run  # noqa: E402  shared CLI helpers
-from test_pipeline import FakeDetector, _save_lifter, draw_video, write_npz_input  # noqa: E402
+from poselift.models.lifter import load_model
+from poselift.models.temporal import ModelConfig, TemporalModel
+from poselift.pipeline.infer import run_infer
 
 
 class Evil:
@@ -368,9 +366,9 @@ def test_failed_runs_leave_nothing_behind(tmp_path, capsys, ckpt, monkeypatch):
         run_infer(video, out, ckpt, detector=FailingDetector(5), progress=False)
     assert not (tmp_path / "new").exists()
     # through the CLI (the detector is looked up by name)
-    import poselift.detect
+    import poselift.pipeline.infer
 
-    monkeypatch.setattr(poselift.detect, "get_detector", lambda name: FailingDetector(5))
+    monkeypatch.setattr(poselift.pipeline.infer, "get_detector", lambda name: FailingDetector(5))
     rc, _, err = run(["infer", video, "--out", out, "--checkpoint", ckpt, "--no-progress"], capsys)
     assert_one_line_error(rc, err, "frame 5")
     assert not (tmp_path / "new").exists()
@@ -381,18 +379,16 @@ def test_failed_runs_leave_nothing_behind(tmp_path, capsys, ckpt, monkeypatch):
     done = tmp_path / "done"
     run_infer(video, done, ckpt, detector=FakeDetector(), progress=False)
     before = {p.name: p.read_bytes() for p in done.iterdir()}
-    import poselift.render
-
     def broken_render(path, *a, **k):
         Path(path).write_bytes(b"partial")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(poselift.render, "render_video", broken_render)
+    monkeypatch.setattr(poselift.pipeline.infer, "render_video", broken_render)
     with pytest.raises(OSError):
         run_infer(video, done, ckpt, detector=FakeDetector(), render=True, overwrite=True, progress=False)
     assert {p.name: p.read_bytes() for p in done.iterdir()} == before
     # the CLI reports it as one line, exit 2
-    monkeypatch.setattr(poselift.detect, "get_detector", lambda name: FakeDetector())
+    monkeypatch.setattr(poselift.pipeline.infer, "get_detector", lambda name: FakeDetector())
     rc, _, err = run(["infer", video, "--out", done, "--checkpoint", ckpt, "--render", "--overwrite", "--no-progress"], capsys)
     assert_one_line_error(rc, err, "No space left on device", "no outputs were written")
     assert {p.name: p.read_bytes() for p in done.iterdir()} == before
@@ -400,7 +396,8 @@ def test_failed_runs_leave_nothing_behind(tmp_path, capsys, ckpt, monkeypatch):
 
 def test_outputs_are_replaced_all_or_nothing(tmp_path, ckpt, monkeypatch):
     """A failure in the middle of moving the new files into place restores the old ones."""
-    import poselift.pipeline as pipeline
+    import poselift.io.staging as staging
+    import poselift.pipeline.infer as pipeline
 
     src = write_npz_input(tmp_path / "kp.npz")
     out = tmp_path / "out"
@@ -416,7 +413,7 @@ def test_outputs_are_replaced_all_or_nothing(tmp_path, ckpt, monkeypatch):
                 raise OSError(5, "Input/output error")
         return real_replace(a, b)
 
-    monkeypatch.setattr(pipeline.os, "replace", flaky_replace)
+    monkeypatch.setattr(staging.os, "replace", flaky_replace)
     with pytest.raises(OSError, match="Input/output"):
         pipeline.run_infer(src, out, ckpt, progress=False, overwrite=True, flip=False)
     monkeypatch.undo()
@@ -447,7 +444,7 @@ def test_export_weights_refuses_to_overwrite(tmp_path, capsys, ckpt):
 def test_chunked_lifting_equals_one_shot(tmp_path, causal):
     """pipeline.lift in small chunks (with resampling 30 → 50 frames/s, flip TTA and
     the trajectory model) equals one pass over the whole sequence."""
-    from poselift.pipeline import lift
+    from poselift.pipeline.infer import lift
 
     lifter = load_model(_save_lifter(tmp_path / "m.pt", causal=causal))
     rng = np.random.default_rng(3)
@@ -461,7 +458,7 @@ def test_chunked_lifting_equals_one_shot(tmp_path, causal):
 
 
 def test_chunked_lifting_with_the_bundled_model():
-    from poselift.pipeline import lift
+    from poselift.pipeline.infer import lift
 
     lifter = load_model()
     rng = np.random.default_rng(4)
@@ -491,7 +488,7 @@ def peak_mb():  # VmHWM: this process's RSS high-water mark (ru_maxrss would inc
             return int(line.split()[1]) / 1024
 
 
-import poselift.model, poselift.pipeline  # noqa: E401 - imports (torch) before the baseline
+import poselift.models.lifter, poselift.pipeline.infer  # noqa: E401 - imports (torch) before the baseline
 baseline = peak_mb()
 t0 = time.perf_counter()
 rc = main(["infer", sys.argv[1], "--out", sys.argv[2], "--no-progress"])

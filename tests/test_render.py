@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 
 from poselift.cli import main
+from poselift.data.synthetic import synthetic_sequence
 from poselift.errors import PoseliftError
-from poselift.model import ModelConfig, TemporalModel, save_checkpoint
-from poselift.render import LEFT_BGR, RIGHT_BGR, View3D, render_video
-from poselift.skeleton import H36M_17, MPII_16
-from poselift.synthetic import synthetic_sequence
+from poselift.geometry.skeleton import H36M_17, MPII_16
+from poselift.models.checkpoint import save_checkpoint
+from poselift.models.temporal import ModelConfig, TemporalModel
+from poselift.viz.render import LEFT_BGR, RIGHT_BGR, View3D, render_video
 
 SIZE = 96  # small panels keep the tests fast
 
@@ -215,7 +216,7 @@ def test_cli_render_synthetic(tmp_path, capsys):
 
 def write_fake_h36m(root: Path, frames: int = 40) -> Path:
     """A minimal dataset folder in the Human3.6M layout (no real data)."""
-    from poselift.synthetic import animate_figure
+    from poselift.data.synthetic import animate_figure
 
     root.mkdir()
     np.savez(root / "positions_3d.npz", **{"S11/Walking 1": animate_figure(frames, seed=1)})

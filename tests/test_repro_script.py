@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from poselift.model import ModelConfig, TemporalModel, load_model, save_checkpoint
+from poselift.models.checkpoint import save_checkpoint
+from poselift.models.lifter import load_model
+from poselift.models.temporal import ModelConfig, TemporalModel
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "compare_to_bundled.py"
 

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from poselift import camera as cam
 from poselift.data.windows import Batch
 from poselift.errors import PoseliftError
-from poselift.model import read_checkpoint
-from poselift.train import Trainer, TrainConfig, train
+from poselift.geometry import camera as cam
+from poselift.models.checkpoint import read_checkpoint
+from poselift.training.config import TrainConfig
+from poselift.training.trainer import Trainer, train
 
 
 def _cfg(**kw) -> TrainConfig:

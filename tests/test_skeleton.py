@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from poselift.errors import PoseliftError
-from poselift.skeleton import (
+from poselift.geometry.skeleton import (
     BLAZEPOSE_33,
     COCO_17,
     H36M32_KEPT,

@@ -8,14 +8,14 @@ import json
 import numpy as np
 import pytest
 import torch
+from test_pipeline import H, W, _save_lifter, draw_video
 
 from poselift.cli import main
 from poselift.errors import PoseliftError
-from poselift.evaluate import predict_sequence
-from poselift.model import ModelConfig, PoseLifter, TemporalModel
-from poselift.stream import CausalLifter, run_stream
-
-from test_pipeline import H, W, _save_lifter, draw_video
+from poselift.models.lifter import PoseLifter
+from poselift.models.predict import predict_sequence
+from poselift.models.temporal import ModelConfig, TemporalModel
+from poselift.pipeline.stream import CausalLifter, run_stream
 
 
 def _lifter(causal: bool) -> PoseLifter:
@@ -55,7 +55,7 @@ def test_stream_video_jsonl(tmp_path):
 
 def test_stream_trajectory_sources(tmp_path, monkeypatch):
     """'fit' works without a trajectory model and scales with --focal; 'model' needs one."""
-    from poselift.synthetic import animate_figure
+    from poselift.data.synthetic import animate_figure
 
     plain = _save_lifter(tmp_path / "plain.pt", causal=True, trajectory=False)
     world = animate_figure(1, seed=0)[0]  # a person-sized pose (metres, z up) instead of a random model's output

@@ -17,8 +17,10 @@ import torch
 import poselift
 from poselift.cli import main
 from poselift.errors import PoseliftError
-from poselift.model import ModelConfig, read_checkpoint
-from poselift.train import Trainer, TrainConfig, model_config_for, train
+from poselift.models.checkpoint import read_checkpoint
+from poselift.models.temporal import ModelConfig
+from poselift.training.config import TrainConfig, model_config_for
+from poselift.training.trainer import Trainer, train
 
 
 def tiny_config(**overrides) -> TrainConfig:

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from poselift.data.windows import FlipSpec, WindowDataset, flip_keypoints, pad_sequence
+from poselift.data.windows import WindowDataset
 from poselift.errors import PoseliftError
+from poselift.geometry.sequence import FlipSpec, flip_keypoints, pad_sequence
 
 PERM = np.array([0, 4, 5, 6, 1, 2, 3, 7, 8, 9, 10, 14, 15, 16, 11, 12, 13])
 

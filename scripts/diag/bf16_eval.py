@@ -3,16 +3,23 @@
 under torch.autocast(bfloat16), both with the plain (unfolded) model and one thread, and
 prints MPJPE / P-MPJPE and the time of each.
 Usage: [PRECISIONS=bf16] python scripts/diag/bf16_eval.py [EVALUATE ARGS ...]   (docs/results.md, session 12)"""
-import contextlib, io, json, os, sys, time
+import contextlib
+import io
+import json
+import os
+import sys
+import time
+
+import poselift.models.fast
 import torch
-import poselift.inference
-from poselift.cli import main
-from poselift.distributed import cpu_has_native_bf16
+
+from poselift.cli.main import main
+from poselift.training.distributed import cpu_has_native_bf16
 
 torch.set_num_threads(1)
 # bf16 runs the plain TemporalModel under autocast (the folded fast twin uses in-place fp32 GEMMs),
 # so fp32 does too, for a like-for-like time; both give the same fp32 numbers to 0.01 mm.
-poselift.inference.fast_twin = lambda model: model
+poselift.models.fast.fast_twin = lambda model: model
 print(f"native bf16: {cpu_has_native_bf16()}, torch {torch.__version__}")
 for precision in os.environ.get("PRECISIONS", "fp32,bf16").split(","):
     ctx = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()

@@ -1,8 +1,10 @@
 """Sum of the 16 bone lengths (m) of each Human3.6M subject (docs/results.md, session 11)."""
 import numpy as np
-from poselift.train import TrainConfig, load_split
-from poselift.plausibility import bone_lengths
-from poselift.skeleton import H36M_17
+
+from poselift.geometry.skeleton import H36M_17, bone_lengths
+from poselift.training.config import TrainConfig
+from poselift.training.data import load_split
+
 cfg = TrainConfig(dataset="h36m", data_dir="../shared/data/h36m", keypoints="gt")
 for train in (True, False):
     seqs = load_split(cfg, train=train)

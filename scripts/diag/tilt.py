@@ -2,11 +2,15 @@
 the best scale, the best tilt about the camera x axis, the best rotation (S9/S11, flip,
 every STEP-th recording). Usage: python scripts/diag/tilt.py [STEP]   (docs/results.md, session 11)"""
 import sys
-import numpy as np, torch
+
+import numpy as np
+import torch
+
 from poselift.data.datasets import normalized_keypoints
-from poselift.evaluate import predict_sequence
-from poselift.model import load_model
-from poselift.train import TrainConfig, flip_spec_for, load_split, with_input_layout
+from poselift.models.lifter import load_model
+from poselift.models.predict import predict_sequence
+from poselift.training.config import TrainConfig, flip_spec_for
+from poselift.training.data import load_split, with_input_layout
 
 torch.set_num_threads(1)
 step = int(sys.argv[1]) if len(sys.argv) > 1 else 4

@@ -1,18 +1,14 @@
-"""poselift: 3D human pose estimation in video with dilated temporal convolutions."""
+"""poselift: 3D human pose estimation in video with dilated temporal convolutions.
+
+Layers (each a sub-package; imports point down only, see docs/architecture.md):
+``geometry`` → ``io`` → ``data``, ``models`` → ``training``, ``evaluation``,
+``viz`` → ``pipeline`` → ``tools`` → ``cli``.
+"""
 
 from __future__ import annotations
 
 from poselift.errors import PoseliftError
+from poselift.models.lifter import load_model
+from poselift.version import __version__
 
-__version__ = "0.1.0"
 __all__ = ["PoseliftError", "__version__", "load_model"]
-
-
-def load_model(path=None, **kwargs):
-    """Load a poselift checkpoint as a ready ``nn.Module`` in eval mode.
-
-    See :func:`poselift.model.load_model`.
-    """
-    from poselift.model import load_model as _load
-
-    return _load(path, **kwargs)

@@ -2,7 +2,7 @@
 
 import sys
 
-from poselift.cli import main
+from poselift.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

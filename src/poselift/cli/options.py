@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import math
 
+from poselift.data.datasets import default_data_dir
+
 
 def positive_int(text: str) -> int:
     try:
@@ -53,3 +55,31 @@ def apply_threads(args: argparse.Namespace) -> None:
         import torch
 
         torch.set_num_threads(threads)
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--arc", default="3,3,3", help="filter widths; RF = product: 3,3,3 → 27 frames, 3,3,3,3 → 81, 3,3,3,3,3 → 243 (default 3,3,3)")
+    g.add_argument("--channels", type=int, default=1024, help="convolution channels (default 1024)")
+    g.add_argument("--dropout", type=float, default=0.25, help="dropout probability (default 0.25)")
+    g.add_argument("--causal", action="store_true", help="causal model: each output sees only past frames (for streaming)")
+
+
+def add_data_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", choices=["h36m", "humaneva", "synthetic"], default="h36m", help="dataset (default h36m; synthetic = procedural figure, no files needed)")
+    g.add_argument("--data-dir", default=None, help="dataset folder (default ../shared/data/<dataset>)")
+    g.add_argument("--keypoints", choices=["gt", "sh"], default="gt", help="2D input: gt = projected ground truth, sh = Stacked Hourglass detections (MPII-16 in, H36M-17 out)")
+    g.add_argument("--subjects-train", default=None, help="comma-separated training subjects (default S1,S5,S6,S7,S8; HumanEva S1,S2,S3)")
+    g.add_argument("--subjects-test", default=None, help="comma-separated test subjects (default S9,S11; HumanEva S1,S2,S3 of Validate/)")
+    g.add_argument("--actions", default=None, help="comma-separated actions to keep, e.g. Walking,Jog (default all; HumanEva: Walk,Jog,Box)")
+
+
+def split_list(s: str | None) -> list[str] | None:
+    return [x.strip() for x in s.split(",") if x.strip()] if s else None
+
+
+def data_dir_for(args) -> str:
+    if args.data_dir:
+        return args.data_dir
+    return str(default_data_dir(args.dataset))

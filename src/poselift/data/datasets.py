@@ -9,14 +9,16 @@ formulas: ``../shared/data/README.md``.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from poselift import camera as cam
-from poselift.data.arrays import check_array, load_npz
 from poselift.errors import PoseliftError
+from poselift.geometry import camera as cam
+from poselift.geometry import skeleton as sk
+from poselift.io.arrays import check_array, load_npz
 
 H36M_CAMERAS = ("54138969", "55011271", "58860488", "60457274")
 H36M_TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
@@ -29,6 +31,9 @@ HUMANEVA_ACTIONS = ("Walk", "Jog", "Box")
 H36M_SKIP = frozenset({"S11/Directions"})
 
 KEYPOINT_SOURCES = ("gt", "sh")
+#: Where the datasets live unless a folder is given (``<root>/<dataset>``), relative to
+#: the working directory: the layout of this project's checkout next to ``shared/``.
+DEFAULT_DATA_ROOT = Path("../shared/data")
 #: Plausibility limits for dataset arrays: 3D positions in metres, 2D keypoints in pixels.
 MAX_METRES = 1e4
 MAX_PIXELS = 1e7
@@ -143,7 +148,7 @@ def load_h36m(
 class WorldSequence:
     """One recorded sequence in the world frame (no camera): ``positions_world``
     ``[T, J, 3]`` metres, z up. Used by the ``wild`` training recipe, which films it
-    with random virtual cameras (:mod:`poselift.augment`)."""
+    with random virtual cameras (:mod:`poselift.data.virtual_cameras`)."""
 
     subject: str
     name: str
@@ -192,8 +197,6 @@ def load_h36m_world(
     Same subject / action selection and corrupt-sequence skipping as :func:`load_h36m`
     (and the same order, so :func:`subset_sequences` picks the same chunks).
     """
-    from poselift.metrics import action_name
-
     root = Path(root)
     path, positions = _h36m_positions(root)
     _check_keys(positions, 2, path, "SUBJECT/SEQUENCE, e.g. 'S1/Walking 1'")
@@ -235,7 +238,6 @@ def load_humaneva(
     kp2d = load_npz(root / "keypoints_2d_gt.npz")
     if split is not None and split not in ("Train", "Validate"):
         raise PoseliftError(f"HumanEva split must be Train or Validate, got {split!r}")
-    from poselift.metrics import action_name
 
     wanted_actions = None if actions is None else {_humaneva_action(a) for a in actions}
     out: list[Sequence] = []
@@ -359,8 +361,6 @@ def normalized_keypoints(seq: Sequence) -> np.ndarray:
 
 def skeletons_for(dataset: str, keypoints: str = "gt"):
     """(input skeleton, output skeleton) of a dataset / keypoint source."""
-    from poselift import skeleton as sk
-
     if dataset == "h36m":
         return (sk.MPII_16 if keypoints == "sh" else sk.H36M_17), sk.H36M_17
     if dataset == "humaneva":
@@ -387,3 +387,25 @@ def load_dataset(
             raise PoseliftError("HumanEva-I here has ground-truth 2D only (--keypoints gt)")
         return load_humaneva(root, subjects, split=split, actions=actions if actions is not None else HUMANEVA_ACTIONS)
     raise PoseliftError(f"unknown dataset {dataset!r}; expected h36m or humaneva")
+
+
+_TRAILING = re.compile(r"(\s+chunk\d+)?$")
+
+
+def action_name(sequence: str) -> str:
+    """Action of a sequence: the last path part without its trailing take number.
+
+    ``"S1/Walking 1"`` → ``"Walking"``; ``"Walking 1 chunk0"`` → ``"Walking"``;
+    ``"WalkDog"`` → ``"WalkDog"``.
+    """
+    name = sequence.split("/")[-1]
+    name = _TRAILING.sub("", name)
+    parts = name.split(" ")
+    if len(parts) > 1 and parts[-1].isdigit():
+        parts = parts[:-1]
+    return " ".join(parts)
+
+
+def default_data_dir(dataset: str) -> Path:
+    """The default folder of ``dataset`` (``h36m``, ``humaneva``): ``DEFAULT_DATA_ROOT / dataset``."""
+    return DEFAULT_DATA_ROOT / dataset

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from poselift import camera as cam
 from poselift.data.datasets import Sequence
+from poselift.geometry import camera as cam
 
 # H36M-17 rest geometry in the body frame (x right→left? no: x = subject's left,
 # y = forward, z = up), metres, root (Hip) at the origin.

@@ -15,39 +15,7 @@ import numpy as np
 import torch
 
 from poselift.errors import PoseliftError
-
-
-@dataclass(frozen=True)
-class FlipSpec:
-    """Left/right permutations for mirrored augmentation (negate x, swap sides)."""
-
-    keypoints_perm: np.ndarray  # [J_in]
-    joints_perm: np.ndarray  # [J_out]
-
-    @classmethod
-    def from_skeletons(cls, skel_in, skel_out) -> "FlipSpec":
-        return cls(np.asarray(skel_in.flip_permutation()), np.asarray(skel_out.flip_permutation()))
-
-
-def pad_sequence(x: np.ndarray | torch.Tensor, receptive_field: int, causal: bool):
-    """Edge-pad ``[T, ...]`` along time so the full model outputs ``T`` frames.
-
-    Symmetric: ``(RF-1)/2`` frames each side; causal: ``RF-1`` frames before.
-    """
-    pad = (receptive_field - 1) // 2
-    before, after = (2 * pad, 0) if causal else (pad, pad)
-    if isinstance(x, torch.Tensor):
-        idx = torch.clamp(torch.arange(-before, x.shape[0] + after), 0, x.shape[0] - 1)
-        return x[idx]
-    idx = np.clip(np.arange(-before, x.shape[0] + after), 0, x.shape[0] - 1)
-    return x[idx]
-
-
-def flip_keypoints(x: torch.Tensor, perm: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """Mirror ``[..., J, D]``: swap left/right joints and negate x."""
-    out = x[..., torch.as_tensor(perm, dtype=torch.long), :].clone()
-    out[..., 0] = -out[..., 0]
-    return out
+from poselift.geometry.sequence import FlipSpec, flip_keypoints, pad_sequence
 
 
 @dataclass

@@ -15,6 +15,7 @@ import re
 
 import numpy as np
 
+from poselift.data.datasets import action_name
 from poselift.errors import PoseliftError
 
 
@@ -82,22 +83,6 @@ def velocity_error(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
         return np.zeros((0,) + pred.shape[1:-2])
     return np.linalg.norm(np.diff(pred, axis=0) - np.diff(target, axis=0), axis=-1).mean(axis=-1)
 
-
-_TRAILING = re.compile(r"(\s+chunk\d+)?$")
-
-
-def action_name(sequence: str) -> str:
-    """Action of a sequence: the last path part without its trailing take number.
-
-    ``"S1/Walking 1"`` → ``"Walking"``; ``"Walking 1 chunk0"`` → ``"Walking"``;
-    ``"WalkDog"`` → ``"WalkDog"``.
-    """
-    name = sequence.split("/")[-1]
-    name = _TRAILING.sub("", name)
-    parts = name.split(" ")
-    if len(parts) > 1 and parts[-1].isdigit():
-        parts = parts[:-1]
-    return " ".join(parts)
 
 
 def aggregate_per_action(errors: dict[str, np.ndarray]) -> tuple[dict[str, float], float]:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from poselift.errors import PoseliftError
-from poselift.skeleton import Skeleton, bone_lengths
+from poselift.geometry.skeleton import Skeleton, bone_lengths, limbs_for
 
 #: A limb pair counts as swapped when the exchanged labelling's squared 2D error is
 #: below this fraction of the labelled one's *and* the exchange lowers the error by more
@@ -68,8 +68,6 @@ def exchanged_limbs(pose: np.ndarray, reference: np.ndarray, skeleton: Skeleton,
     two sides exchanged: the squared error drops below :data:`SWAP_ERROR_RATIO` of the
     labelled one and by more than ``tolerance`` (per frame or scalar, RMS per joint).
     Frames with NaN are never flagged."""
-    from poselift.augment import limbs_for
-
     tolerance = np.asarray(tolerance, dtype=np.float64)
     flagged = np.zeros(len(pose), dtype=bool)
     for left, right in limbs_for(skeleton):

@@ -11,53 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
-from poselift import metrics, plausibility
 from poselift.data.datasets import Sequence
-from poselift.data.windows import FlipSpec, flip_keypoints, pad_sequence
 from poselift.errors import PoseliftError
-from poselift.model import TemporalModel
-from poselift.pipeline import fitted_root
-from poselift.skeleton import Skeleton
+from poselift.evaluation import metrics, plausibility
+from poselift.geometry.sequence import FlipSpec
+from poselift.geometry.skeleton import Skeleton
+from poselift.geometry.trajectory import fitted_root
+from poselift.models.fast import fast_twin
+from poselift.models.predict import lift_sequence
+from poselift.models.temporal import TemporalModel
 
 MM = 1000.0
 
-
-@torch.inference_mode()
-def predict_sequence(
-    model: TemporalModel,
-    keypoints: np.ndarray | torch.Tensor,
-    flip: FlipSpec | None = None,
-    chunk_frames: int = 20_000,
-) -> np.ndarray:
-    """Lift one sequence ``[T, J_in, 2]`` (normalised screen) to ``[T, J_out, 3]`` metres.
-
-    The output frame ``t`` is centred on input frame ``t`` (ends at ``t`` when causal).
-    Long sequences are processed in chunks of ``chunk_frames`` outputs with the
-    receptive-field overlap, so the result equals the one-shot result. The input is
-    moved to the model's device (CPU or GPU); the result is on the CPU.
-    """
-    param = next(model.parameters(), None)
-    x = torch.as_tensor(keypoints, dtype=torch.float32)
-    if param is not None:
-        x = x.to(param.device)
-    rf = model.receptive_field
-    padded = pad_sequence(x, rf, model.config.causal)
-    t = x.shape[0]
-    outputs = []
-    for start in range(0, t, chunk_frames):
-        stop = min(t, start + chunk_frames)
-        window = padded[start : stop + rf - 1][None]
-        if flip is not None:
-            window = torch.cat([window, flip_keypoints(window, flip.keypoints_perm)])
-        y = model(window)
-        if flip is not None:
-            y = (y[0] + flip_keypoints(y[1], flip.joints_perm)) / 2
-        else:
-            y = y[0]
-        outputs.append(y)
-    return torch.cat(outputs).float().cpu().numpy()  # float(): bf16 under autocast
 
 
 @dataclass
@@ -126,10 +92,10 @@ def evaluate_sequences(
 
     inputs: the normalised 2D input of each sequence (same order as ``sequences``).
     skeleton: the output joints: names the per-joint MPJPE (default: joint indices) and
-    enables the wrong-side rate (:func:`poselift.plausibility.wrong_side_frames`).
+    enables the wrong-side rate (:func:`poselift.evaluation.plausibility.wrong_side_frames`).
     full_metrics=False computes MPJPE only (fast, for per-epoch validation).
     trajectory_focal_normalized: the normalised focal length ``2 f / w`` the trajectory
-    model assumes (:func:`poselift.pipeline.train_focal_normalized`); when given and every
+    model assumes (:func:`poselift.models.lifter.train_focal_normalized`); when given and every
     test camera has a known focal length, the result also holds the root error after
     scaling the predicted depth to each camera's focal length, as ``poselift infer --focal``
     does (``trajectory_focal_mm``).
@@ -137,7 +103,7 @@ def evaluate_sequences(
     index (e.g. the limbs for the detector layout); when given and every test camera has a
     known focal length, the result also holds the error of the root position that places
     the predicted pose onto the input 2D, robust and smoothed over time as ``poselift
-    infer`` does (:func:`poselift.pipeline.fitted_root`; ``root_fit_mm``); no trajectory
+    infer`` does (:func:`poselift.geometry.trajectory.fitted_root`; ``root_fit_mm``); no trajectory
     model needed.
     """
     from tqdm import tqdm
@@ -160,13 +126,13 @@ def evaluate_sequences(
     joint_errors: dict[str, np.ndarray] = {}  # [T, J] per sequence
     wrong_side: dict[str, np.ndarray] = {}  # [T] bool per sequence
     frames = 0
-    from poselift.inference import fast_twin
 
     fast_model = fast_twin(model)  # BN folded once for all sequences (CPU); same outputs
     fast_trajectory = fast_twin(trajectory_model)
     for seq, x in tqdm(list(zip(sequences, inputs)), desc="evaluate", unit="seq", disable=not progress, leave=False):
         target = seq.positions_3d - seq.positions_3d[:, :1]
-        pred = predict_sequence(fast_model, x, flip)
+        # the protocol scores the raw output (root not forced to 0), as the original implementation does
+        pred, traj = lift_sequence(fast_model, x, flip, trajectory_model=fast_trajectory, root_relative=False)
         key = seq.key
         frames += len(pred)
         joint_errors[key] = metrics.joint_errors(pred, target)
@@ -190,8 +156,7 @@ def evaluate_sequences(
             root = fitted_root(pred[:, fit_joints], np.asarray(x)[:, fit_joints], pinhole, seq.fps)  # as `infer` does
             root_fit_errors[key] = np.linalg.norm(root - seq.positions_3d[:, 0], axis=-1)
             root_fit_velocity[key] = metrics.velocity_error(root[:, None], seq.positions_3d[:, :1])
-        if trajectory_model is not None:
-            traj = predict_sequence(fast_trajectory, x, None)[:, 0]
+        if traj is not None:
             traj_errors[key] = np.linalg.norm(traj - seq.positions_3d[:, 0], axis=-1)
             traj_velocity[key] = metrics.velocity_error(traj[:, None], seq.positions_3d[:, :1])
             if focal_known:

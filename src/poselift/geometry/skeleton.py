@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
+import torch
 
 from poselift.errors import PoseliftError
 
@@ -204,6 +205,10 @@ BLAZEPOSE_33 = Skeleton(
 SKELETONS: dict[str, Skeleton] = {s.name: s for s in (H36M_17, H36M_32, HUMANEVA_15, MPII_16, COCO_17, BLAZEPOSE_33)}
 
 
+#: Layout name by number of joints (how a file with only a joint count is read).
+LAYOUT_BY_JOINT_COUNT = {17: "h36m17", 16: "mpii16", 15: "humaneva15", 32: "h36m32", 33: "blazepose33"}
+
+
 def get_skeleton(name: str) -> Skeleton:
     """Look a skeleton up by name (``h36m17``, ``coco17``, ...)."""
     try:
@@ -330,3 +335,78 @@ def flip_pose(pose: np.ndarray, skeleton: Skeleton) -> np.ndarray:
     out = np.asarray(pose)[..., skeleton.flip_permutation(), :].copy()
     out[..., 0] = -out[..., 0]
     return out
+
+
+# ------------------------------------------------------------- model input layouts
+
+
+#: Input layout names stored in checkpoint metadata (``input_layout``).
+INPUT_LAYOUT_MOCAP = "h36m17"
+
+
+INPUT_LAYOUT_DETECTOR = "h36m17-detector"
+
+
+INPUT_LAYOUTS = (INPUT_LAYOUT_MOCAP, INPUT_LAYOUT_DETECTOR)
+
+
+#: Detector-layout Head = Neck/Nose + HEAD_EYE_LERP · (Head − Neck/Nose). An
+#: *approximation* of the mean of the eyes (what the COCO/BlazePose rules put in the
+#: Head slot): the mocap Head marker sits near the top of the head, the eyes roughly a
+#: third of the way up from the nose.
+HEAD_EYE_LERP = 0.35
+
+
+#: Left/right limb chains of H36M-17 swapped by the detector-confusion noise:
+#: legs (hip, knee, foot) and arms (shoulder, elbow, wrist).
+H36M17_LIMBS: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] = (
+    ((4, 5, 6), (1, 2, 3)),
+    ((11, 12, 13), (14, 15, 16)),
+)
+
+
+def detector_layout_from_h36m(points):
+    """Motion-capture H36M-17 ``[..., 17, D]`` → the H36M-17 layout that
+    :mod:`poselift.geometry.skeleton` builds from COCO-17 / BlazePose-33 detections.
+
+    * Hip = mean(RHip, LHip); Thorax = mean(LShoulder, RShoulder);
+      Spine = midpoint of (new) Hip and Thorax;
+    * Neck/Nose = mocap Neck/Nose (the detector's nose);
+    * Head = Neck/Nose + :data:`HEAD_EYE_LERP` · (Head − Neck/Nose): an approximation
+      of the mean of the eyes, which the detector rules put in the Head slot;
+    * every other joint is unchanged.
+
+    Every rule is an affine combination, so it commutes with the pixel ↔ screen
+    normalisation and with horizontal flips. Works on NumPy arrays and torch tensors.
+    """
+    if points.ndim < 2 or points.shape[-2] != 17:
+        raise PoseliftError(f"h36m17 poses must be shaped [..., 17, D], got {list(points.shape)}")
+    if isinstance(points, torch.Tensor):
+        out = points.clone() if points.is_floating_point() else points.float()
+    else:
+        points = np.asarray(points)
+        out = points.astype(np.result_type(points.dtype, np.float32), copy=True)
+    hip = (points[..., 1, :] + points[..., 4, :]) / 2
+    thorax = (points[..., 11, :] + points[..., 14, :]) / 2
+    out[..., 0, :] = hip
+    out[..., 8, :] = thorax
+    out[..., 7, :] = (hip + thorax) / 2
+    out[..., 9, :] = points[..., 9, :]
+    out[..., 10, :] = points[..., 9, :] + HEAD_EYE_LERP * (points[..., 10, :] - points[..., 9, :])
+    return out
+
+
+def convert_input_layout(points, layout: str):
+    """Mocap H36M-17 2D → the input ``layout`` a model expects (metadata ``input_layout``)."""
+    if layout == INPUT_LAYOUT_MOCAP:
+        return points
+    if layout == INPUT_LAYOUT_DETECTOR:
+        return detector_layout_from_h36m(points)
+    raise PoseliftError(f"unknown input layout {layout!r}; known: {', '.join(INPUT_LAYOUTS)}")
+
+
+def limbs_for(skeleton: Skeleton) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]:
+    """Swappable limbs of a layout: H36M-17 legs and arms, else each left/right pair."""
+    if skeleton.name == H36M_17.name:
+        return H36M17_LIMBS
+    return tuple(((left,), (right,)) for left, right in zip(skeleton.joints_left, skeleton.joints_right))

@@ -1,6 +1,6 @@
 """BVH motion files (Biovision Hierarchy) from 3D joint positions, and a small reader.
 
-``write_bvh`` (re-exported by :mod:`poselift.export`) turns a ``[T, J, 3]`` joint
+``write_bvh`` (re-exported by :mod:`poselift.io.exports`) turns a ``[T, J, 3]`` joint
 sequence into a skeleton with constant bone lengths and per-frame joint rotations
 that Blender, MotionBuilder, Maya etc. import directly.
 
@@ -51,7 +51,8 @@ from pathlib import Path
 import numpy as np
 
 from poselift.errors import PoseliftError
-from poselift.skeleton import H36M_17, Skeleton
+from poselift.geometry.skeleton import H36M_17, Skeleton
+from poselift.io.atomic import atomic_write
 
 EULER_ORDER = "ZXY"
 ROT_CHANNELS = ("Zrotation", "Xrotation", "Yrotation")
@@ -420,8 +421,6 @@ def write_bvh(
     of a z-up world so the file is upright even for a tilted camera. See the module
     docstring for the frame, Euler order, rest pose and branch joints.
     """
-    from poselift.io import atomic_write
-
     text = bvh_text(
         joints_3d, skeleton, fps, scale=scale, root_positions=root_positions,
         camera_rotation=camera_rotation, rest=rest, branch_joints=branch_joints,

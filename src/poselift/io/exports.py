@@ -17,7 +17,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from poselift.errors import PoseliftError
-from poselift.io import atomic_write
+from poselift.geometry.skeleton import H36M_17
+from poselift.io import bvh
+from poselift.io.atomic import atomic_write
 
 
 def _npz_array(key: str, value: Any) -> np.ndarray:
@@ -163,8 +165,5 @@ def write_csv(
 
 
 def write_bvh(path, joints_3d, skeleton=None, fps: float = 50.0, **options) -> Path:
-    """Write a BVH motion file (see :func:`poselift.bvh.write_bvh`; skeleton defaults to H36M-17)."""
-    from poselift import bvh
-    from poselift.skeleton import H36M_17
-
+    """Write a BVH motion file (see :func:`poselift.io.bvh.write_bvh`; skeleton defaults to H36M-17)."""
     return bvh.write_bvh(path, joints_3d, H36M_17 if skeleton is None else skeleton, fps, **options)

@@ -27,22 +27,23 @@ outputs are only replaced with ``overwrite=True``.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from poselift import __version__
 from poselift.errors import PoseliftError
-from poselift.io import atomic_path, atomic_write
+from poselift.io.atomic import atomic_path, atomic_write
+from poselift.models.export_graph import ExportGraph, random_input
+from poselift.models.lifter import load_model
 
 if TYPE_CHECKING:  # torch is imported lazily: building the CLI parser must stay fast
     import torch
 
-    from poselift.export_graph import ExportGraph
-    from poselift.model import PoseLifter
+    from poselift.models.export_graph import ExportGraph
+    from poselift.models.lifter import PoseLifter
 
 FORMATS = ("onnx", "torchscript")
 SUFFIXES = {"onnx": ".onnx", "torchscript": ".torchscript.pt"}
@@ -102,8 +103,6 @@ def _max_abs_diffs(names: list[str], got: list[Any], want: list[torch.Tensor]) -
 # ------------------------------------------------------------------ metadata
 def deployment_info(lifter: PoseLifter, graph: ExportGraph, fmt: str, checkpoint_name: str) -> dict[str, Any]:
     """Everything a user needs to feed the exported model (JSON-serialisable)."""
-    from poselift import __version__
-
     meta = lifter.metadata
     cfg = graph.pose_model.config
     rf = cfg.receptive_field
@@ -193,8 +192,6 @@ def _export_onnx(graph: ExportGraph, tmp: Path, info: dict[str, Any], opset: int
     """Write the ONNX graph to ``tmp``, attach metadata, and verify it with onnxruntime."""
     import torch
 
-    from poselift.export_graph import random_input
-
     onnx, ort = _import_onnx()
     names = graph.output_names
     dynamic = {"keypoints": {0: "batch", 1: "frames"}}
@@ -225,8 +222,6 @@ def _export_onnx(graph: ExportGraph, tmp: Path, info: dict[str, Any], opset: int
 def _export_torchscript(graph: ExportGraph, tmp: Path, info: dict[str, Any]) -> tuple[dict[str, float], list[int]]:
     """Trace the graph, save it with the metadata as extra file ``poselift.json``, reload and verify."""
     import torch
-
-    from poselift.export_graph import random_input
 
     example = random_input(graph, 1, graph.min_frames + EXPORT_EXTRA_FRAMES, seed=0)
     with torch.no_grad(), warnings.catch_warnings():
@@ -288,8 +283,6 @@ def export_model(
     _check_outputs([out, side], overwrite)
     if checkpoint is not None and out.resolve() == Path(checkpoint).resolve():
         raise PoseliftError(f"--out {out} is the checkpoint itself; choose another output file")
-    from poselift.export_graph import ExportGraph
-    from poselift.model import load_model
 
     lifter = load_model(checkpoint, with_trajectory=trajectory)
     graph = ExportGraph(lifter.pose_model, lifter.trajectory_model)
@@ -324,46 +317,4 @@ def export_model(
 
 
 # ------------------------------------------------------------------ CLI
-def _human_size(n: int) -> str:
-    return f"{n / 1e6:.2f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
 
-
-def cmd_export(args: argparse.Namespace) -> int:
-    out = Path(args.out) if args.out else default_output(args.checkpoint, args.format)
-    result = export_model(
-        args.checkpoint, out, args.format, trajectory=not args.no_trajectory, opset=args.opset, overwrite=args.overwrite
-    )
-    if args.json:
-        print(json.dumps(result.to_dict()))
-        return 0
-    for path in result.files:
-        print(f"wrote {path} ({_human_size(result.sizes[str(path)])})", file=sys.stderr)
-    per = ", ".join(f"{k} {v:.3g} m" for k, v in result.max_abs_diff_per_output.items())
-    runtime = "onnxruntime" if result.format == "onnx" else "the reloaded TorchScript module"
-    print(f"verified with {runtime} on input {result.verified_input_shape}: max abs diff vs PyTorch {per}", file=sys.stderr)
-    return 0
-
-
-def add_export(sub: Any) -> None:
-    """Register ``poselift export`` on an argparse sub-parser collection."""
-    p = sub.add_parser(
-        "export",
-        help="export a checkpoint to ONNX or TorchScript for deployment",
-        description=(
-            "Writes the full temporal model (and the trajectory model, when the checkpoint has one) as one graph "
-            "with dynamic batch and sequence length: input 'keypoints' [batch, frames >= receptive field, joints, 2] "
-            "normalised screen coordinates; outputs 'pose' [batch, frames - RF + 1, joints, 3] (metres, root-relative, "
-            "camera frame) and 'trajectory' [batch, frames - RF + 1, 3] (root position, metres). How to feed it "
-            "(receptive field, joint layouts, fps, units, padding) is stored in the file's metadata and in a JSON "
-            "sidecar OUT.json. The written file is run on a random input of another length and compared with "
-            "PyTorch; the max abs difference is printed. ONNX needs `pip install 'poselift[export]'`."
-        ),
-    )
-    p.add_argument("--checkpoint", default=None, metavar="PATH", help="poselift checkpoint (.pt); default: the model bundled with the package")
-    p.add_argument("--format", required=True, metavar="{onnx,torchscript}", help="onnx: ONNX graph for onnxruntime and other ONNX runtimes (opset --opset); torchscript: traced module for torch.jit.load or C++ libtorch (TorchScript is deprecated upstream but still loads)")
-    p.add_argument("--out", default=None, metavar="PATH", help="output file (default: <checkpoint name>.onnx or .torchscript.pt in the current folder); the sidecar is PATH.json")
-    p.add_argument("--no-trajectory", action="store_true", help="leave the trajectory model out (pose output only)")
-    p.add_argument("--overwrite", action="store_true", help="replace existing output files (default: refuse)")
-    p.add_argument("--opset", type=int, default=DEFAULT_OPSET, metavar="N", help=f"ONNX opset version, {MIN_OPSET}-{MAX_OPSET} (default {DEFAULT_OPSET}); ignored for torchscript")
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout (files, sizes in bytes, max_abs_diff in metres)")
-    p.set_defaults(func=cmd_export)

@@ -1,6 +1,6 @@
 """The graph that ``poselift export`` writes: pose (+ trajectory) model, eval mode.
 
-Kept apart from :mod:`poselift.model_export` so that building the CLI parser does not
+Kept apart from :mod:`poselift.models.export` so that building the CLI parser does not
 import torch. Shapes: input ``[B, T, J_in, 2]`` normalised screen coordinates;
 outputs ``pose [B, T - RF + 1, J_out, 3]`` and ``trajectory [B, T - RF_traj + 1, 3]``,
 metres.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from poselift.model import TemporalModel
+from poselift.models.temporal import TemporalModel
 
 
 def _temporal_forward(model: TemporalModel, x: torch.Tensor) -> torch.Tensor:

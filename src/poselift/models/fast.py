@@ -1,4 +1,4 @@
-"""Fast inference engines built from a trained :class:`~poselift.model.TemporalModel`.
+"""Fast inference engines built from a trained :class:`~poselift.models.temporal.TemporalModel`.
 
 Two engines, both with batch norm folded into the convolution weights (eval mode
 only: ``y = W'x + b'`` with ``W' = W·γ/σ``, ``b' = β − μ·γ/σ``):
@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from poselift.errors import PoseliftError
-from poselift.model import ModelConfig, TemporalModel
+from poselift.models.temporal import ModelConfig, TemporalModel
 
 
 @dataclass(frozen=True)

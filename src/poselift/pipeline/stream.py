@@ -16,13 +16,12 @@ wall clock) and, with ``--jsonl``, prints one JSON object per frame on stdout:
 
 The trajectory (root position) is by default fitted to the 2D, frame by frame, through
 a pinhole camera (``--focal``, default the image diagonal), and smoothed causally
-(:class:`poselift.pipeline.CausalRootSmoother`): as ``poselift infer`` does, but from
+(:class:`poselift.geometry.trajectory.CausalRootSmoother`): as ``poselift infer`` does, but from
 past frames only. ``--trajectory-source model`` uses the checkpoint's trajectory model.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import math
@@ -34,10 +33,23 @@ from typing import Iterator
 
 import numpy as np
 
-from poselift.argtypes import add_threads_option, non_negative_int, positive_float, positive_int
 from poselift.errors import PoseliftError
+from poselift.geometry.camera import fit_root_position, normalize_screen
+from poselift.geometry.skeleton import to_h36m17
+from poselift.geometry.trajectory import (
+    ROOT_FIT_JOINTS,
+    ROOT_FIT_ROBUST_ITERATIONS,
+    CausalRootSmoother,
+    default_focal,
+    pinhole_intrinsics,
+)
+from poselift.models.fast import IncrementalCausalModel
+from poselift.models.lifter import load_model
+from poselift.pipeline.detect import MediaPipeDetector
+from poselift.pipeline.infer import TRAJECTORY_SOURCES
+from poselift.pipeline.video import open_video
 
-log = logging.getLogger("poselift.stream")
+log = logging.getLogger("poselift.pipeline.stream")
 
 
 class CausalLifter:
@@ -45,15 +57,13 @@ class CausalLifter:
 
     ``push(keypoints [J_in, 2])`` (normalised screen coordinates) returns the 3D pose
     ``[J_out, 3]`` (metres, root-relative, camera frame) and the root trajectory
-    ``[3]`` or ``None``. Internally :class:`poselift.inference.IncrementalCausalModel`
+    ``[3]`` or ``None``. Internally :class:`poselift.models.fast.IncrementalCausalModel`
     keeps each layer's recent inputs, so a frame costs one matrix-vector product per
     layer; the result equals the full model on the last ``RF`` frames, with the
     first frame repeated before the stream started (as in training).
     """
 
     def __init__(self, lifter, trajectory: bool = True) -> None:
-        from poselift.inference import IncrementalCausalModel
-
         if not lifter.config.causal:
             raise PoseliftError(
                 "streaming needs a causal model (its output must not depend on future frames); "
@@ -131,7 +141,6 @@ def _open_source(video: str | None, camera: int | None, fps: float | None):
                 cap.release()
 
         return rate, first.shape[1], first.shape[0], frames()
-    from poselift.video import open_video
 
     info, frames = open_video(Path(video), fps)  # type: ignore[arg-type]
     return info.fps, info.width, info.height, frames
@@ -157,15 +166,6 @@ def run_stream(
     trajectory (default the image diagonal). Returns the latency summary.
     """
     import cv2
-
-    from poselift.camera import fit_root_position, normalize_screen
-    from poselift.detect import MediaPipeDetector
-    from poselift.model import load_model
-    from poselift.pipeline import (
-        ROOT_FIT_JOINTS, ROOT_FIT_ROBUST_ITERATIONS, TRAJECTORY_SOURCES, CausalRootSmoother, default_focal,
-        pinhole_intrinsics,
-    )
-    from poselift.skeleton import to_h36m17
 
     if (video is None) == (camera is None):
         raise PoseliftError("give a video file or --camera N (not both)")
@@ -258,32 +258,4 @@ def run_stream(
     return summary
 
 
-def cmd_stream(args: argparse.Namespace) -> int:
-    summary = run_stream(
-        args.video, camera=args.camera, checkpoint=args.checkpoint, fps=args.fps, realtime=args.realtime,
-        max_frames=args.max_frames, jsonl=args.jsonl, focal=args.focal, trajectory_source=args.trajectory_source,
-    )
-    if args.summary_json:
-        print(json.dumps(summary), file=sys.stderr)
-    return 0
 
-
-def add_stream(sub) -> None:
-    p = sub.add_parser(
-        "stream", help="causal per-frame 3D from a video file or camera, with latency report",
-        description="Lifts each frame as it arrives with a causal model (no future frames): MediaPipe 2D → H36M-17 → "
-        "3D. Prints a latency summary (detector and lifting, ms per frame) on stderr and, with --jsonl, one JSON "
-        "object per frame on stdout for other programs.",
-    )
-    p.add_argument("video", nargs="?", default=None, help="video file to stream (or use --camera)")
-    p.add_argument("--camera", type=non_negative_int, default=None, help="live camera index for OpenCV (e.g. 0)")
-    p.add_argument("--checkpoint", default=None, help="causal poselift checkpoint (default: the bundled model, if causal)")
-    p.add_argument("--fps", type=positive_float, default=None, help="frame rate when the source does not state one (frames/s)")
-    p.add_argument("--realtime", action="store_true", help="pace a video file at its frame rate, as a camera would deliver it")
-    p.add_argument("--max-frames", type=positive_int, default=None, help="stop after N frames")
-    p.add_argument("--jsonl", action="store_true", help="print one JSON object per frame on stdout (joints_3d in metres, latency in ms)")
-    p.add_argument("--summary-json", action="store_true", help="also print the latency summary as JSON on stderr")
-    p.add_argument("--focal", type=positive_float, default=None, metavar="PX", help="camera focal length in pixels for the fitted trajectory's depth (default: the image diagonal sqrt(w²+h²))")
-    p.add_argument("--trajectory-source", choices=["fit", "model"], default="fit", help="'fit' (default): the root placed onto the 2D legs and arms each frame, smoothed causally (0.2 s running median, then a 0.1 s exponential average), for any checkpoint; 'model': the checkpoint's trajectory model (none without one)")
-    add_threads_option(p)
-    p.set_defaults(func=cmd_stream)

@@ -13,17 +13,32 @@ import os
 import platform
 import sys
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from poselift import losses
-from poselift.data.windows import FlipSpec, WindowDataset
-from poselift.distributed import cpu_has_native_bf16
+from poselift.data.noise import NoiseConfig
+from poselift.data.synthetic import animate_figure
+from poselift.data.wild import WildWindowDataset
+from poselift.data.windows import WindowDataset
 from poselift.errors import PoseliftError
-from poselift.evaluate import predict_sequence
-from poselift.model import ModelConfig, TemporalModel, TemporalModelStrided, parse_arc
-from poselift.skeleton import H36M_17
+from poselift.geometry.sequence import FlipSpec, pad_sequence
+from poselift.geometry.skeleton import H36M_17
+from poselift.models import losses
+from poselift.models.fast import fold_batchnorm
+from poselift.models.lifter import PoseLifter
+from poselift.models.predict import predict_sequence
+from poselift.models.temporal import (
+    ModelConfig,
+    TemporalModel,
+    TemporalModelStrided,
+)
+from poselift.pipeline.infer import run_infer
+from poselift.pipeline.stream import CausalLifter
+from poselift.training.distributed import cpu_has_native_bf16, resolve_device
+
+BENCHMARKS = ("train", "infer", "stream", "pipeline")
 
 
 def forward_flops_per_output(cfg: ModelConfig, strided: bool) -> float:
@@ -124,9 +139,6 @@ def _time_training(
 def _wild_bench_data(cfg: ModelConfig, device: torch.device):
     """``--recipe wild`` batches of ten 2,000-frame procedural figures (no dataset files),
     rendered on ``device``, with the recipe's detector noise."""
-    from poselift.augment import NoiseConfig, WildWindowDataset
-    from poselift.synthetic import animate_figure
-
     if cfg.num_joints_in != 17 or cfg.num_joints_out != 17:
         raise PoseliftError("bench train --wild needs the H36M-17 model (17 joints in and out)")
     world = [animate_figure(2000, seed=i) for i in range(10)]
@@ -285,15 +297,12 @@ def _autocast(precision: str, device: torch.device | None = None):
 def bench_infer(cfg: ModelConfig, frames: int, repeats: int = 3, *, reference: bool = False, precision: str = "fp32") -> dict:
     """Frames/s of lifting one ``frames``-long sequence (no flip TTA).
 
-    Ours: :class:`~poselift.inference.FoldedTemporalModel` through
-    :func:`~poselift.evaluate.predict_sequence` (BN folded, channels-last GEMMs,
+    Ours: :class:`~poselift.models.fast.FoldedTemporalModel` through
+    :func:`~poselift.models.predict.predict_sequence` (BN folded, channels-last GEMMs,
     cache-sized chunks). ``reference``: the original's way — the plain
     ``TemporalModel`` (Conv1d + BN) over the whole edge-padded sequence at once.
     ``bf16``: the plain model under bf16 autocast (oneDNN), compared with fp32.
     """
-    from poselift.evaluate import pad_sequence
-    from poselift.inference import fold_batchnorm
-
     torch.manual_seed(0)
     model = TemporalModel(cfg).eval()
     x = torch.randn(frames, cfg.num_joints_in, 2) * 0.3
@@ -336,13 +345,10 @@ def bench_infer(cfg: ModelConfig, frames: int, repeats: int = 3, *, reference: b
 def bench_stream(cfg: ModelConfig, frames: int = 500, *, reference: bool = False) -> dict:
     """Per-frame latency of causal streaming: push one frame, get its 3D pose.
 
-    Ours: :class:`~poselift.stream.CausalLifter` (incremental, per-layer histories).
+    Ours: :class:`~poselift.pipeline.stream.CausalLifter` (incremental, per-layer histories).
     ``reference``: recompute the last ``RF`` frames with the full model every frame.
     """
     from dataclasses import replace
-
-    from poselift.model import PoseLifter
-    from poselift.stream import CausalLifter
 
     torch.manual_seed(0)
     model = TemporalModel(replace(cfg, causal=True)).eval()
@@ -384,9 +390,6 @@ def bench_pipeline(video: str | None, checkpoint: str | None, flip: bool = True)
     import tempfile
     from pathlib import Path
 
-    from poselift.errors import PoseliftError
-    from poselift.pipeline import run_infer
-
     if video is None:
         default = Path("../shared/data/video/sports2d_demo.mp4")
         if not default.is_file():
@@ -407,53 +410,72 @@ def bench_pipeline(video: str | None, checkpoint: str | None, flip: bool = True)
     }
 
 
-def run_bench(args) -> dict:
-    """Run the benchmark ``args.what`` and return one JSON-serialisable result
-    (``--threads`` is applied beforehand by :func:`poselift.cli.main`)."""
-    from poselift.errors import PoseliftError
+@dataclass
+class BenchConfig:
+    """One ``poselift bench`` run. ``what``: ``train``, ``infer``, ``stream`` or
+    ``pipeline``; ``model``: the architecture timed; ``frames``: inference sequence
+    length; ``reference``: time the original implementation's structure instead;
+    ``precision``: ``fp32`` or ``bf16`` autocast; ``device``: where ``train`` runs;
+    ``wild``: ``train`` on batches rendered like the wild recipe; ``video`` /
+    ``checkpoint``: what ``pipeline`` runs; ``command``: recorded in the result."""
 
-    from poselift.distributed import resolve_device
+    what: str
+    model: ModelConfig = field(default_factory=ModelConfig)
+    batch_size: int = 1024
+    frames: int = 10_000
+    steps: int = 10
+    reference: bool = False
+    precision: str = "fp32"
+    profile: bool = False
+    device: str = "cpu"
+    wild: bool = False
+    video: str | None = None
+    checkpoint: str | None = None
+    command: str = field(default_factory=lambda: "poselift " + " ".join(sys.argv[1:]))
 
-    device = resolve_device(getattr(args, "device", "cpu"))
-    wild = getattr(args, "wild", False)
-    if (device.type != "cpu" or wild) and args.what != "train":
+
+def run_bench(config: BenchConfig) -> dict:
+    """Run the benchmark ``config.what`` and return one JSON-serialisable result
+    (the torch thread count is whatever the caller set)."""
+    what, reference, precision, wild = config.what, config.reference, config.precision, config.wild
+    if what not in BENCHMARKS:
+        raise PoseliftError(f"unknown benchmark {what!r}; expected one of {', '.join(BENCHMARKS)}")
+    device = resolve_device(config.device)
+    if (device.type != "cpu" or wild) and what != "train":
         raise PoseliftError("--device and --wild apply to `bench train`")
-    reference = getattr(args, "reference", False)
     if reference and (device.type != "cpu" or wild):
         raise PoseliftError("--reference times the original's CPU training: it takes no --device cuda or --wild")
-    precision = getattr(args, "precision", "fp32")
-    if precision == "bf16" and (reference or args.what in ("stream", "pipeline")):
+    if precision == "bf16" and (reference or what in ("stream", "pipeline")):
         raise PoseliftError("--precision bf16 applies to `bench train` and `bench infer` (ours), not with --reference, stream or pipeline")
-    cfg = ModelConfig(filter_widths=parse_arc(args.arc), channels=args.channels, dropout=args.dropout, causal=args.causal)
-    if args.what == "train" and reference:
-        result = bench_train_reference(cfg, args.batch_size, args.steps)
-    elif args.what == "train":
+    cfg = config.model
+    if what == "train" and reference:
+        result = bench_train_reference(cfg, config.batch_size, config.steps)
+    elif what == "train":
         result = bench_train(
-            cfg, args.batch_size, args.steps, precision=precision, profile=getattr(args, "profile", False),
-            device=device, wild=wild,
+            cfg, config.batch_size, config.steps, precision=precision, profile=config.profile, device=device, wild=wild,
         )
-    elif args.what == "stream":
+    elif what == "stream":
         result = bench_stream(cfg, reference=reference)
-    elif args.what == "pipeline":
-        result = bench_pipeline(getattr(args, "video", None), getattr(args, "checkpoint", None))
+    elif what == "pipeline":
+        result = bench_pipeline(config.video, config.checkpoint)
     else:
-        result = bench_infer(cfg, args.frames, reference=reference, precision=precision)
+        result = bench_infer(cfg, config.frames, reference=reference, precision=precision)
     peak = matmul_peak_gflops(device=device)
     result.update(
         {
-            "what": args.what + (" (reference: original implementation's structure)" if reference else ""),
+            "what": what + (" (reference: original implementation's structure)" if reference else ""),
             "precision": precision,
             "native_bf16": cpu_has_native_bf16(),
-            "config": {**cfg.to_dict(), "batch_size": args.batch_size, "frames": args.frames, "receptive_field": cfg.receptive_field},
+            "config": {**cfg.to_dict(), "batch_size": config.batch_size, "frames": config.frames, "receptive_field": cfg.receptive_field},
             "device": str(device),
             "batches": "wild (rendered on the device)" if wild else "stored windows",
             "matmul_peak_gflops": peak,
             "peak_fraction": result["gflops"] / peak,
             "peak_rss_mb": _peak_rss_mb(),
             "machine": machine(device),
-            "command": "poselift " + " ".join(sys.argv[1:]),
+            "command": config.command,
         }
     )
-    if args.what == "pipeline":
+    if what == "pipeline":
         result.pop("config")
     return result

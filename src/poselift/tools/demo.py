@@ -13,11 +13,17 @@ import logging
 import time
 from pathlib import Path
 
-from poselift.evaluate import evaluate_sequences, format_table
 from poselift.data.datasets import normalized_keypoints, skeletons_for
-from poselift.train import TrainConfig, Trainer
+from poselift.evaluation.protocol import evaluate_sequences, format_table
+from poselift.geometry.skeleton import H36M_17
+from poselift.io.exports import write_bvh
+from poselift.models.predict import lift_sequence
+from poselift.tools.render_sequence import synthetic_render_sequence
+from poselift.training.config import TrainConfig
+from poselift.training.trainer import Trainer
+from poselift.viz.render import render_video
 
-log = logging.getLogger("poselift.demo")
+log = logging.getLogger("poselift.tools.demo")
 
 
 def run_demo(out: str | Path = "runs/demo", seconds: float = 60.0) -> int:
@@ -52,15 +58,9 @@ def run_demo(out: str | Path = "runs/demo", seconds: float = 60.0) -> int:
 
 def render_demo(trainer: Trainer, out: Path, num_frames: int = 300) -> tuple[Path, Path]:
     """Lift one unseen procedural sequence (flip TTA) and write ``demo.mp4`` and ``demo.bvh``."""
-    from poselift.evaluate import predict_sequence
-    from poselift.export import write_bvh
-    from poselift.render import render_video, synthetic_render_sequence
-    from poselift.skeleton import H36M_17
-
     seq, rotation = synthetic_render_sequence(num_frames=num_frames)
     model = trainer.eval_model.eval()
-    pred = predict_sequence(model, normalized_keypoints(seq), trainer.flip)
-    pred = pred - pred[:, :1]  # root-relative
+    pred, _ = lift_sequence(model, normalized_keypoints(seq), trainer.flip)  # root-relative
     video = render_video(
         out / "demo.mp4", pred, H36M_17, seq.fps, keypoints_2d=seq.keypoints_2d,
         ground_truth=seq.positions_3d, camera_rotation=rotation,

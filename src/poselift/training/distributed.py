@@ -6,7 +6,7 @@ turns that into a :class:`DistContext` (gloo process group on CPU, NCCL on CUDA)
 plain ``poselift train`` (or ``WORLD_SIZE=1``) gets the single-process context and no
 process group, so its behaviour is exactly that of a run without this module.
 
-What the trainer does with the context (see :mod:`poselift.train`):
+What the trainer does with the context (see :mod:`poselift.training.trainer`):
 
 * the strided pose (and trajectory) model is wrapped in
   :class:`torch.nn.parallel.DistributedDataParallel`, which averages gradients;
@@ -34,7 +34,7 @@ from torch import nn
 from poselift.data.windows import Shard
 from poselift.errors import PoseliftError
 
-log = logging.getLogger("poselift.distributed")
+log = logging.getLogger("poselift.training.distributed")
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16")
@@ -231,7 +231,7 @@ class RowSyncBatchNorm1d(nn.BatchNorm1d):
     """Batch norm whose training statistics cover the global batch of all ranks.
 
     Same parameters and buffers as :class:`torch.nn.BatchNorm1d` (state dicts are
-    interchangeable). :class:`poselift.model.TemporalModelStrided` normalises through
+    interchangeable). :class:`poselift.models.temporal.TemporalModelStrided` normalises through
     :meth:`batch_norm_rows` on its ``[rows, channels]`` layout; ``torch.nn.SyncBatchNorm``
     cannot be used there (the strided model calls the functional batch norm with the
     module's tensors, and SyncBatchNorm only runs on GPUs).

@@ -4,7 +4,7 @@ One call of :func:`train` runs (or resumes) a training run in ``run_dir``:
 
 * data: sequences → normalised 2D windows (one gather per batch) and root-relative
   3D targets in metres, flip augmentation; or, with ``recipe="wild"``, the world 3D
-  filmed by random virtual cameras with detector-like noise (:mod:`poselift.augment`);
+  filmed by random virtual cameras with detector-like noise (:mod:`poselift.data.virtual_cameras`);
 * model: the strided twin trains; its weights load into the full model for
   validation and for the saved checkpoint;
 * optimiser: Adam (amsgrad), lr decayed ×``lr_decay`` per epoch, batch-norm
@@ -12,7 +12,7 @@ One call of :func:`train` runs (or resumes) a training run in ``run_dir``:
 * every epoch a checkpoint ``run_dir/last.pt`` is written atomically with weights,
   optimiser state, RNG states and JSON metadata; ``resume=True`` continues from it
   and gives the same weights as an uninterrupted run (CPU, same seed);
-* several processes (``torchrun``, :mod:`poselift.distributed`): DistributedDataParallel
+* several processes (``torchrun``, :mod:`poselift.training.distributed`): DistributedDataParallel
   over the strided models, each rank a contiguous slice of every global batch, rank 0
   validates and writes the checkpoints (unwrapped weights, loadable anywhere).
 """
@@ -24,7 +24,7 @@ import logging
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,161 +34,50 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 import poselift
-from poselift import augment
-from poselift import camera as cam
-from poselift import losses
-from poselift.distributed import (
+from poselift.data.datasets import (
+    Sequence,
+    normalized_keypoints,
+    skeletons_for,
+)
+from poselift.data.virtual_cameras import virtual_camera_config
+from poselift.data.wild import WildWindowDataset
+from poselift.data.windows import Batch, WindowDataset
+from poselift.errors import PoseliftError
+from poselift.evaluation.protocol import EvalResult, evaluate_sequences
+from poselift.geometry import camera as cam
+from poselift.geometry.skeleton import HEAD_EYE_LERP
+from poselift.models import losses
+from poselift.models.checkpoint import read_checkpoint, save_checkpoint
+from poselift.models.temporal import (
+    ModelConfig,
+    TemporalModel,
+    TemporalModelStrided,
+    bn_momentum_for_epoch,
+    count_parameters,
+)
+from poselift.training.config import (
+    RECIPES,
+    TrainConfig,
+    TrainState,
+    flip_spec_for,
+    model_config_for,
+)
+from poselift.training.data import (
+    load_real_cameras,
+    load_split,
+    load_unlabeled,
+    load_world_split,
+    wild_augmentation,
+)
+from poselift.training.distributed import (
     DistContext,
     check_batch_size,
     check_precision,
     convert_row_sync_batchnorm,
     resolve_device,
 )
-from poselift.data.datasets import (
-    H36M_CAMERAS,
-    H36M_TEST_SUBJECTS,
-    H36M_TRAIN_SUBJECTS,
-    Sequence,
-    WorldSequence,
-    downsample_sequences,
-    load_dataset,
-    load_h36m_world,
-    normalized_keypoints,
-    skeletons_for,
-    subset_sequences,
-)
-from poselift.data.windows import Batch, FlipSpec, WindowDataset
-from poselift.errors import PoseliftError
-from poselift.evaluate import EvalResult, evaluate_sequences
-from poselift.model import (
-    ModelConfig,
-    TemporalModel,
-    TemporalModelStrided,
-    bn_momentum_for_epoch,
-    count_parameters,
-    read_checkpoint,
-    save_checkpoint,
-)
 
-log = logging.getLogger("poselift.train")
-
-HUMANEVA_TRAIN_SUBJECTS = ("S1", "S2", "S3")
-RECIPES = ("wild",)
-#: Camera views per recording in the standard Human3.6M recipe: a ``wild`` epoch shows
-#: every window this many times (×2 with flip augmentation), each with a new camera,
-#: so that epochs (and the per-epoch lr decay) match the standard recipe.
-WILD_VIEWS_PER_WINDOW = 4
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a training run (stored in every checkpoint)."""
-
-    dataset: str = "h36m"
-    data_dir: str = "../shared/data/h36m"
-    keypoints: str = "gt"
-    subjects_train: list[str] | None = None
-    subjects_test: list[str] | None = None
-    actions: list[str] | None = None
-    filter_widths: tuple[int, ...] = (3, 3, 3)
-    channels: int = 1024
-    dropout: float = 0.25
-    causal: bool = False
-    epochs: int = 60
-    batch_size: int = 1024
-    lr: float = 1e-3
-    lr_decay: float = 0.95
-    subset: float = 1.0
-    subset_mode: str = "seeded"  # or "length-hash": the original implementation's chunks
-    downsample: int = 1
-    stride: int = 1
-    seed: int = 1234
-    flip_augment: bool = True
-    flip_test: bool = True
-    validate_every: int = 1
-    threads: int | None = None
-    # semi-supervised back-projection (enabled by subjects_unlabeled)
-    subjects_unlabeled: list[str] | None = None
-    warmup: int = 1
-    bone_length: bool = True
-    projection: bool = True
-    linear_projection: bool = False
-    # train a trajectory model; None: on for recipe "wild", off otherwise (always on when semi-supervised)
-    trajectory: bool | None = None
-    # channels of the trajectory model; None: the same as the pose model's
-    trajectory_channels: int | None = None
-    # None: the standard protocol; "wild": world 3D seen by random virtual cameras with
-    # detector-like 2D noise and the detector joint layout (poselift.augment)
-    recipe: str | None = None
-    # recipe "wild": fraction of training windows that keep their exact 2D (no noise)
-    wild_clean_fraction: float = 0.0
-    # recipe "wild": fraction of training windows filmed by one of the recording's real
-    # (calibrated, distorted) Human3.6M cameras instead of a random virtual one
-    wild_real_cameras: float = 0.0
-    # recipe "wild": NAME=VALUE overrides of the virtual-camera distribution
-    # (augment.virtual_camera_config), e.g. ("elevation_deg=0,30",) for cameras near eye level
-    wild_camera_set: tuple[str, ...] = ()
-    # recipe "wild": where the batches are rendered. "auto": on the training device (a
-    # GPU renders them far faster than the CPU; its random stream differs from the CPU's,
-    # so a GPU run is reproducible on a GPU); "cpu": always on the CPU
-    augment_device: str = "auto"
-    # where and how the steps run (do not change the result beyond floating-point
-    # rounding, except sync_bn with several processes: see poselift.distributed)
-    device: str = "cpu"  # "cpu", "cuda" (GPU LOCAL_RANK) or "auto"
-    precision: str = "fp32"  # or "bf16": torch.autocast around the forward passes
-    sync_bn: bool = False  # batch-norm statistics over all processes' slices
-
-    @property
-    def semi_supervised(self) -> bool:
-        return bool(self.subjects_unlabeled)
-
-    @property
-    def with_trajectory(self) -> bool:
-        if self.semi_supervised:
-            return True
-        return self.trajectory if self.trajectory is not None else self.recipe == "wild"
-
-    @property
-    def input_layout(self) -> str:
-        """Joint layout of the 2D input (``augment.INPUT_LAYOUTS``)."""
-        return augment.INPUT_LAYOUT_DETECTOR if self.recipe == "wild" else augment.INPUT_LAYOUT_MOCAP
-
-    def wild_noise(self) -> augment.NoiseConfig:
-        """The 2D corruption of the ``wild`` recipe."""
-        return augment.NoiseConfig(clean_prob=self.wild_clean_fraction)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["filter_widths"] = list(self.filter_widths)
-        d["wild_camera_set"] = list(self.wild_camera_set)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        d = {k: v for k, v in d.items() if k in known}
-        for name in ("filter_widths", "wild_camera_set"):
-            if name in d:
-                d[name] = tuple(d[name])
-        return cls(**d)
-
-    def default_subjects(self) -> tuple[list[str], list[str]]:
-        if self.dataset == "h36m":
-            train, test = list(H36M_TRAIN_SUBJECTS), list(H36M_TEST_SUBJECTS)
-        else:
-            train, test = list(HUMANEVA_TRAIN_SUBJECTS), list(HUMANEVA_TRAIN_SUBJECTS)
-        return self.subjects_train or train, self.subjects_test or test
-
-
-@dataclass
-class TrainState:
-    """Mutable state of a run (restored on resume)."""
-
-    epoch: int = 0  # epochs completed
-    lr: float = 1e-3
-    history: list[dict[str, float]] = field(default_factory=list)
-    best_val_mpjpe_mm: float | None = None
-    wall_time_s: float = 0.0
+log = logging.getLogger("poselift.training.trainer")
 
 
 def _versions() -> dict[str, str]:
@@ -199,114 +88,6 @@ def _versions() -> dict[str, str]:
         "python": platform.python_version(),
     }
 
-
-def load_split(cfg: TrainConfig, train: bool) -> list[Sequence]:
-    """Load the training (``subset``/``downsample`` applied) or test sequences."""
-    if cfg.dataset == "synthetic":
-        from poselift.synthetic import synthetic_dataset
-
-        seqs = synthetic_dataset(16, 400, seed=cfg.seed) if train else synthetic_dataset(4, 400, seed=cfg.seed + 1)
-        if train:
-            seqs = downsample_sequences(subset_sequences(seqs, cfg.subset, cfg.seed, cfg.subset_mode), cfg.downsample)
-        return seqs
-    subjects_train, subjects_test = cfg.default_subjects()
-    if cfg.dataset == "humaneva":
-        seqs = load_dataset(
-            "humaneva", cfg.data_dir, subjects_train if train else subjects_test,
-            actions=cfg.actions, split="Train" if train else "Validate",
-        )
-    else:
-        seqs = load_dataset(
-            "h36m", cfg.data_dir, subjects_train if train else subjects_test, keypoints=cfg.keypoints, actions=cfg.actions
-        )
-    if train:
-        seqs = subset_sequences(seqs, cfg.subset, cfg.seed, cfg.subset_mode)
-        seqs = downsample_sequences(seqs, cfg.downsample)
-    return with_input_layout(seqs, cfg.input_layout)
-
-
-def with_input_layout(seqs: list[Sequence], layout: str) -> list[Sequence]:
-    """The sequences with their 2D keypoints converted from the mocap H36M-17 joints to
-    ``layout`` (checkpoint metadata ``input_layout``; ``"h36m17"``: unchanged)."""
-    if layout == augment.INPUT_LAYOUT_MOCAP:
-        return seqs
-    return [
-        replace(s, keypoints_2d=augment.convert_input_layout(s.keypoints_2d, layout).astype(np.float32)) for s in seqs
-    ]
-
-
-def load_world_split(cfg: TrainConfig) -> list[WorldSequence]:
-    """World-frame 3D of the training subjects (``subset``/``downsample`` applied) for
-    the ``wild`` recipe: Human3.6M ``positions_3d.npz`` read without cameras."""
-    subjects_train, _ = cfg.default_subjects()
-    seqs = load_h36m_world(cfg.data_dir, subjects_train, actions=cfg.actions)
-    return downsample_sequences(subset_sequences(seqs, cfg.subset, cfg.seed, cfg.subset_mode), cfg.downsample)
-
-
-def load_real_cameras(cfg: TrainConfig, world: list[WorldSequence]) -> list[augment.CameraBatch]:
-    """The calibrated cameras (``cameras.json``) of each world recording's subject, as
-    normalised :class:`~poselift.augment.CameraBatch` es (``--wild-real-cameras``)."""
-    path = Path(cfg.data_dir) / "cameras.json"
-    intrinsics, extrinsics = cam.load_cameras_json(path)
-    by_subject: dict[str, augment.CameraBatch] = {}
-    for subject in sorted({w.subject for w in world}):
-        ids = [c for c in H36M_CAMERAS if c in extrinsics.get(subject, {}) and c in intrinsics and intrinsics[c].calibrated]
-        if not ids:
-            raise PoseliftError(f"{path}: no calibrated cameras for subject {subject} (needed by --wild-real-cameras)")
-        by_subject[subject] = augment.CameraBatch(
-            torch.tensor(np.stack([extrinsics[subject][c].rotation for c in ids]), dtype=torch.float32),
-            torch.tensor(np.stack([extrinsics[subject][c].center for c in ids]), dtype=torch.float32),
-            torch.tensor(np.stack([intrinsics[c].vector(normalized=True) for c in ids]), dtype=torch.float32),
-        )
-    return [by_subject[w.subject] for w in world]
-
-
-def wild_augmentation(cfg: TrainConfig) -> dict[str, Any]:
-    """The augmentation settings of a ``--recipe wild`` run, as keyword arguments of
-    :class:`augment.WildWindowDataset` (one source for the loader and the checkpoint
-    metadata): virtual cameras, detector noise, flips, views per window per epoch and
-    the share of windows filmed by the recording's own cameras."""
-    return {
-        "camera": augment.virtual_camera_config("wild", cfg.wild_camera_set),
-        "noise": cfg.wild_noise(),
-        "flip": cfg.flip_augment,
-        "samples_per_window": WILD_VIEWS_PER_WINDOW * (2 if cfg.flip_augment else 1),
-        "real_camera_prob": cfg.wild_real_cameras,
-    }
-
-
-def load_unlabeled(cfg: TrainConfig) -> list[Sequence]:
-    """Unlabeled training videos (their 3D is never read by training), downsampled."""
-    if cfg.dataset == "synthetic":
-        from poselift.synthetic import synthetic_dataset
-
-        seqs = synthetic_dataset(16, 400, seed=cfg.seed + 7)
-    elif cfg.dataset == "humaneva":
-        seqs = load_dataset("humaneva", cfg.data_dir, cfg.subjects_unlabeled, split="Train", actions=cfg.actions)
-    else:
-        seqs = load_dataset("h36m", cfg.data_dir, cfg.subjects_unlabeled, keypoints=cfg.keypoints, actions=cfg.actions)
-    for s in seqs:
-        if not s.intrinsics.calibrated:
-            raise PoseliftError(
-                f"semi-supervised training needs calibrated camera intrinsics; {s.key} has only a resolution"
-            )
-    return downsample_sequences(seqs, cfg.downsample)
-
-
-def model_config_for(cfg: TrainConfig) -> ModelConfig:
-    skel_in, skel_out = skeletons_for(cfg.dataset, cfg.keypoints)
-    return ModelConfig(
-        num_joints_in=skel_in.num_joints,
-        num_joints_out=skel_out.num_joints,
-        filter_widths=tuple(cfg.filter_widths),
-        channels=cfg.channels,
-        dropout=cfg.dropout,
-        causal=cfg.causal,
-    )
-
-
-def flip_spec_for(cfg: TrainConfig) -> FlipSpec:
-    return FlipSpec.from_skeletons(*skeletons_for(cfg.dataset, cfg.keypoints))
 
 
 class _TrainNets(nn.Module):
@@ -379,7 +160,7 @@ class Trainer:
         if cfg.wild_camera_set:
             if cfg.recipe != "wild":
                 raise PoseliftError("--wild-camera-set only applies with --recipe wild")
-            augment.virtual_camera_config("wild", cfg.wild_camera_set)  # a clear error before any data loads
+            virtual_camera_config("wild", cfg.wild_camera_set)  # a clear error before any data loads
         self.parents = torch.tensor([p for p in skel_out.parents if p >= 0], device=self.device)
         self.children = torch.tensor([j for j, p in enumerate(skel_out.parents) if p >= 0], device=self.device)
         self.model = TemporalModelStrided(self.model_cfg)
@@ -402,7 +183,7 @@ class Trainer:
         self.generator_unlabeled = torch.Generator().manual_seed(cfg.seed + 4321)
         self.state = TrainState(lr=cfg.lr)
         self.flip = flip_spec_for(cfg)
-        self._train_data: WindowDataset | augment.WildWindowDataset | None = None
+        self._train_data: WindowDataset | WildWindowDataset | None = None
         self._unlabeled_data: WindowDataset | None = None
         self._test: tuple[list[Sequence], list[np.ndarray]] | None = None
 
@@ -428,10 +209,10 @@ class Trainer:
 
     # ----------------------------------------------------------------- data
     @property
-    def train_data(self) -> WindowDataset | augment.WildWindowDataset:
+    def train_data(self) -> WindowDataset | WildWindowDataset:
         if self._train_data is None and self.cfg.recipe == "wild":
             world = load_world_split(self.cfg)
-            self._train_data = augment.WildWindowDataset(
+            self._train_data = WildWindowDataset(
                 [s.positions_world for s in world],
                 self.model_cfg.receptive_field,
                 causal=self.cfg.causal,
@@ -505,14 +286,14 @@ class Trainer:
             meta["recipe"] = "wild"
             meta["input_layout"] = self.cfg.input_layout
             meta["input"] += (
-                "; joints in the layout poselift.skeleton builds from COCO/BlazePose detections (h36m17-detector)"
+                "; joints in the layout poselift.geometry.skeleton builds from COCO/BlazePose detections (h36m17-detector)"
             )
             meta["augmentation"] = {
                 "camera": camera.to_dict(),
                 "noise": aug["noise"].to_dict(),
                 "flip": aug["flip"],
                 "samples_per_window": aug["samples_per_window"],
-                "head_eye_lerp": augment.HEAD_EYE_LERP,
+                "head_eye_lerp": HEAD_EYE_LERP,
                 "real_camera_fraction": aug["real_camera_prob"],
             }
             # the focal length poselift infer rescales trajectory depth from (median of the range)
@@ -854,7 +635,7 @@ def train(
 ) -> Path:
     """Run (or resume) training; returns the path of the final checkpoint.
 
-    ``dist``: this process's rank in a multi-process run (:func:`poselift.distributed.init_from_env`;
+    ``dist``: this process's rank in a multi-process run (:func:`poselift.training.distributed.init_from_env`;
     default: single process). Every rank calls this with the same arguments.
     """
     run_dir = Path(run_dir)

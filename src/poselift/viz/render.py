@@ -34,10 +34,10 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from poselift.errors import PoseliftError
-from poselift.io import atomic_path
-from poselift.skeleton import Skeleton
+from poselift.geometry.skeleton import Skeleton
+from poselift.io.atomic import atomic_path, atomic_write
 
-log = logging.getLogger("poselift.render")
+log = logging.getLogger("poselift.viz.render")
 
 LEFT_BGR = (200, 110, 25)
 RIGHT_BGR = (35, 35, 210)
@@ -245,8 +245,6 @@ def _write_gif(path: Path, frames: Iterator[np.ndarray], fps: float, fixed_palet
         from PIL import Image
     except ImportError:
         raise PoseliftError("GIF output needs Pillow (pip install pillow); or render to .mp4") from None
-
-    from poselift.io import atomic_write
 
     count = 0
     palette = None
@@ -486,168 +484,4 @@ def _as_bgr(img) -> np.ndarray:
 
 # --- command line: poselift render ------------------------------------------------------------
 
-DEFAULT_SYNTHETIC_SEED = 4242  # not used by any training/test split of the synthetic dataset
-SYNTHETIC_FRAMES = 400
 
-
-def synthetic_render_sequence(seed: int = DEFAULT_SYNTHETIC_SEED, num_frames: int = SYNTHETIC_FRAMES):
-    """An unseen procedural sequence filmed by a known camera: ``(Sequence, R_world_to_cam)``."""
-    from poselift.synthetic import look_at_camera, synthetic_sequence
-
-    camera = look_at_camera(distance=5.0, azimuth=0.6, height=1.5, focal=1000.0)
-    return synthetic_sequence(num_frames, seed=seed, camera=camera), camera.rotation
-
-
-def _pick_camera(value: str, cameras: tuple[str, ...], where: str) -> str:
-    if value in cameras:
-        return value
-    if value.isdigit() and int(value) < len(cameras):
-        return cameras[int(value)]
-    raise PoseliftError(
-        f"unknown camera {value!r} for {where}; use an index 0-{len(cameras) - 1} or one of {', '.join(cameras)}"
-    )
-
-
-def load_render_sequence(dataset: str, data_dir: str | None, subject: str, action: str, camera: str, keypoints: str, seed: int):
-    """The sequence to render: ``(Sequence, camera_rotation or None, canvas image_size or None)``."""
-    from poselift.camera import load_cameras_json
-    from poselift.cli import DEFAULT_DATA
-    from poselift.data import datasets as ds
-
-    if dataset == "synthetic":
-        seq, rotation = synthetic_render_sequence(seed)
-        return seq, rotation, None  # canvas fitted around the figure
-    root = Path(data_dir) if data_dir else DEFAULT_DATA / dataset
-    if not root.is_dir():
-        raise PoseliftError(f"dataset folder {root} not found (give --data-dir)")
-    if dataset == "h36m":
-        cam_id = _pick_camera(camera, ds.H36M_CAMERAS, "Human3.6M")
-        seqs = ds.load_h36m(root, [subject], keypoints=keypoints, cameras=[cam_id], skip_corrupt=False)
-        wanted_subject = subject
-    elif dataset == "humaneva":
-        if keypoints != "gt":
-            raise PoseliftError("HumanEva-I here has ground-truth 2D only (--keypoints gt)")
-        cam_id = _pick_camera(camera, ds.HUMANEVA_CAMERAS, "HumanEva-I")
-        split, _, bare = subject.rpartition("/")
-        seqs = ds.load_humaneva(root, [bare], split=split or None, actions=None, cameras=[cam_id]) if bare else []
-        wanted_subject = subject if split else None
-    else:
-        raise PoseliftError(f"unknown dataset {dataset!r}; expected h36m, humaneva or synthetic")
-    match = [s for s in seqs if s.name == action and (wanted_subject is None or s.subject == wanted_subject)]
-    if not match:
-        names = sorted({s.name for s in seqs})
-        raise PoseliftError(f"unknown action {action!r} for subject {subject}; available: {', '.join(names) or 'none'}")
-    seq = match[0]
-    _, extrinsics = load_cameras_json(root / "cameras.json")
-    ext = extrinsics.get(seq.subject.split("/")[-1], {}).get(cam_id)
-    rotation = None if ext is None else ext.rotation
-    return seq, rotation, (seq.intrinsics.width, seq.intrinsics.height)
-
-
-def _export(path: Path, positions, skeleton: Skeleton, fps: float, *, ground_truth=None, keypoints_2d=None,
-            trajectory=None, frame_index=None, camera_rotation=None) -> None:
-    """``.bvh`` via :func:`poselift.export.write_bvh`, else ``.npz`` (atomic)."""
-    from poselift.export import write_bvh, write_npz
-
-    if path.suffix.lower() == ".bvh":
-        write_bvh(path, positions, skeleton, fps, root_positions=trajectory, camera_rotation=camera_rotation)
-        return
-    f32 = lambda v: None if v is None else np.asarray(v, np.float32)  # noqa: E731
-    write_npz(path, {
-        "positions_3d": f32(positions),
-        "ground_truth": f32(ground_truth),
-        "keypoints_2d": f32(keypoints_2d),
-        "trajectory": f32(trajectory),
-        "frame_index": None if frame_index is None else np.asarray(frame_index, np.int64),
-        "fps": np.float32(fps),
-        "joint_names": list(skeleton.joint_names),
-        "parents": np.array(skeleton.parents, np.int32),
-    })
-
-
-def cmd_render(args) -> int:
-    from poselift.data.datasets import normalized_keypoints, skeletons_for
-    from poselift.data.windows import FlipSpec
-    from poselift.evaluate import predict_sequence
-    from poselift.inference import fast_twin
-    from poselift.model import load_model
-    from poselift.train import TrainConfig
-
-    out = Path(args.out)
-    if out.suffix.lower() not in SUFFIXES:
-        raise PoseliftError(f"--out {out}: unknown suffix {out.suffix!r}; use .mp4 or .gif")
-    export = Path(args.export) if args.export else None
-    if export is not None and export.suffix.lower() not in (".npz", ".bvh"):
-        raise PoseliftError(f"--export {export}: unknown suffix {export.suffix!r}; use .npz or .bvh")
-    for name in ("limit_frames", "downsample", "size"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise PoseliftError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
-    lifter = load_model(args.checkpoint)
-    saved = TrainConfig.from_dict(lifter.metadata.get("train", {}))
-    keypoints = args.keypoints or (saved.keypoints if args.dataset == "h36m" else "gt")
-    seq, rotation, image_size = load_render_sequence(
-        args.dataset, args.data_dir, args.subject, args.action, args.camera, keypoints, args.seed
-    )
-    skel_in, skel_out = skeletons_for(args.dataset, keypoints)
-    cfg = lifter.config
-    if seq.keypoints_2d.shape[1] != cfg.num_joints_in or cfg.num_joints_out != skel_out.num_joints:
-        raise PoseliftError(
-            f"checkpoint {args.checkpoint} maps {cfg.num_joints_in} → {cfg.num_joints_out} joints but {args.dataset} "
-            f"'{keypoints}' keypoints have {seq.keypoints_2d.shape[1]} in and {skel_out.num_joints} out"
-        )
-    total = seq.num_frames
-    used = total if args.limit_frames is None else min(total, args.limit_frames)
-    # outputs < used only see inputs up to used - 1 + RF/2: predict on that prefix only
-    x = normalized_keypoints(seq)[: min(total, used + lifter.receptive_field)]
-    flip = None if args.no_flip else FlipSpec.from_skeletons(skel_in, skel_out)
-    pred = predict_sequence(fast_twin(lifter.pose_model), x, flip)[:used]
-    pred = pred - pred[:, :1]  # root-relative exactly (the model's root output is only ~0)
-    traj = None
-    if lifter.trajectory_model is not None:
-        traj = predict_sequence(fast_twin(lifter.trajectory_model), x, None)[:used, 0]
-    gt = None if seq.positions_3d is None else seq.positions_3d[:used]
-    render_video(
-        out, pred, skel_out, seq.fps,
-        keypoints_2d=seq.keypoints_2d[:used], keypoints_skeleton=skel_in, image_size=image_size,
-        ground_truth=gt, camera_rotation=rotation, size=args.size, azimuth=args.azimuth,
-        elevation=args.elevation, downsample=args.downsample, progress=not args.no_progress,
-    )
-    print(f"wrote {out} ({seq.key}, {len(range(0, used, args.downsample))} frames)", file=sys.stderr)
-    if export is not None:
-        idx = np.arange(0, used, args.downsample)
-        _export(
-            export, pred[idx], skel_out, seq.fps / args.downsample,
-            ground_truth=None if gt is None else gt[idx] - gt[idx, :1],
-            keypoints_2d=seq.keypoints_2d[idx], trajectory=None if traj is None else traj[idx],
-            frame_index=idx, camera_rotation=rotation,
-        )
-        print(f"wrote {export}", file=sys.stderr)
-    return 0
-
-
-def add_render(sub) -> None:
-    p = sub.add_parser(
-        "render",
-        help="lift a dataset sequence and render input 2D | 3D reconstruction | ground truth (mp4/gif)",
-        description="Predicts one sequence with flip test-time augmentation and renders the 2D input (on a blank "
-        "canvas of the camera resolution), the 3D reconstruction and the 3D ground truth side by side.",
-    )
-    p.add_argument("--checkpoint", default=None, help="poselift checkpoint (.pt); default: the model bundled with the package")
-    p.add_argument("--dataset", choices=["h36m", "humaneva", "synthetic"], default="h36m", help="dataset (default h36m; synthetic needs no files)")
-    p.add_argument("--data-dir", default=None, help="dataset folder (default ../shared/data/<dataset>)")
-    p.add_argument("--keypoints", choices=["gt", "sh"], default=None, help="2D input (default: as the checkpoint was trained)")
-    p.add_argument("--subject", default="S11", help="subject (default S11; HumanEva e.g. Validate/S1)")
-    p.add_argument("--action", default="Walking 1", help='sequence name, e.g. "Walking 1" (default); HumanEva e.g. "Walking 1 chunk0"')
-    p.add_argument("--camera", default="0", help="camera index (0-3) or id such as 54138969 (default 0)")
-    p.add_argument("--seed", type=int, default=DEFAULT_SYNTHETIC_SEED, help=f"synthetic sequence seed (default {DEFAULT_SYNTHETIC_SEED}; --subject/--action/--camera do not apply to synthetic)")
-    p.add_argument("--out", required=True, help="output video: .mp4 or .gif")
-    p.add_argument("--limit-frames", type=int, default=None, help="render only the first N frames")
-    p.add_argument("--downsample", type=int, default=1, help="render every N-th frame (default 1)")
-    p.add_argument("--size", type=int, default=480, help="panel height in pixels (default 480)")
-    p.add_argument("--azimuth", type=float, default=70.0, help="3D view azimuth in degrees; 70 = from the input camera's side (default, as VideoPose3D), 160 = side view")
-    p.add_argument("--elevation", type=float, default=15.0, help="3D view elevation in degrees (default 15)")
-    p.add_argument("--no-flip", action="store_true", help="skip the flip test-time augmentation")
-    p.add_argument("--export", default=None, metavar="PATH", help="also write the reconstruction: .npz (positions_3d, ground_truth, keypoints_2d, trajectory, fps, ...) or .bvh")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_render)

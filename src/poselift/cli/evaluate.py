@@ -1,0 +1,60 @@
+"""``poselift evaluate``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from poselift.cli.options import add_threads_option, split_list
+from poselift.evaluation.protocol import format_table
+from poselift.tools.evaluate import EvaluateOptions, evaluate_checkpoint
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    options = EvaluateOptions(
+        checkpoint=args.checkpoint, dataset=args.dataset, data_dir=args.data_dir, keypoints=args.keypoints,
+        subjects_test=split_list(args.subjects_test), actions=split_list(args.actions), flip=not args.no_flip,
+        noisy=args.noisy, virtual_cameras=args.virtual_cameras, virtual_preset=args.virtual_preset,
+        virtual_set=list(args.virtual_set), device=args.device, progress=not args.json,
+    )
+    report = evaluate_checkpoint(options)
+    results = report.results
+    if args.json:
+        best = results.get("flip", results["no_flip"]).to_dict()
+        best["without_flip"] = results["no_flip"].to_dict()
+        best["checkpoint"] = str(args.checkpoint) if args.checkpoint else "bundled"
+        best["input_layout"] = report.input_layout
+        best["noisy"] = bool(args.noisy)
+        best["virtual_cameras"] = args.virtual_cameras
+        if report.camera is not None:
+            best["virtual_camera_preset"] = args.virtual_preset
+            best["virtual_camera"] = report.camera.to_dict()
+        print(json.dumps(best, indent=2))
+        return 0
+    for name, res in results.items():
+        noisy = " — noisy 2D (detector noise model)" if args.noisy else ""
+        if args.virtual_cameras:
+            noisy += f" — {args.virtual_cameras} random virtual camera(s) per recording ({args.virtual_preset}{''.join(' ' + o for o in args.virtual_set)})"
+        flip = "with" if name == "flip" else "without"
+        print(format_table(res, f"{report.dataset} {','.join(report.subjects)} — {flip} flip test-time augmentation{noisy}"))
+        print()
+    return 0
+
+
+def add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="evaluate a checkpoint (MPJPE, P-MPJPE, N-MPJPE, MPJVE per action)", description="Standard protocol: per-action errors in mm (frame-weighted within an action, then averaged over actions), with and without flip test-time augmentation.")
+    p.add_argument("--checkpoint", default=None, help="poselift checkpoint (.pt); default: the model bundled with the package")
+    p.add_argument("--dataset", choices=["h36m", "humaneva", "synthetic"], default=None, help="dataset (default: the one the checkpoint was trained on)")
+    p.add_argument("--data-dir", default=None, help="dataset folder (default ../shared/data/<dataset>)")
+    p.add_argument("--keypoints", choices=["gt", "sh"], default=None, help="2D input source (default: as trained)")
+    p.add_argument("--subjects-test", default=None, help="comma-separated test subjects (default S9,S11 / HumanEva S1,S2,S3)")
+    p.add_argument("--actions", default=None, help="comma-separated actions (default: all / as trained)")
+    p.add_argument("--no-flip", action="store_true", help="skip the flip test-time augmentation pass")
+    p.add_argument("--noisy", action="store_true", help="robustness numbers: corrupt the test 2D with the detector noise model of `--recipe wild` (poselift.data.noise.NoiseConfig defaults, fixed seed, one noise draw per receptive-field chunk)")
+    p.add_argument("--virtual-cameras", type=int, default=0, metavar="N", help="Human3.6M only: instead of the four studio cameras, film each test recording with N static random cameras of the `--recipe wild` distribution (yaw, elevation, distance, field of view; fixed seed, exact 2D unless --noisy): how well a model does away from the studio's cameras")
+    p.add_argument("--virtual-preset", default="wild", choices=["wild", "studio", "studio-centered"], help="distribution of the --virtual-cameras: 'wild' (default) is the training prior (yaw 0-360°, elevation -10..45°, 2.5-8 m, field of view 40-90°, roll ±5°, subject up to 25%% off centre); 'studio' has the Human3.6M studio cameras' geometry (field of view 47°, elevation 7-10°, 4.4-5.7 m) at random azimuths; 'studio-centered' also centres the subject with no roll, so it differs from the studio only in azimuth and lens distortion")
+    p.add_argument("--virtual-set", action="append", default=[], metavar="NAME=VALUE", help="override one setting of the virtual camera distribution, repeatable: a range as LOW,HIGH (yaw_deg, elevation_deg, distance_m, fov_deg: degrees / metres), a number (roll_deg, principal_offset, aim_offset: fractions of the image width, min_depth_m), e.g. --virtual-set fov_deg=80,90")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where the models run: auto = cuda when torch sees a GPU, else cpu (default auto)")
+    add_threads_option(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.set_defaults(func=cmd_evaluate)

@@ -1,0 +1,177 @@
+"""``poselift infer`` and ``poselift infer-batch``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from poselift.cli.options import (
+    add_threads_option,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
+from poselift.errors import PoseliftError
+from poselift.io.keypoints import KEYPOINT_FORMATS
+from poselift.pipeline.batch import run_batch
+from poselift.pipeline.detect import DETECTORS
+from poselift.pipeline.infer import (
+    DEFAULT_MAX_GAP,
+    TRAJECTORY_SOURCES,
+    InferResult,
+    run_infer,
+)
+
+
+def cmd_infer(args: argparse.Namespace) -> int:
+    """``poselift infer``: run :func:`run_infer` and print a summary."""
+    try:
+        result = _cmd_infer_run(args)
+    except OSError as exc:  # disk full, permission denied, ...: nothing was written (all-or-nothing)
+        where = exc.filename or args.out
+        raise PoseliftError(f"{where}: {exc.strerror or exc}; no outputs were written to {args.out}") from None
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(
+            f"{result.num_frames} frames lifted (person found in {result.frames_with_person}, "
+            f"{result.filled_frames} filled, {len(result.flagged_frames)} flagged) at "
+            f"{result.frames_per_s:.1f} frames/s → {result.out_dir}",
+            file=sys.stderr,
+        )
+        for path in result.files:
+            print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def _shared_infer_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options `infer` and `infer-batch` share, as keyword arguments of :func:`run_infer`."""
+    return {
+        "detector": args.detector,
+        "width": args.width,
+        "height": args.height,
+        "fps": args.fps,
+        "focal": args.focal,
+        "trajectory_source": args.trajectory_source,
+        "causal": args.causal,
+        "flip": not args.no_flip,
+        "max_gap": args.max_gap,
+        "bvh": args.bvh,
+        "render": args.render,
+        "overwrite": args.overwrite,
+    }
+
+
+def _cmd_infer_run(args: argparse.Namespace) -> InferResult:
+    return run_infer(
+        args.input,
+        args.out,
+        args.checkpoint,
+        keypoints_format=args.keypoints_format,
+        render_size=args.render_size,
+        azimuth=args.azimuth,
+        limit_frames=args.limit_frames,
+        progress=not args.json and not args.no_progress,
+        **_shared_infer_options(args),
+    )
+
+
+def _add_shared_infer_args(p: argparse.ArgumentParser, *, keypoints_format: bool) -> None:
+    """Options `infer` and `infer-batch` share (read back by :func:`_shared_infer_options`)."""
+    p.add_argument("--checkpoint", default=None, metavar="PATH", help="poselift checkpoint (.pt) trained on H36M-17 2D keypoints; default: the bundled model")
+    p.add_argument("--detector", choices=DETECTORS, default="mediapipe", help="2D detector for videos (default mediapipe: BlazePose-33, model_complexity 1, bundled in the wheel, tracking mode)")
+    if keypoints_format:
+        p.add_argument("--keypoints-format", choices=("auto",) + KEYPOINT_FORMATS, default="auto", help="format of a keypoint INPUT (default auto: folder → openpose, .json → coco-json, .npz → npz, .csv → csv, anything else is decoded as a video)")
+    g = p.add_argument_group("input geometry and timing")
+    g.add_argument("--width", type=positive_int, default=None, metavar="PX", help="image width in pixels of a keypoint INPUT: required when the file does not state it, overrides it otherwise (videos: read from the file)")
+    g.add_argument("--height", type=positive_int, default=None, metavar="PX", help="image height in pixels of a keypoint INPUT (like --width)")
+    g.add_argument("--fps", type=positive_float, default=None, metavar="FPS", help="input frame rate in frames/s: required for keypoint files without one; for a video it replaces the container's rate (needed when the container has none)")
+    g.add_argument("--focal", type=positive_float, default=None, metavar="PX", help="camera focal length in pixels, used for the trajectory (root position) depth; default: the image diagonal sqrt(w²+h²) (≈53° diagonal field of view)")
+    g.add_argument("--trajectory-source", choices=TRAJECTORY_SOURCES, default="fit", help="where the root trajectory comes from: 'fit' (default) places the lifted pose onto the 2D legs and arms through a pinhole camera with --focal (a robust fit, smoothed over 0.5 s (median) and 0.18 s (mean)), for any checkpoint; 'model' uses the checkpoint's trajectory model (depth scaled by --focal; none without one). On Human3.6M 'fit' is 4-5x more accurate and jitters far less")
+    g = p.add_argument_group("lifting")
+    g.add_argument("--causal", action="store_true", help="require a causal checkpoint (each output sees only past frames); error if the checkpoint is symmetric")
+    g.add_argument("--no-flip", action="store_true", help="skip flip test-time augmentation (averaging with the mirrored input; never used for causal models); about 2x faster lifting")
+    g.add_argument("--max-gap", type=non_negative_int, default=DEFAULT_MAX_GAP, metavar="FRAMES", help="longest run of missing frames (per joint, in input frames) that is interpolated silently; longer gaps are filled too but flagged in the output (default 10)")
+    g = p.add_argument_group("extra outputs")
+    g.add_argument("--bvh", action="store_true", help="also write poses.bvh in the output folder (motion capture file for Blender etc.)")
+    g.add_argument("--render", action="store_true", help="also write render.mp4 in the output folder: the input video (or the 2D keypoints) next to the 3D skeleton")
+    add_threads_option(p)
+
+
+def add_infer(sub) -> None:
+    """Register ``poselift infer`` on an argparse sub-parser collection."""
+    p = sub.add_parser(
+        "infer",
+        help="video or 2D keypoint file → 3D poses (npz/json/csv, optional BVH and render)",
+        description=(
+            "Lift one person's motion to 3D. INPUT is a video (2D keypoints are detected with MediaPipe) or a "
+            "keypoint file you already have: COCO-style JSON, an OpenPose JSON folder, our .npz or a long-format "
+            ".csv (formats: README and poselift.pipeline.detect). Writes OUT/poses.npz, poses.json and poses.csv: H36M-17 "
+            "joints in metres, root-relative, camera frame (x right, y down, z forward), the 2D keypoints in "
+            "pixels, per-joint confidence and which frames were interpolated; plus the root trajectory when the "
+            "checkpoint has a trajectory model. Missing detections are interpolated in time; gaps longer than "
+            "--max-gap frames are filled too but flagged. The 2D sequence is resampled to the model's frame rate "
+            "(checkpoint metadata 'fps', default 50) by linear interpolation and the 3D result back to the video's."
+        ),
+    )
+    p.add_argument("input", metavar="VIDEO|KEYPOINTS", help="video file (mp4, mov, avi, ...) or keypoint file/folder")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created); a run that fails writes nothing there")
+    p.add_argument("--overwrite", action="store_true", help="replace outputs (poses.*, render.mp4) already in --out; they are replaced only when the run succeeds (default: refuse)")
+    _add_shared_infer_args(p, keypoints_format=True)
+    g = p.add_argument_group("rendering")
+    g.add_argument("--render-size", type=positive_int, default=None, metavar="PX", help="height of the rendered video in pixels (default 480)")
+    g.add_argument("--azimuth", type=float, default=None, metavar="DEG", help="viewing angle of the 3D panel around the vertical axis, in degrees (default 70: the input camera's side, as VideoPose3D; 160 = side view, 250 = from behind)")
+    g.add_argument("--limit-frames", type=positive_int, default=None, metavar="N", help="render only the first N frames (the pose files always hold every frame)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary (frames, person frames, flagged frames, per-stage timings in s, end-to-end frames/s) on stdout; no progress bars")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_infer)
+
+
+def cmd_infer_batch(args: argparse.Namespace) -> int:
+    """``poselift infer-batch``: run :func:`run_batch`, print the summary; exit 1 if any input failed."""
+    result = run_batch(
+        args.input_dir,
+        args.out,
+        args.checkpoint,
+        progress=not args.no_progress,
+        keypoints_format="auto",
+        **_shared_infer_options(args),
+    )
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(
+            f"infer-batch {result.input_dir} → {result.out_dir}: {result.count('done')} done, "
+            f"{result.count('skipped')} skipped, {result.count('failed')} failed",
+            file=sys.stderr,
+        )
+        for item in result.items:
+            if item.status != "done":
+                print(f"  {item.status}: {Path(item.input).name}: {item.reason}", file=sys.stderr)
+    return 1 if result.count("failed") else 0
+
+
+def add_infer_batch(sub) -> None:
+    """Register ``poselift infer-batch`` on an argparse sub-parser collection."""
+    p = sub.add_parser(
+        "infer-batch",
+        help="`poselift infer` on every video / keypoint file in a folder",
+        description=(
+            "Runs `poselift infer` on every input in INPUT_DIR (not recursive): videos (.mp4, .mov, .avi, ...), "
+            "keypoint files (.json COCO-style, .npz, .csv) and OpenPose folders (sub-folders of *_keypoints.json). "
+            "Each input gets its own folder OUT/<name without extension>/ (OUT/<file name>/ when two inputs share "
+            "a name). Inputs whose outputs are already complete are skipped (unless --overwrite); a failing input "
+            "does not stop the batch. Prints a summary (done / skipped / failed with the reason); exit code 1 if "
+            "any input failed, 0 otherwise."
+        ),
+    )
+    p.add_argument("input_dir", metavar="INPUT_DIR", help="folder of videos and/or keypoint files")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder: one sub-folder per input")
+    p.add_argument("--overwrite", action="store_true", help="redo inputs whose outputs exist (default: skip complete ones)")
+    _add_shared_infer_args(p, keypoints_format=False)
+    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout (done/skipped/failed counts and one entry per input)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_infer_batch)

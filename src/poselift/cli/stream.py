@@ -1,0 +1,46 @@
+"""``poselift stream``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from poselift.cli.options import (
+    add_threads_option,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
+from poselift.pipeline.stream import run_stream
+
+
+def cmd_stream(args: argparse.Namespace) -> int:
+    summary = run_stream(
+        args.video, camera=args.camera, checkpoint=args.checkpoint, fps=args.fps, realtime=args.realtime,
+        max_frames=args.max_frames, jsonl=args.jsonl, focal=args.focal, trajectory_source=args.trajectory_source,
+    )
+    if args.summary_json:
+        print(json.dumps(summary), file=sys.stderr)
+    return 0
+
+
+def add_stream(sub) -> None:
+    p = sub.add_parser(
+        "stream", help="causal per-frame 3D from a video file or camera, with latency report",
+        description="Lifts each frame as it arrives with a causal model (no future frames): MediaPipe 2D → H36M-17 → "
+        "3D. Prints a latency summary (detector and lifting, ms per frame) on stderr and, with --jsonl, one JSON "
+        "object per frame on stdout for other programs.",
+    )
+    p.add_argument("video", nargs="?", default=None, help="video file to stream (or use --camera)")
+    p.add_argument("--camera", type=non_negative_int, default=None, help="live camera index for OpenCV (e.g. 0)")
+    p.add_argument("--checkpoint", default=None, help="causal poselift checkpoint (default: the bundled model, if causal)")
+    p.add_argument("--fps", type=positive_float, default=None, help="frame rate when the source does not state one (frames/s)")
+    p.add_argument("--realtime", action="store_true", help="pace a video file at its frame rate, as a camera would deliver it")
+    p.add_argument("--max-frames", type=positive_int, default=None, help="stop after N frames")
+    p.add_argument("--jsonl", action="store_true", help="print one JSON object per frame on stdout (joints_3d in metres, latency in ms)")
+    p.add_argument("--summary-json", action="store_true", help="also print the latency summary as JSON on stderr")
+    p.add_argument("--focal", type=positive_float, default=None, metavar="PX", help="camera focal length in pixels for the fitted trajectory's depth (default: the image diagonal sqrt(w²+h²))")
+    p.add_argument("--trajectory-source", choices=["fit", "model"], default="fit", help="'fit' (default): the root placed onto the 2D legs and arms each frame, smoothed causally (0.2 s running median, then a 0.1 s exponential average), for any checkpoint; 'model': the checkpoint's trajectory model (none without one)")
+    add_threads_option(p)
+    p.set_defaults(func=cmd_stream)

@@ -1,0 +1,1 @@
+"""Evaluation: metrics, plausibility checks without ground truth, and the standard protocol."""

@@ -1,0 +1,59 @@
+"""All-or-nothing outputs: files are written into a hidden staging folder inside the
+destination, then moved into place together; replaced files are set aside first and
+restored if any move fails, and a failed run leaves neither files nor the folders it
+created behind."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from poselift.errors import PoseliftError
+
+
+def check_targets(out_dir: Path, names: list[str], overwrite: bool) -> None:
+    """Refuse to replace existing outputs unless ``overwrite`` (and never replace a folder)."""
+    for name in names:
+        target = out_dir / name
+        if target.exists() and not target.is_file():
+            raise PoseliftError(f"{target} exists and is not a file; remove it or choose another --out")
+        if target.exists() and not overwrite:
+            raise PoseliftError(f"{target} already exists; pass --overwrite to replace the outputs in {out_dir}")
+
+
+def commit_staged(staging: Path, out_dir: Path, names: list[str], overwrite: bool) -> list[str]:
+    """Move the staged ``names`` into ``out_dir``, all or nothing: replaced files are
+    set aside first and restored if any move fails."""
+    check_targets(out_dir, names, overwrite)  # again: something may have appeared meanwhile
+    aside = Path(tempfile.mkdtemp(prefix=".replaced-", dir=staging))
+    moved: list[str] = []
+    kept: list[str] = []
+    try:
+        for name in names:
+            if (out_dir / name).exists():
+                os.replace(out_dir / name, aside / name)
+                kept.append(name)
+            os.replace(staging / name, out_dir / name)
+            moved.append(name)
+    except BaseException:
+        for name in moved:
+            with contextlib.suppress(OSError):
+                os.unlink(out_dir / name)
+        for name in kept:
+            with contextlib.suppress(OSError):
+                os.replace(aside / name, out_dir / name)
+        raise
+    return [str(out_dir / name) for name in names]
+
+
+def make_dirs(folder: Path) -> list[Path]:
+    """``mkdir -p folder``; returns the folders it created, deepest first."""
+    created: list[Path] = []
+    probe = folder
+    while not probe.exists():
+        created.append(probe)
+        probe = probe.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    return created

@@ -1,0 +1,1 @@
+"""Visualisation: side-by-side 2D | 3D renders (mp4/gif), fed arrays only."""
