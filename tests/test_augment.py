@@ -594,12 +594,12 @@ def test_wild_recipe_validation_input_uses_the_detector_layout(tmp_path):
 @pytest.mark.parametrize(
     "overrides, match",
     [
-        (dict(dataset="synthetic"), "dataset h36m"),
-        (dict(keypoints="sh"), "keypoints gt"),
-        (dict(subjects_unlabeled=["S5"]), "subjects-unlabeled"),
-        (dict(recipe="indoor"), "unknown --recipe"),
-        (dict(wild_clean_fraction=-0.1), "wild-clean-fraction"),
-        (dict(trajectory_channels=0), "trajectory-channels"),
+        (dict(dataset="synthetic"), "`dataset='h36m'`"),
+        (dict(keypoints="sh"), "`keypoints='gt'`"),
+        (dict(subjects_unlabeled=["S5"]), "`subjects_unlabeled`"),
+        (dict(recipe="indoor"), "unknown `recipe`"),
+        (dict(wild_clean_fraction=-0.1), "`wild_clean_fraction`"),
+        (dict(trajectory_channels=0), "`trajectory_channels`"),
         (dict(trajectory=False, trajectory_channels=8), "needs a trajectory model"),
     ],
 )
@@ -617,12 +617,12 @@ def test_trajectory_default_follows_the_recipe():
 
 
 def test_wild_clean_fraction_needs_the_recipe(tmp_path):
-    with pytest.raises(PoseliftError, match="only applies with --recipe wild"):
+    with pytest.raises(PoseliftError, match="only applies with `recipe='wild'`"):
         Trainer(TrainConfig(dataset="synthetic", filter_widths=(3,), channels=8, wild_clean_fraction=0.5), tmp_path / "r")
 
 
 def test_wild_real_cameras_need_the_recipe_and_a_valid_fraction(tmp_path):
-    with pytest.raises(PoseliftError, match="only applies with --recipe wild"):
+    with pytest.raises(PoseliftError, match="only applies with `recipe='wild'`"):
         Trainer(TrainConfig(dataset="synthetic", filter_widths=(3,), channels=8, wild_real_cameras=0.5), tmp_path / "r")
     with pytest.raises(PoseliftError, match=r"must be in \[0, 1\]"):
         Trainer(TrainConfig(recipe="wild", filter_widths=(3,), channels=8, wild_real_cameras=-0.1), tmp_path / "r")
@@ -723,7 +723,7 @@ def test_wild_camera_set_rejects_bad_settings_before_loading_data(tmp_path, caps
 
 
 def test_wild_camera_set_needs_the_recipe(tmp_path):
-    with pytest.raises(PoseliftError, match="--wild-camera-set only applies with --recipe wild"):
+    with pytest.raises(PoseliftError, match="`wild_camera_set` only applies with `recipe='wild'`"):
         Trainer(TrainConfig(dataset="synthetic", filter_widths=(3,), channels=8, wild_camera_set=("roll_deg=0",)), tmp_path / "r")
 
 
@@ -798,7 +798,7 @@ def test_resume_across_batch_devices_warns_and_continues(tmp_path, caplog):
 def test_augment_device_option_is_recorded(tmp_path, value):
     root, run = _train_tiny_wild(tmp_path, "--batch-size", "128", "--validate-every", "0", "--augment-device", value)
     assert read_checkpoint(run / "last.pt")[1]["train"]["augment_device"] == value
-    with pytest.raises(PoseliftError, match="--augment-device"):
+    with pytest.raises(PoseliftError, match="`augment_device`"):
         Trainer(TrainConfig(data_dir=str(root), recipe="wild", augment_device="gpu"), tmp_path / "x")
 
 

@@ -50,11 +50,11 @@ def test_seeded_mode_depends_on_seed_and_is_deterministic():
 
 def test_bad_subset_and_downsample():
     views = _views_of_one_recording(1)
-    with pytest.raises(PoseliftError, match="--subset"):
+    with pytest.raises(PoseliftError, match="`subset`"):
         subset_sequences(views, 0.0, seed=0)
-    with pytest.raises(PoseliftError, match="--subset-mode"):
+    with pytest.raises(PoseliftError, match="`subset_mode`"):
         subset_sequences(views, 0.5, seed=0, mode="nope")
-    with pytest.raises(PoseliftError, match="--downsample"):
+    with pytest.raises(PoseliftError, match="`downsample`"):
         downsample_sequences(views, 0)
     half = downsample_sequences(views, 2)[0]
     assert half.num_frames == 250 and half.fps == views[0].fps / 2

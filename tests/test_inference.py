@@ -146,7 +146,7 @@ def test_bench_train_wild_batches_and_device_options(capsys):
     assert r["samples_per_s"] > 0 and r["device"] == "cpu" and r["batches"].startswith("wild")
     plain = _bench(capsys, "train", "--channels", "32", "--batch-size", "64", "--steps", "2")
     assert plain["batches"] == "stored windows" and "gpu" not in plain["machine"]
-    for bad, match in ((["infer", "--wild"], "apply to `bench train`"), (["train", "--wild", "--reference"], "--reference")):
+    for bad, match in ((["infer", "--wild"], "apply to `poselift bench train`"), (["train", "--wild", "--reference"], "--reference")):
         assert main(["bench", *bad, "--channels", "32"]) == 2
         assert match in capsys.readouterr().err
     if not torch.cuda.is_available():

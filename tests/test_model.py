@@ -135,7 +135,7 @@ def test_load_model_rejects_bad_files(tmp_path):
         load_model(other)
     original = tmp_path / "orig.bin"
     torch.save({"model_pos": TemporalModel(ModelConfig(channels=8)).state_dict()}, original)
-    with pytest.raises(PoseliftError, match="import-checkpoint"):
+    with pytest.raises(PoseliftError, match="import_videopose3d_checkpoint"):
         load_model(original)
 
 

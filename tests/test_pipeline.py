@@ -272,9 +272,9 @@ def test_keypoint_files_to_poses(tmp_path, ckpt, fmt):
 
 def test_importers_need_geometry_and_check_joints(tmp_path):
     csv_path = write_csv_input(tmp_path / "kp.csv")
-    with pytest.raises(PoseliftError, match="--width"):
+    with pytest.raises(PoseliftError, match="`width`"):
         load_keypoints(csv_path, fps=FPS)
-    with pytest.raises(PoseliftError, match="--fps"):
+    with pytest.raises(PoseliftError, match="`fps`"):
         load_keypoints(csv_path, width=W, height=H)
     kp = load_keypoints(write_npz_input(tmp_path / "kp.npz", with_meta=False), width=W, height=H, fps=FPS)
     assert isinstance(kp, Keypoints2D) and kp.layout == "coco17" and kp.points.shape == (T, 17, 2)

@@ -80,7 +80,7 @@ def test_stream_trajectory_sources(tmp_path, monkeypatch):
     assert summary["trajectory_source"] == "model" and len(none) == 0
     with pytest.raises(PoseliftError, match="trajectory source"):
         run_stream(str(video), checkpoint=plain, trajectory_source="magic")
-    with pytest.raises(PoseliftError, match="--focal"):
+    with pytest.raises(PoseliftError, match="`focal`"):
         run_stream(str(video), checkpoint=plain, focal=-1.0)
 
 

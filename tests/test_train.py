@@ -229,7 +229,7 @@ def test_same_seed_same_weights_other_seed_other_weights(tmp_path):
 
 
 def test_resume_on_empty_folder_is_a_clear_error(tmp_path):
-    with pytest.raises(PoseliftError, match=r"--resume given but .*last\.pt does not exist"):
+    with pytest.raises(PoseliftError, match=r"`resume=True` given but .*last\.pt does not exist"):
         train(tiny_config(), tmp_path, resume=True, progress=False)
     assert not (tmp_path / "last.pt").exists()
 
@@ -238,7 +238,7 @@ def test_existing_run_without_resume_is_refused(straight_run, tmp_path):
     _, _, last, _ = straight_run
     shutil.copy(last, tmp_path / "last.pt")
     before = (tmp_path / "last.pt").read_bytes()
-    with pytest.raises(PoseliftError, match="already exists; pass --resume"):
+    with pytest.raises(PoseliftError, match="already exists; pass `resume=True`"):
         train(tiny_config(), tmp_path, progress=False)
     assert (tmp_path / "last.pt").read_bytes() == before
 

@@ -10,9 +10,9 @@ import os
 import sys
 import time
 
-import poselift.models.fast
 import torch
 
+import poselift.models.fast
 from poselift.cli.main import main
 from poselift.training.distributed import cpu_has_native_bf16
 

@@ -140,6 +140,9 @@ def cmd_infer_batch(args: argparse.Namespace) -> int:
         keypoints_format="auto",
         **_shared_infer_options(args),
     )
+    for item in result.items:  # the reasons are library messages: show this command's options
+        if item.reason is not None:
+            item.reason = args.cli_message(item.reason)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:

@@ -19,6 +19,7 @@ from poselift.cli.demo import add_demo
 from poselift.cli.evaluate import add_evaluate
 from poselift.cli.export import add_export
 from poselift.cli.infer import add_infer, add_infer_batch
+from poselift.cli.messages import cli_message, invoked_command
 from poselift.cli.options import apply_threads
 from poselift.cli.render import add_render
 from poselift.cli.stream import add_stream
@@ -59,11 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    command = invoked_command(parser, args)
+    args.cli_message = lambda text: cli_message(text, parser, command)  # for messages a command prints itself
     try:
         apply_threads(args)
         return int(args.func(args) or 0)
     except PoseliftError as exc:
-        print(f"poselift: error: {exc}", file=sys.stderr)
+        print(f"poselift: error: {args.cli_message(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("poselift: interrupted", file=sys.stderr)

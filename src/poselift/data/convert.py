@@ -42,7 +42,7 @@ def _load_pickled_npz(path: Path, allow_pickle: bool) -> dict[str, Any]:
     if not allow_pickle:
         raise PoseliftError(
             f"{path} holds pickled Python objects (original VideoPose3D format), which can run code when loaded; "
-            f"pass --allow-pickle only if you trust this file"
+            f"pass `allow_pickle=True` only if you trust this file"
         )
     log.warning("loading pickled data from %s because --allow-pickle was given: only do this for files you trust", path)
     try:
@@ -177,7 +177,7 @@ def convert_h5_tree(root: Path, out: Path, overwrite: bool) -> list[Path]:
 
 def _check_overwrite(path: Path, overwrite: bool) -> None:
     if path.exists() and not overwrite:
-        raise PoseliftError(f"{path} already exists; pass --overwrite to replace it")
+        raise PoseliftError(f"{path} already exists; pass `overwrite=True` to replace it")
 
 
 def _write_npz(path: Path, arrays: dict[str, np.ndarray], overwrite: bool) -> None:

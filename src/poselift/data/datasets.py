@@ -297,9 +297,9 @@ def subset_sequences(sequences: list[Sequence], fraction: float, seed: int, mode
     Also takes :class:`WorldSequence`.
     """
     if not 0 < fraction <= 1:
-        raise PoseliftError(f"--subset must be in (0, 1], got {fraction}")
+        raise PoseliftError(f"`subset` must be in (0, 1], got {fraction}")
     if mode not in SUBSET_MODES:
-        raise PoseliftError(f"--subset-mode must be one of {', '.join(SUBSET_MODES)}, got {mode!r}")
+        raise PoseliftError(f"`subset_mode` must be one of {', '.join(SUBSET_MODES)}, got {mode!r}")
     if fraction == 1:
         return sequences
     if mode == "length-hash":
@@ -319,7 +319,7 @@ def subset_sequences(sequences: list[Sequence], fraction: float, seed: int, mode
 def downsample_sequences(sequences: list[Sequence], factor: int) -> list[Sequence]:
     """Keep every ``factor``-th frame (lowers the frame rate by ``factor``); also takes :class:`WorldSequence`."""
     if factor < 1:
-        raise PoseliftError(f"--downsample must be a positive integer, got {factor}")
+        raise PoseliftError(f"`downsample` must be a positive integer, got {factor}")
     if factor == 1:
         return sequences
     out = []
@@ -384,7 +384,7 @@ def load_dataset(
         return load_h36m(root, subjects, keypoints=keypoints, actions=actions)
     if dataset == "humaneva":
         if keypoints != "gt":
-            raise PoseliftError("HumanEva-I here has ground-truth 2D only (--keypoints gt)")
+            raise PoseliftError("HumanEva-I here has ground-truth 2D only (`keypoints='gt'`)")
         return load_humaneva(root, subjects, split=split, actions=actions if actions is not None else HUMANEVA_ACTIONS)
     raise PoseliftError(f"unknown dataset {dataset!r}; expected h36m or humaneva")
 

@@ -93,7 +93,7 @@ class WildWindowDataset:
         if real_camera_prob > 0 and (real_cameras is None or len(real_cameras) != len(world)):
             raise PoseliftError("real_camera_prob > 0 needs real_cameras: one CameraBatch per world sequence")
         if stride < 1:
-            raise PoseliftError(f"--stride must be a positive integer, got {stride}")
+            raise PoseliftError(f"`stride` must be a positive integer, got {stride}")
         if samples_per_window < 1:
             raise PoseliftError(f"samples_per_window must be >= 1, got {samples_per_window}")
         self.receptive_field = receptive_field

@@ -90,7 +90,7 @@ class WindowDataset:
         if not inputs:
             raise PoseliftError("no training sequences were given")
         if stride < 1:
-            raise PoseliftError(f"--stride must be a positive integer, got {stride}")
+            raise PoseliftError(f"`stride` must be a positive integer, got {stride}")
         if targets is not None and len(targets) != len(inputs):
             raise PoseliftError("2D and 3D sequence lists differ in length")
         self.receptive_field = receptive_field

@@ -55,7 +55,7 @@ def fill_gaps(points: np.ndarray, confidence: np.ndarray | None, max_gap_frames:
     if points.ndim != 3:
         raise PoseliftError(f"points must be shaped [frames, joints, D], got {list(points.shape)}")
     if max_gap_frames < 0:
-        raise PoseliftError(f"--max-gap must be >= 0 frames, got {max_gap_frames}")
+        raise PoseliftError(f"`max_gap_frames` must be >= 0 frames, got {max_gap_frames}")
     missing = ~np.isfinite(points).all(-1)
     if confidence is not None:
         confidence = np.asarray(confidence)

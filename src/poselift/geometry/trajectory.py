@@ -27,7 +27,7 @@ def default_focal(width: int, height: int) -> float:
 def depth_scale(focal_px: float, width: int, train_focal_norm: float) -> float:
     """Factor applied to the trajectory depth: ``(2 focal_px / w) / train_focal_norm``."""
     if not (math.isfinite(focal_px) and focal_px > 0):
-        raise PoseliftError(f"--focal must be a positive number of pixels, got {focal_px}")
+        raise PoseliftError(f"`focal` must be a positive number of pixels, got {focal_px}")
     return (2.0 * focal_px / width) / train_focal_norm
 
 

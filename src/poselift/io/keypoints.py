@@ -533,7 +533,7 @@ def load_keypoints(
     if fmt == "auto":
         fmt = detect_keypoints_format(path)
         if not fmt:
-            raise PoseliftError(f"cannot tell the keypoint format of {path}; pass --keypoints-format {'|'.join(KEYPOINT_FORMATS)}")
+            raise PoseliftError(f"cannot tell the keypoint format of {path}; pass `keypoints_format` ({', '.join(KEYPOINT_FORMATS)})")
     loaders = {"coco-json": load_coco_json, "openpose": load_openpose_folder, "npz": load_npz_keypoints, "csv": load_csv_keypoints}
     if fmt not in loaders:
         raise PoseliftError(f"unknown keypoint format {fmt!r}; use one of auto, {', '.join(KEYPOINT_FORMATS)}")
@@ -548,7 +548,7 @@ def load_keypoints(
         value = given if given is not None else meta.get(key)
         if value is None:
             raise PoseliftError(
-                f"{path} does not say its {'frame rate' if key == 'fps' else 'image ' + key}; pass --{key} "
+                f"{path} does not say its {'frame rate' if key == 'fps' else 'image ' + key}; pass `{key}` "
                 f"({'frames per second' if key == 'fps' else 'pixels'})"
             )
         chosen[key] = value

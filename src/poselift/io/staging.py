@@ -18,9 +18,9 @@ def check_targets(out_dir: Path, names: list[str], overwrite: bool) -> None:
     for name in names:
         target = out_dir / name
         if target.exists() and not target.is_file():
-            raise PoseliftError(f"{target} exists and is not a file; remove it or choose another --out")
+            raise PoseliftError(f"{target} exists and is not a file; remove it or choose another `out_dir`")
         if target.exists() and not overwrite:
-            raise PoseliftError(f"{target} already exists; pass --overwrite to replace the outputs in {out_dir}")
+            raise PoseliftError(f"{target} already exists; pass `overwrite=True` to replace the outputs in {out_dir}")
 
 
 def commit_staged(staging: Path, out_dir: Path, names: list[str], overwrite: bool) -> list[str]:

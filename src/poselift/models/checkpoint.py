@@ -180,7 +180,7 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
         if isinstance(obj, dict) and "model_pos" in obj:
             raise PoseliftError(
                 f"{path} looks like an original VideoPose3D checkpoint; convert it with "
-                f"`poselift import-checkpoint {path} OUT.pt --causal|--no-causal`"
+                f"`import_videopose3d_checkpoint({path}, OUT.pt, causal=True)` (`causal=False` for a symmetric model)"
             )
         raise PoseliftError(f"{path} is not a poselift checkpoint (no '{CHECKPOINT_FORMAT}' header)")
     try:
@@ -263,7 +263,7 @@ def export_weights(
     with ``overwrite``. Returns the file size in bytes."""
     dst = Path(dst)
     if dst.exists() and not overwrite:
-        raise PoseliftError(f"{dst} already exists; pass --overwrite to replace it")
+        raise PoseliftError(f"{dst} already exists; pass `overwrite=True` to replace it")
     if dst.exists() and not dst.is_file():
         raise PoseliftError(f"{dst} exists and is not a file")
     if Path(src).resolve() == dst.resolve():

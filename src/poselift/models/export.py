@@ -253,7 +253,7 @@ def _check_outputs(paths: list[Path], overwrite: bool) -> None:
         if p.is_dir():
             raise PoseliftError(f"output {p} is a folder; pass a file name such as {p / ('model' + SUFFIXES['onnx'])}")
         if p.exists() and not overwrite:
-            raise PoseliftError(f"output {p} already exists; pass --overwrite to replace it")
+            raise PoseliftError(f"output {p} already exists; pass `overwrite=True` to replace it")
 
 
 def export_model(
@@ -276,13 +276,13 @@ def export_model(
         raise PoseliftError(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")
     if fmt == "onnx":
         if not MIN_OPSET <= int(opset) <= MAX_OPSET:
-            raise PoseliftError(f"--opset must be between {MIN_OPSET} and {MAX_OPSET}, got {opset}")
+            raise PoseliftError(f"`opset` must be between {MIN_OPSET} and {MAX_OPSET}, got {opset}")
         _import_onnx()
     out = Path(out)
     side = sidecar_path(out)
     _check_outputs([out, side], overwrite)
     if checkpoint is not None and out.resolve() == Path(checkpoint).resolve():
-        raise PoseliftError(f"--out {out} is the checkpoint itself; choose another output file")
+        raise PoseliftError(f"`out` {out} is the checkpoint itself; choose another output file")
 
     lifter = load_model(checkpoint, with_trajectory=trajectory)
     graph = ExportGraph(lifter.pose_model, lifter.trajectory_model)

@@ -177,7 +177,7 @@ class IncrementalCausalModel:
 
     def __init__(self, model: TemporalModel) -> None:
         if not model.config.causal:
-            raise PoseliftError("incremental inference needs a causal model (trained with --causal)")
+            raise PoseliftError("incremental inference needs a causal model (trained with `TrainConfig.causal=True`)")
         self.config = model.config
         self._expand, self._blocks, self._shrink = _folded_layers(model)
         self._history: list[torch.Tensor] | None = None  # per conv: [span + 1, C_in], oldest first

@@ -58,12 +58,12 @@ def check_lifter(lifter, causal: bool) -> None:
     if joints_in != "h36m17" or cfg.num_joints_in != 17 or cfg.in_features != 2:
         raise PoseliftError(
             f"this checkpoint takes {joints_in!r:.40} input ({cfg.num_joints_in} joints); `poselift infer` needs a model "
-            "trained on H36M-17 2D keypoints (e.g. `poselift train --keypoints gt`)"
+            "trained on H36M-17 2D keypoints (e.g. `TrainConfig.keypoints='gt'`)"
         )
     if joints_out != "h36m17" or cfg.num_joints_out != 17:
         raise PoseliftError(f"this checkpoint outputs {joints_out!r:.40} ({cfg.num_joints_out} joints); `poselift infer` needs H36M-17 output")
     if causal and not cfg.causal:
-        raise PoseliftError("--causal needs a causal checkpoint (trained with `poselift train --causal`); this one is symmetric")
+        raise PoseliftError("`causal=True` needs a causal checkpoint (trained with `TrainConfig.causal=True`); this one is symmetric")
 
 
 class PoseLifter(nn.Module):
@@ -125,10 +125,10 @@ def load_model(path: str | Path | None = None, *, with_trajectory: bool = True) 
 
 def default_weights_path() -> Path:
     """Path of the pretrained weights bundled in ``poselift/weights``."""
-    path = Path(__file__).parent / "weights" / "poselift_wild.pt"
+    path = Path(__file__).resolve().parent.parent / "weights" / "poselift_wild.pt"
     if not path.is_file():
         raise PoseliftError(
-            "no bundled pretrained model in this installation yet; pass --checkpoint PATH "
-            "(train one with `poselift train`)"
+            "no bundled pretrained model in this installation yet; pass a `checkpoint` "
+            "(train one with `train()`)"
         )
     return path

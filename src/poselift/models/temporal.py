@@ -55,7 +55,7 @@ class ModelConfig:
             raise PoseliftError(f"filter widths must be a list of odd whole numbers, got {self.filter_widths!r:.60}") from None
         object.__setattr__(self, "filter_widths", widths)
         if not widths:
-            raise PoseliftError("filter widths are empty; expected e.g. --arc 3,3,3")
+            raise PoseliftError("filter widths are empty; expected e.g. `arc='3,3,3'`")
         for w in widths:
             if w < 1 or w % 2 == 0:
                 raise PoseliftError(f"filter widths must be odd and positive (got {list(widths)}), e.g. 3,3,3")
@@ -120,7 +120,7 @@ def parse_arc(arc: str) -> tuple[int, ...]:
     try:
         widths = tuple(int(x) for x in str(arc).split(",") if x.strip())
     except ValueError:
-        raise PoseliftError(f"--arc must be comma-separated odd integers like 3,3,3 (got {arc!r})") from None
+        raise PoseliftError(f"`arc` must be comma-separated odd integers like 3,3,3 (got {arc!r})") from None
     ModelConfig(filter_widths=widths)  # validates
     return widths
 
@@ -234,7 +234,7 @@ class TemporalModelStrided(_TemporalBase):
 
     def __init__(self, config: ModelConfig) -> None:
         if config.dense:
-            raise PoseliftError("the strided training model does not support dense kernels; train dense models with --no-strided")
+            raise PoseliftError("the strided training model does not support dense kernels; build the full model (`TemporalModel`) for dense kernels")
         super().__init__(config, dense_kernels=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

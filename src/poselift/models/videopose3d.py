@@ -85,7 +85,7 @@ def import_videopose3d_checkpoint(
         raise PoseliftError(f"{src} is not a file")
     out = Path(out)
     if out.exists() and not overwrite:
-        raise PoseliftError(f"{out} already exists; pass --overwrite to replace it")
+        raise PoseliftError(f"{out} already exists; pass `overwrite=True` to replace it")
     obj = safe_torch_load(src, "original checkpoint", _NUMPY_ARRAY_GLOBALS)
     if not isinstance(obj, dict) or "model_pos" not in obj:
         raise PoseliftError(f"{src} has no 'model_pos' entry; expected an original VideoPose3D checkpoint")

@@ -115,7 +115,7 @@ def run_batch(
     if not input_dir.is_dir():
         raise PoseliftError(f"{input_dir} is not a folder; use `poselift infer` for a single file")
     if out_dir.exists() and not out_dir.is_dir():
-        raise PoseliftError(f"--out {out_dir} exists and is not a folder")
+        raise PoseliftError(f"`out_dir` {out_dir} exists and is not a folder")
     inputs = batch_inputs(input_dir, exclude=out_dir)
     if not inputs:
         raise PoseliftError(
@@ -131,7 +131,7 @@ def run_batch(
         dst = targets[source]
         bar.set_postfix_str(source.name[:40])
         if not overwrite and all((dst / name).is_file() for name in names):
-            items.append(BatchItem(str(source), str(dst), "skipped", "outputs already complete (--overwrite to redo)"))
+            items.append(BatchItem(str(source), str(dst), "skipped", "outputs already complete (`overwrite=True` to redo)"))
             continue
         t0 = time.perf_counter()
         try:

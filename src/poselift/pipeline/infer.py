@@ -129,7 +129,7 @@ def lift(
     if not same_rate(fps, rate) and (t - 1) * rate / fps > MAX_RESAMPLE_GROWTH * t + 10_000:
         raise PoseliftError(
             f"a frame rate of {fps:.3g} frames/s would resample {t} frames to {(t - 1) * rate / fps + 1:.3g} at the "
-            f"model's {rate:g} frames/s; check --fps (frames per second of the input)"
+            f"model's {rate:g} frames/s; check `fps` (frames per second of the input)"
         )
     x = resample(keypoints_norm.astype(np.float32), fps, rate)
     spec = FlipSpec.from_skeletons(H36M_17, H36M_17) if flip and not lifter.config.causal else None
@@ -334,9 +334,9 @@ def run_infer(
     if not source.exists():
         raise PoseliftError(f"input {source} does not exist")
     if max_gap < 0:
-        raise PoseliftError(f"--max-gap must be >= 0 frames, got {max_gap}")
+        raise PoseliftError(f"`max_gap` must be >= 0 frames, got {max_gap}")
     if out_dir.exists() and not out_dir.is_dir():
-        raise PoseliftError(f"--out {out_dir} exists and is not a folder")
+        raise PoseliftError(f"`out_dir` {out_dir} exists and is not a folder")
     targets = output_names(bvh=bvh, render=render)
     check_targets(out_dir, targets, overwrite)
 

@@ -67,7 +67,7 @@ class CausalLifter:
         if not lifter.config.causal:
             raise PoseliftError(
                 "streaming needs a causal model (its output must not depend on future frames); "
-                "train one with `poselift train --causal ...`"
+                "train one with `TrainConfig.causal=True`"
             )
         self.lifter = lifter.eval()
         self.rf = lifter.receptive_field
@@ -168,11 +168,11 @@ def run_stream(
     import cv2
 
     if (video is None) == (camera is None):
-        raise PoseliftError("give a video file or --camera N (not both)")
+        raise PoseliftError("give a video file or a `camera` index (not both)")
     if trajectory_source not in TRAJECTORY_SOURCES:
         raise PoseliftError(f"unknown trajectory source {trajectory_source!r}; expected one of {', '.join(TRAJECTORY_SOURCES)}")
     if focal is not None and not (math.isfinite(focal) and focal > 0):
-        raise PoseliftError(f"--focal must be a positive number of pixels, got {focal}")
+        raise PoseliftError(f"`focal` must be a positive number of pixels, got {focal}")
     lifter = load_model(checkpoint)
     if lifter.config.num_joints_in != 17:
         raise PoseliftError(f"the checkpoint takes {lifter.config.num_joints_in} input joints; streaming feeds H36M-17")

@@ -64,7 +64,7 @@ def open_video(path: str | Path, fps: float | None = None) -> tuple[VideoInfo, I
     if path.stat().st_size == 0:
         raise PoseliftError(f"video {path} is empty (0 bytes)")
     if fps is not None and not _valid_fps(fps):
-        raise PoseliftError(f"--fps must be a positive number of frames per second, got {fps}")
+        raise PoseliftError(f"`fps` must be a positive number of frames per second, got {fps}")
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         cap.release()
@@ -77,7 +77,7 @@ def open_video(path: str | Path, fps: float | None = None) -> tuple[VideoInfo, I
     if fps is None:
         if not _valid_fps(container_fps):
             cap.release()
-            raise PoseliftError(f"video {path} does not state its frame rate; pass --fps FRAMES_PER_SECOND")
+            raise PoseliftError(f"video {path} does not state its frame rate; pass `fps` (frames per second)")
         fps = container_fps
     height, width = first.shape[:2]
     count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)

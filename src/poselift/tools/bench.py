@@ -140,7 +140,7 @@ def _wild_bench_data(cfg: ModelConfig, device: torch.device):
     """``--recipe wild`` batches of ten 2,000-frame procedural figures (no dataset files),
     rendered on ``device``, with the recipe's detector noise."""
     if cfg.num_joints_in != 17 or cfg.num_joints_out != 17:
-        raise PoseliftError("bench train --wild needs the H36M-17 model (17 joints in and out)")
+        raise PoseliftError("`wild` training batches need the H36M-17 model (17 joints in and out)")
     world = [animate_figure(2000, seed=i) for i in range(10)]
     data = WildWindowDataset(world, cfg.receptive_field, causal=cfg.causal, noise=NoiseConfig(clean_prob=0.2)).to(device)
     return data, torch.Generator(device=device).manual_seed(0)
@@ -393,7 +393,7 @@ def bench_pipeline(video: str | None, checkpoint: str | None, flip: bool = True)
     if video is None:
         default = Path("../shared/data/video/sports2d_demo.mp4")
         if not default.is_file():
-            raise PoseliftError("bench pipeline needs a video: pass --video PATH (the default ../shared/data/video/sports2d_demo.mp4 is absent)")
+            raise PoseliftError("the pipeline benchmark needs a `video` (the default ../shared/data/video/sports2d_demo.mp4 is absent)")
         video = str(default)
     with tempfile.TemporaryDirectory() as tmp:
         result = run_infer(video, Path(tmp) / "out", checkpoint, flip=flip, progress=False)
@@ -442,11 +442,11 @@ def run_bench(config: BenchConfig) -> dict:
         raise PoseliftError(f"unknown benchmark {what!r}; expected one of {', '.join(BENCHMARKS)}")
     device = resolve_device(config.device)
     if (device.type != "cpu" or wild) and what != "train":
-        raise PoseliftError("--device and --wild apply to `bench train`")
+        raise PoseliftError("`device` and `wild` apply to `what='train'`")
     if reference and (device.type != "cpu" or wild):
-        raise PoseliftError("--reference times the original's CPU training: it takes no --device cuda or --wild")
+        raise PoseliftError("`reference` times the original's CPU training: it takes no `device='cuda'` or `wild`")
     if precision == "bf16" and (reference or what in ("stream", "pipeline")):
-        raise PoseliftError("--precision bf16 applies to `bench train` and `bench infer` (ours), not with --reference, stream or pipeline")
+        raise PoseliftError("`precision='bf16'` applies to `what='train'` and `what='infer'` (ours), not with `reference`, stream or pipeline")
     cfg = config.model
     if what == "train" and reference:
         result = bench_train_reference(cfg, config.batch_size, config.steps)

@@ -76,9 +76,9 @@ def _virtual_camera_test_split(cfg, views: int, camera_cfg=None):
     import torch
 
     if cfg.dataset != "h36m" or cfg.keypoints != "gt":
-        raise PoseliftError("--virtual-cameras films Human3.6M world 3D: it needs --dataset h36m with ground-truth keypoints (--keypoints gt)")
+        raise PoseliftError("`virtual_cameras` films Human3.6M world 3D: it needs `dataset='h36m'` with ground-truth keypoints (`keypoints='gt'`)")
     if views < 0:
-        raise PoseliftError(f"--virtual-cameras must be a positive number of views, got {views}")
+        raise PoseliftError(f"`virtual_cameras` must be a positive number of views, got {views}")
     _, subjects_test = cfg.default_subjects()
     world = load_h36m_world(cfg.data_dir, subjects_test, actions=cfg.actions)
     return film_with_virtual_cameras(world, views, torch.Generator().manual_seed(VIRTUAL_EVAL_SEED), camera_cfg)
@@ -124,7 +124,7 @@ def evaluate_checkpoint(options: EvaluateOptions) -> EvaluateReport:
     protocol (:func:`poselift.evaluation.protocol.evaluate_sequences`), without and
     (unless ``flip`` is false) with flip test-time augmentation."""
     if not options.virtual_cameras and (options.virtual_preset != "wild" or options.virtual_set):
-        raise PoseliftError("--virtual-preset / --virtual-set describe the cameras of --virtual-cameras N: add --virtual-cameras")
+        raise PoseliftError("`virtual_preset` / `virtual_set` describe the cameras of `virtual_cameras`: add `virtual_cameras`")
     lifter = load_model(options.checkpoint)
     device = resolve_device(options.device)
     for net in (lifter.pose_model, lifter.trajectory_model):

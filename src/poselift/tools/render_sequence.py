@@ -49,14 +49,14 @@ def load_render_sequence(dataset: str, data_dir: str | None, subject: str, actio
         return seq, rotation, None  # canvas fitted around the figure
     root = Path(data_dir) if data_dir else default_data_dir(dataset)
     if not root.is_dir():
-        raise PoseliftError(f"dataset folder {root} not found (give --data-dir)")
+        raise PoseliftError(f"dataset folder {root} not found (give `data_dir`)")
     if dataset == "h36m":
         cam_id = _pick_camera(camera, ds.H36M_CAMERAS, "Human3.6M")
         seqs = ds.load_h36m(root, [subject], keypoints=keypoints, cameras=[cam_id], skip_corrupt=False)
         wanted_subject = subject
     elif dataset == "humaneva":
         if keypoints != "gt":
-            raise PoseliftError("HumanEva-I here has ground-truth 2D only (--keypoints gt)")
+            raise PoseliftError("HumanEva-I here has ground-truth 2D only (`keypoints='gt'`)")
         cam_id = _pick_camera(camera, ds.HUMANEVA_CAMERAS, "HumanEva-I")
         split, _, bare = subject.rpartition("/")
         seqs = ds.load_humaneva(root, [bare], split=split or None, actions=None, cameras=[cam_id]) if bare else []
@@ -136,14 +136,14 @@ def render_sequence(options: RenderOptions) -> RenderResult:
     render input 2D | 3D reconstruction | ground truth (see :class:`RenderOptions`)."""
     out = Path(options.out)
     if out.suffix.lower() not in SUFFIXES:
-        raise PoseliftError(f"--out {out}: unknown suffix {out.suffix!r}; use .mp4 or .gif")
+        raise PoseliftError(f"`out` {out}: unknown suffix {out.suffix!r}; use .mp4 or .gif")
     export = Path(options.export) if options.export else None
     if export is not None and export.suffix.lower() not in (".npz", ".bvh"):
-        raise PoseliftError(f"--export {export}: unknown suffix {export.suffix!r}; use .npz or .bvh")
+        raise PoseliftError(f"`export` {export}: unknown suffix {export.suffix!r}; use .npz or .bvh")
     for name in ("limit_frames", "downsample", "size"):
         value = getattr(options, name)
         if value is not None and value < 1:
-            raise PoseliftError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+            raise PoseliftError(f"`{name}` must be a positive integer, got {value}")
     lifter = load_model(options.checkpoint)
     saved = TrainConfig.from_dict(lifter.metadata.get("train", {}))
     keypoints = options.keypoints or (saved.keypoints if options.dataset == "h36m" else "gt")

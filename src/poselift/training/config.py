@@ -12,6 +12,8 @@ from poselift.data.datasets import (
     skeletons_for,
 )
 from poselift.data.noise import NoiseConfig
+from poselift.data.virtual_cameras import virtual_camera_config
+from poselift.errors import PoseliftError
 from poselift.geometry.sequence import FlipSpec
 from poselift.geometry.skeleton import INPUT_LAYOUT_DETECTOR, INPUT_LAYOUT_MOCAP
 from poselift.models.temporal import ModelConfig
@@ -98,6 +100,46 @@ class TrainConfig:
     def wild_noise(self) -> NoiseConfig:
         """The 2D corruption of the ``wild`` recipe."""
         return NoiseConfig(clean_prob=self.wild_clean_fraction)
+
+    def validate(self) -> None:
+        """Raise :class:`PoseliftError` for settings that cannot work together (checked
+        before any data or model is loaded; the device and batch split are checked by
+        the trainer, which knows the machine)."""
+        if self.augment_device not in ("auto", "cpu"):
+            raise PoseliftError(f"`augment_device` must be 'auto' or 'cpu', got {self.augment_device!r}")
+        skel_in, skel_out = skeletons_for(self.dataset, self.keypoints)
+        if self.semi_supervised and skel_in != skel_out:
+            raise PoseliftError(
+                f"semi-supervised training compares the projected 3D with the input 2D, so input and output joints "
+                f"must match; {self.dataset} '{self.keypoints}' keypoints are {skel_in.name}, the output is {skel_out.name}"
+            )
+        if self.warmup < 0:
+            raise PoseliftError(f"`warmup` must be >= 0 epochs, got {self.warmup}")
+        if self.recipe is not None and self.recipe not in RECIPES:
+            raise PoseliftError(f"unknown `recipe` {self.recipe!r}; expected one of {', '.join(RECIPES)}")
+        if self.recipe == "wild":
+            if self.dataset != "h36m" or self.keypoints != "gt":
+                raise PoseliftError(
+                    "`recipe='wild'` trains on Human3.6M world 3D filmed by virtual cameras: it needs `dataset='h36m'` "
+                    f"`keypoints='gt'`, got `dataset={self.dataset}` `keypoints={self.keypoints}`"
+                )
+            if self.semi_supervised:
+                raise PoseliftError("`recipe='wild'` cannot be combined with `subjects_unlabeled`")
+        if self.trajectory_channels is not None and self.trajectory_channels < 1:
+            raise PoseliftError(f"`trajectory_channels` must be a positive integer, got {self.trajectory_channels}")
+        if self.trajectory_channels is not None and not self.with_trajectory:
+            raise PoseliftError(
+                "`trajectory_channels` needs a trajectory model (`trajectory=True`, `recipe='wild'` or `subjects_unlabeled`)"
+            )
+        for name, fraction in (("wild_clean_fraction", self.wild_clean_fraction), ("wild_real_cameras", self.wild_real_cameras)):
+            if not 0 <= fraction <= 1:
+                raise PoseliftError(f"`{name}` must be in [0, 1], got {fraction}")
+            if fraction > 0 and self.recipe != "wild":
+                raise PoseliftError(f"`{name}` only applies with `recipe='wild'`")
+        if self.wild_camera_set:
+            if self.recipe != "wild":
+                raise PoseliftError("`wild_camera_set` only applies with `recipe='wild'`")
+            virtual_camera_config("wild", self.wild_camera_set)  # a clear error before any data loads
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

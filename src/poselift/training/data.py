@@ -83,7 +83,7 @@ def load_real_cameras(cfg: TrainConfig, world: list[WorldSequence]) -> list[Came
     for subject in sorted({w.subject for w in world}):
         ids = [c for c in H36M_CAMERAS if c in extrinsics.get(subject, {}) and c in intrinsics and intrinsics[c].calibrated]
         if not ids:
-            raise PoseliftError(f"{path}: no calibrated cameras for subject {subject} (needed by --wild-real-cameras)")
+            raise PoseliftError(f"{path}: no calibrated cameras for subject {subject} (needed by `wild_real_cameras`)")
         by_subject[subject] = CameraBatch(
             torch.tensor(np.stack([extrinsics[subject][c].rotation for c in ids]), dtype=torch.float32),
             torch.tensor(np.stack([extrinsics[subject][c].center for c in ids]), dtype=torch.float32),

@@ -113,7 +113,7 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     Raises :class:`PoseliftError` for ``cuda`` without CUDA or with too few GPUs.
     """
     if name not in DEVICES:
-        raise PoseliftError(f"unknown --device {name!r}; expected one of {', '.join(DEVICES)}")
+        raise PoseliftError(f"unknown `device` {name!r}; expected one of {', '.join(DEVICES)}")
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cpu":
@@ -121,14 +121,14 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     if not torch.cuda.is_available():
         build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
         raise PoseliftError(
-            f"--device cuda: torch {torch.__version__} ({build}) sees no CUDA GPU; "
-            "use --device cpu (or auto), or install a CUDA build of torch on a machine with a GPU"
+            f"`device='cuda'`: torch {torch.__version__} ({build}) sees no CUDA GPU; "
+            "use `device='cpu'` (or auto), or install a CUDA build of torch on a machine with a GPU"
         )
     count = torch.cuda.device_count()
     if local_rank >= count:
         raise PoseliftError(
-            f"--device cuda: local rank {local_rank} needs GPU {local_rank} but only {count} are visible; "
-            "start at most one process per GPU (torchrun --nproc_per_node)"
+            f"`device='cuda'`: local rank {local_rank} needs GPU {local_rank} but only {count} are visible; "
+            "start at most one process per GPU (torchrun's nproc_per_node)"
         )
     return torch.device("cuda", local_rank)
 
@@ -137,8 +137,8 @@ def check_batch_size(batch_size: int, world_size: int) -> None:
     """The global batch must split evenly over the processes."""
     if world_size > 1 and batch_size % world_size:
         raise PoseliftError(
-            f"--batch-size {batch_size} is the global batch and must be divisible by the number of processes "
-            f"({world_size}); e.g. --batch-size {batch_size - batch_size % world_size or world_size}"
+            f"`batch_size={batch_size}` is the global batch and must be divisible by the number of processes "
+            f"({world_size}); e.g. `batch_size={batch_size - batch_size % world_size or world_size}`"
         )
 
 
@@ -160,11 +160,11 @@ def cpu_has_native_bf16() -> bool:
 def check_precision(precision: str, device: torch.device) -> None:
     """Refuse unknown precisions and bf16 on a GPU without it; warn about emulated bf16 on CPU."""
     if precision not in PRECISIONS:
-        raise PoseliftError(f"unknown --precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
+        raise PoseliftError(f"unknown `precision` {precision!r}; expected one of {', '.join(PRECISIONS)}")
     if precision != "bf16":
         return
     if device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        raise PoseliftError(f"--precision bf16: {torch.cuda.get_device_name(device)} has no bf16 support; use fp32")
+        raise PoseliftError(f"`precision='bf16'`: {torch.cuda.get_device_name(device)} has no bf16 support; use fp32")
     if device.type == "cpu" and not cpu_has_native_bf16():
         log.warning(
             "--precision bf16 on a CPU without native bf16 (capability %s): autocast works but is usually "
@@ -186,7 +186,7 @@ def init_from_env(device: torch.device) -> DistContext:
         raise PoseliftError("this torch build has no torch.distributed; cannot train with several processes")
     for var in ("RANK", "MASTER_ADDR", "MASTER_PORT"):
         if var not in os.environ:
-            raise PoseliftError(f"WORLD_SIZE={world_size} but {var} is not set; launch with torchrun --nproc_per_node N")
+            raise PoseliftError(f"WORLD_SIZE={world_size} but {var} is not set; launch with torchrun (nproc_per_node N)")
     backend = "nccl" if device.type == "cuda" else "gloo"
     if device.type == "cuda":
         torch.cuda.set_device(device)

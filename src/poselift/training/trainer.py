@@ -39,7 +39,6 @@ from poselift.data.datasets import (
     normalized_keypoints,
     skeletons_for,
 )
-from poselift.data.virtual_cameras import virtual_camera_config
 from poselift.data.wild import WildWindowDataset
 from poselift.data.windows import Batch, WindowDataset
 from poselift.errors import PoseliftError
@@ -56,7 +55,6 @@ from poselift.models.temporal import (
     count_parameters,
 )
 from poselift.training.config import (
-    RECIPES,
     TrainConfig,
     TrainState,
     flip_spec_for,
@@ -120,8 +118,7 @@ class Trainer:
         self.device = resolve_device(cfg.device, self.dist.local_rank)
         check_precision(cfg.precision, self.device)
         check_batch_size(cfg.batch_size, self.dist.world_size)
-        if cfg.augment_device not in ("auto", "cpu"):
-            raise PoseliftError(f"--augment-device must be 'auto' or 'cpu', got {cfg.augment_device!r}")
+        cfg.validate()  # every check that needs only the config, before anything loads
         # where the training batches are made: wild batches on the training device unless
         # asked otherwise; file-backed windows always on the CPU
         on_device = cfg.recipe == "wild" and cfg.augment_device == "auto"
@@ -130,37 +127,7 @@ class Trainer:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
         self.model_cfg = model_config_for(cfg)
-        skel_in, skel_out = skeletons_for(cfg.dataset, cfg.keypoints)
-        if cfg.semi_supervised and skel_in != skel_out:
-            raise PoseliftError(
-                f"semi-supervised training compares the projected 3D with the input 2D, so input and output joints "
-                f"must match; {cfg.dataset} '{cfg.keypoints}' keypoints are {skel_in.name}, the output is {skel_out.name}"
-            )
-        if cfg.warmup < 0:
-            raise PoseliftError(f"--warmup must be >= 0 epochs, got {cfg.warmup}")
-        if cfg.recipe is not None and cfg.recipe not in RECIPES:
-            raise PoseliftError(f"unknown --recipe {cfg.recipe!r}; expected one of {', '.join(RECIPES)}")
-        if cfg.recipe == "wild":
-            if cfg.dataset != "h36m" or cfg.keypoints != "gt":
-                raise PoseliftError(
-                    "--recipe wild trains on Human3.6M world 3D filmed by virtual cameras: it needs --dataset h36m "
-                    f"--keypoints gt, got --dataset {cfg.dataset} --keypoints {cfg.keypoints}"
-                )
-            if cfg.semi_supervised:
-                raise PoseliftError("--recipe wild cannot be combined with --subjects-unlabeled")
-        if cfg.trajectory_channels is not None and cfg.trajectory_channels < 1:
-            raise PoseliftError(f"--trajectory-channels must be a positive integer, got {cfg.trajectory_channels}")
-        if cfg.trajectory_channels is not None and not cfg.with_trajectory:
-            raise PoseliftError("--trajectory-channels needs a trajectory model (--trajectory, --recipe wild or --subjects-unlabeled)")
-        for flag, fraction in (("--wild-clean-fraction", cfg.wild_clean_fraction), ("--wild-real-cameras", cfg.wild_real_cameras)):
-            if not 0 <= fraction <= 1:
-                raise PoseliftError(f"{flag} must be in [0, 1], got {fraction}")
-            if fraction > 0 and cfg.recipe != "wild":
-                raise PoseliftError(f"{flag} only applies with --recipe wild")
-        if cfg.wild_camera_set:
-            if cfg.recipe != "wild":
-                raise PoseliftError("--wild-camera-set only applies with --recipe wild")
-            virtual_camera_config("wild", cfg.wild_camera_set)  # a clear error before any data loads
+        _, skel_out = skeletons_for(cfg.dataset, cfg.keypoints)
         self.parents = torch.tensor([p for p in skel_out.parents if p >= 0], device=self.device)
         self.children = torch.tensor([j for j, p in enumerate(skel_out.parents) if p >= 0], device=self.device)
         self.model = TemporalModelStrided(self.model_cfg)
@@ -371,16 +338,16 @@ class Trainer:
         if (payload.get("model_traj") is not None) != (self.traj_model is not None):
             raise PoseliftError(
                 f"cannot resume from {path}: it {'has' if payload.get('model_traj') is not None else 'has no'} "
-                "trajectory model but this run's options say otherwise (check --subjects-unlabeled / --trajectory)"
+                "trajectory model but this run's options say otherwise (check `subjects_unlabeled` / `trajectory`)"
             )
         if saved.recipe != self.cfg.recipe:
             raise PoseliftError(
-                f"cannot resume from {path}: it was trained with --recipe {saved.recipe or '(standard)'}, "
+                f"cannot resume from {path}: it was trained with `recipe` {saved.recipe or '(standard)'}, "
                 f"this run asks for {self.cfg.recipe or '(standard)'}"
             )
         if tuple(saved.wild_camera_set) != tuple(self.cfg.wild_camera_set):
             raise PoseliftError(
-                f"cannot resume from {path}: it was trained with --wild-camera-set {list(saved.wild_camera_set) or '(none)'}, "
+                f"cannot resume from {path}: it was trained with `wild_camera_set` {list(saved.wild_camera_set) or '(none)'}, "
                 f"this run asks for {list(self.cfg.wild_camera_set) or '(none)'}"
             )
         if saved.epochs != self.cfg.epochs:
@@ -641,11 +608,11 @@ def train(
     run_dir = Path(run_dir)
     last = run_dir / "last.pt"
     if last.exists() and not resume:
-        raise PoseliftError(f"{last} already exists; pass --resume to continue that run or choose another --out")
+        raise PoseliftError(f"{last} already exists; pass `resume=True` to continue that run or choose another `run_dir`")
     trainer = Trainer(cfg, run_dir, progress=progress, dist=dist)
     if resume:
         if not last.exists():
-            raise PoseliftError(f"--resume given but {last} does not exist (no run to continue there: check --out, or drop --resume to start a new run)")
+            raise PoseliftError(f"`resume=True` given but {last} does not exist (no run to continue there: check `run_dir`, or drop `resume` to start a new run)")
         trainer.load(last)
         log.info("resumed from %s at epoch %d", last, trainer.state.epoch)
     trainer.fit(stop_after)
