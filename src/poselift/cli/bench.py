@@ -21,8 +21,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_bench(sub) -> None:
-    p = sub.add_parser("bench", help="measure training / inference speed on this machine", description="Prints one JSON object on stdout (progress on stderr): samples/s or frames/s, achieved GFLOP/s and the fraction of this machine's measured fp32 matmul peak.")
+def configure_bench(p: argparse.ArgumentParser) -> None:
+    p.description = (
+        "Prints one JSON object on stdout (progress on stderr): samples/s or frames/s, achieved GFLOP/s and the fraction of this machine's measured fp32 matmul peak."
+    )
     p.add_argument("what", choices=BENCHMARKS, help="train: strided-model training steps incl. batch creation and the Adam step; infer: lift one long sequence; stream: per-frame latency of the causal model (one new frame at a time); pipeline: `poselift infer` end to end on a real video (decode, detect, lift, write)")
     add_model_args(p)
     p.add_argument("--batch-size", type=int, default=1024, help="training batch size (default 1024)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -22,8 +23,10 @@ def cmd_import_checkpoint(args) -> int:
     return 0
 
 
-def add_import_checkpoint(sub) -> None:
-    p = sub.add_parser("import-checkpoint", help="convert an original VideoPose3D checkpoint (.bin) to poselift", description="Reads the original torch.save dict (model_pos, optional model_traj) with weights_only=True; filter widths and channels are inferred from the weight shapes.")
+def configure_import_checkpoint(p: argparse.ArgumentParser) -> None:
+    p.description = (
+        "Reads the original torch.save dict (model_pos, optional model_traj) with weights_only=True; filter widths and channels are inferred from the weight shapes."
+    )
     p.add_argument("original", help="original VideoPose3D checkpoint, e.g. pretrained_h36m_cpn.bin")
     p.add_argument("out", help="output poselift checkpoint (.pt)")
     c = p.add_mutually_exclusive_group(required=True)
@@ -47,8 +50,10 @@ def cmd_export_weights(args) -> int:
     return 0
 
 
-def add_export_weights(sub) -> None:
-    p = sub.add_parser("export-weights", help="write an inference-only copy of a checkpoint (fp16, no optimiser state)", description="Strips optimiser and RNG state from a training checkpoint and stores the weights as fp16 (loaded back as fp32), keeping the metadata (config, joint layouts, recipe, history).")
+def configure_export_weights(p: argparse.ArgumentParser) -> None:
+    p.description = (
+        "Strips optimiser and RNG state from a training checkpoint and stores the weights as fp16 (loaded back as fp32), keeping the metadata (config, joint layouts, recipe, history)."
+    )
     p.add_argument("checkpoint", help="training checkpoint (last.pt)")
     p.add_argument("out", help="output file (.pt)")
     p.add_argument("--fp32", action="store_true", help="keep fp32 storage")
@@ -76,8 +81,10 @@ def cmd_data_convert(args) -> int:
     return 0
 
 
-def add_data(sub) -> None:
-    p = sub.add_parser("data", help="inspect or convert datasets", description="Dataset tools.")
+def configure_data(p: argparse.ArgumentParser) -> None:
+    p.description = (
+        "Dataset tools."
+    )
     dsub = p.add_subparsers(dest="data_command", metavar="ACTION")
     i = dsub.add_parser("info", help="summarise and check a dataset file or folder", description="Prints subjects, sequences, frames, cameras and joint layout, and checks consistency (2D/3D lengths, NaN/inf, joint counts). Exit code 1 if problems are found.")
     i.add_argument("path", help="a .npz in our format, or a folder like ../shared/data/h36m")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 from poselift.tools.demo import run_demo
 
 
@@ -9,8 +11,10 @@ def cmd_demo(args) -> int:
     return run_demo(args.out, seconds=args.seconds)
 
 
-def add_demo(sub) -> None:
-    p = sub.add_parser("demo", help="run the built-in end-to-end demo (no data needed)", description="Trains a small model on a procedurally animated figure seen by virtual cameras, then lifts unseen sequences and prints the metrics.")
+def configure_demo(p: argparse.ArgumentParser) -> None:
+    p.description = (
+        "Trains a small model on a procedurally animated figure seen by virtual cameras, then lifts unseen sequences and prints the metrics."
+    )
     p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     p.add_argument("--seconds", type=float, default=60.0, help="training time budget in seconds (default 60)")
     p.set_defaults(func=cmd_demo)

@@ -41,8 +41,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_evaluate(sub) -> None:
-    p = sub.add_parser("evaluate", help="evaluate a checkpoint (MPJPE, P-MPJPE, N-MPJPE, MPJVE per action)", description="Standard protocol: per-action errors in mm (frame-weighted within an action, then averaged over actions), with and without flip test-time augmentation.")
+def configure_evaluate(p: argparse.ArgumentParser) -> None:
+    p.description = (
+        "Standard protocol: per-action errors in mm (frame-weighted within an action, then averaged over actions), with and without flip test-time augmentation."
+    )
     p.add_argument("--checkpoint", default=None, help="poselift checkpoint (.pt); default: the model bundled with the package")
     p.add_argument("--dataset", choices=["h36m", "humaneva", "synthetic"], default=None, help="dataset (default: the one the checkpoint was trained on)")
     p.add_argument("--data-dir", default=None, help="dataset folder (default ../shared/data/<dataset>)")

@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from poselift.models.export import (
     DEFAULT_OPSET,
@@ -37,20 +36,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_export(sub: Any) -> None:
+def configure_export(p: argparse.ArgumentParser) -> None:
     """Register ``poselift export`` on an argparse sub-parser collection."""
-    p = sub.add_parser(
-        "export",
-        help="export a checkpoint to ONNX or TorchScript for deployment",
-        description=(
-            "Writes the full temporal model (and the trajectory model, when the checkpoint has one) as one graph "
+    p.description = (
+        "Writes the full temporal model (and the trajectory model, when the checkpoint has one) as one graph "
             "with dynamic batch and sequence length: input 'keypoints' [batch, frames >= receptive field, joints, 2] "
             "normalised screen coordinates; outputs 'pose' [batch, frames - RF + 1, joints, 3] (metres, root-relative, "
             "camera frame) and 'trajectory' [batch, frames - RF + 1, 3] (root position, metres). How to feed it "
             "(receptive field, joint layouts, fps, units, padding) is stored in the file's metadata and in a JSON "
             "sidecar OUT.json. The written file is run on a random input of another length and compared with "
             "PyTorch; the max abs difference is printed. ONNX needs `pip install 'poselift[export]'`."
-        ),
     )
     p.add_argument("--checkpoint", default=None, metavar="PATH", help="poselift checkpoint (.pt); default: the model bundled with the package")
     p.add_argument("--format", required=True, metavar="{onnx,torchscript}", help="onnx: ONNX graph for onnxruntime and other ONNX runtimes (opset --opset); torchscript: traced module for torch.jit.load or C++ libtorch (TorchScript is deprecated upstream but still loads)")

@@ -101,13 +101,10 @@ def _add_shared_infer_args(p: argparse.ArgumentParser, *, keypoints_format: bool
     add_threads_option(p)
 
 
-def add_infer(sub) -> None:
+def configure_infer(p: argparse.ArgumentParser) -> None:
     """Register ``poselift infer`` on an argparse sub-parser collection."""
-    p = sub.add_parser(
-        "infer",
-        help="video or 2D keypoint file → 3D poses (npz/json/csv, optional BVH and render)",
-        description=(
-            "Lift one person's motion to 3D. INPUT is a video (2D keypoints are detected with MediaPipe) or a "
+    p.description = (
+        "Lift one person's motion to 3D. INPUT is a video (2D keypoints are detected with MediaPipe) or a "
             "keypoint file you already have: COCO-style JSON, an OpenPose JSON folder, our .npz or a long-format "
             ".csv (formats: README and poselift.pipeline.detect). Writes OUT/poses.npz, poses.json and poses.csv: H36M-17 "
             "joints in metres, root-relative, camera frame (x right, y down, z forward), the 2D keypoints in "
@@ -115,7 +112,6 @@ def add_infer(sub) -> None:
             "checkpoint has a trajectory model. Missing detections are interpolated in time; gaps longer than "
             "--max-gap frames are filled too but flagged. The 2D sequence is resampled to the model's frame rate "
             "(checkpoint metadata 'fps', default 50) by linear interpolation and the 3D result back to the video's."
-        ),
     )
     p.add_argument("input", metavar="VIDEO|KEYPOINTS", help="video file (mp4, mov, avi, ...) or keypoint file/folder")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created); a run that fails writes nothing there")
@@ -157,19 +153,15 @@ def cmd_infer_batch(args: argparse.Namespace) -> int:
     return 1 if result.count("failed") else 0
 
 
-def add_infer_batch(sub) -> None:
+def configure_infer_batch(p: argparse.ArgumentParser) -> None:
     """Register ``poselift infer-batch`` on an argparse sub-parser collection."""
-    p = sub.add_parser(
-        "infer-batch",
-        help="`poselift infer` on every video / keypoint file in a folder",
-        description=(
-            "Runs `poselift infer` on every input in INPUT_DIR (not recursive): videos (.mp4, .mov, .avi, ...), "
+    p.description = (
+        "Runs `poselift infer` on every input in INPUT_DIR (not recursive): videos (.mp4, .mov, .avi, ...), "
             "keypoint files (.json COCO-style, .npz, .csv) and OpenPose folders (sub-folders of *_keypoints.json). "
             "Each input gets its own folder OUT/<name without extension>/ (OUT/<file name>/ when two inputs share "
             "a name). Inputs whose outputs are already complete are skipped (unless --overwrite); a failing input "
             "does not stop the batch. Prints a summary (done / skipped / failed with the reason); exit code 1 if "
             "any input failed, 0 otherwise."
-        ),
     )
     p.add_argument("input_dir", metavar="INPUT_DIR", help="folder of videos and/or keypoint files")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder: one sub-folder per input")

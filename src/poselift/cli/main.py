@@ -1,55 +1,72 @@
 """Command-line interface: ``poselift <verb> [options]``.
 
 The only layer that parses arguments: each command group has a module here that
-registers its options (``add_*``) and turns them into one call of the library
-(``cmd_*``). User errors (:class:`PoseliftError`) are printed as one line and exit
-with code 2. Machine-readable output goes to stdout behind ``--json``; logs and
+defines its options (``configure_*``) and turns them into one call of the library
+(``cmd_*``). A command's module is imported only when that command runs (or its help
+is asked for), so ``poselift --help`` and usage errors answer at once instead of
+after loading torch. User errors (:class:`PoseliftError`) are printed as one line and
+exit with code 2. Machine-readable output goes to stdout behind ``--json``; logs and
 progress bars go to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
+from collections.abc import Iterable
 
-from poselift.cli.bench import add_bench
-from poselift.cli.data import add_data, add_export_weights, add_import_checkpoint
-from poselift.cli.demo import add_demo
-from poselift.cli.evaluate import add_evaluate
-from poselift.cli.export import add_export
-from poselift.cli.infer import add_infer, add_infer_batch
 from poselift.cli.messages import cli_message, invoked_command
 from poselift.cli.options import apply_threads
-from poselift.cli.render import add_render
-from poselift.cli.stream import add_stream
-from poselift.cli.train import add_train
 from poselift.errors import PoseliftError
 
 log = logging.getLogger("poselift")
 
+#: Every command: (module, function that configures its parser, one-line help), in
+#: the order ``poselift --help`` lists them.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "train": ("poselift.cli.train", "configure_train", "train a temporal model (supervised or semi-supervised)"),
+    "evaluate": ("poselift.cli.evaluate", "configure_evaluate", "evaluate a checkpoint (MPJPE, P-MPJPE, N-MPJPE, MPJVE per action)"),
+    "import-checkpoint": ("poselift.cli.data", "configure_import_checkpoint", "convert an original VideoPose3D checkpoint (.bin) to poselift"),
+    "export-weights": ("poselift.cli.data", "configure_export_weights", "write an inference-only copy of a checkpoint (fp16, no optimiser state)"),
+    "export": ("poselift.cli.export", "configure_export", "export a checkpoint to ONNX or TorchScript for deployment"),
+    "data": ("poselift.cli.data", "configure_data", "inspect or convert datasets"),
+    "bench": ("poselift.cli.bench", "configure_bench", "measure training / inference speed on this machine"),
+    "demo": ("poselift.cli.demo", "configure_demo", "run the built-in end-to-end demo (no data needed)"),
+    "render": ("poselift.cli.render", "configure_render", "lift a dataset sequence and render input 2D | 3D reconstruction | ground truth (mp4/gif)"),
+    "infer": ("poselift.cli.infer", "configure_infer", "video or 2D keypoint file → 3D poses (npz/json/csv, optional BVH and render)"),
+    "infer-batch": ("poselift.cli.infer", "configure_infer_batch", "`poselift infer` on every video / keypoint file in a folder"),
+    "stream": ("poselift.cli.stream", "configure_stream", "causal per-frame 3D from a video file or camera, with latency report"),
+}
 
-def build_parser() -> argparse.ArgumentParser:
+
+def build_parser(load: Iterable[str] | None = None) -> argparse.ArgumentParser:
+    """The ``poselift`` parser. ``load``: the commands whose options are defined (their
+    modules imported); default every command."""
+    wanted = set(COMMANDS) if load is None else set(load)
     parser = argparse.ArgumentParser(prog="poselift", description="3D human pose estimation in video with temporal convolutions.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    add_train(sub)
-    add_evaluate(sub)
-    add_import_checkpoint(sub)
-    add_export_weights(sub)
-    add_export(sub)
-    add_data(sub)
-    add_bench(sub)
-    add_demo(sub)
-    add_render(sub)
-    add_infer(sub)
-    add_infer_batch(sub)
-    add_stream(sub)
+    for name, (module, configure, help_text) in COMMANDS.items():
+        command_parser = sub.add_parser(name, help=help_text)
+        if name in wanted:
+            getattr(importlib.import_module(module), configure)(command_parser)
     return parser
 
 
+def _command_word(argv: list[str]) -> str | None:
+    """The command named in ``argv`` (the first word that is not an option), if any."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    command = _command_word(argv)
+    parser = build_parser(load=[command] if command else [])
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -60,13 +77,21 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    command = invoked_command(parser, args)
-    args.cli_message = lambda text: cli_message(text, parser, command)  # for messages a command prints itself
+    words = invoked_command(parser, args)
+    full: list[argparse.ArgumentParser] = []
+
+    def in_cli_words(text: str) -> str:
+        """A library message with this command's options (other commands' too)."""
+        if not full:
+            full.append(build_parser())
+        return cli_message(text, full[0], words)
+
+    args.cli_message = in_cli_words  # for messages a command prints itself
     try:
         apply_threads(args)
         return int(args.func(args) or 0)
     except PoseliftError as exc:
-        print(f"poselift: error: {args.cli_message(str(exc))}", file=sys.stderr)
+        print(f"poselift: error: {in_cli_words(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("poselift: interrupted", file=sys.stderr)

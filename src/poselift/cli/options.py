@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 import math
 
-from poselift.data.datasets import default_data_dir
-
 
 def positive_int(text: str) -> int:
     try:
@@ -79,7 +77,3 @@ def split_list(s: str | None) -> list[str] | None:
     return [x.strip() for x in s.split(",") if x.strip()] if s else None
 
 
-def data_dir_for(args) -> str:
-    if args.data_dir:
-        return args.data_dir
-    return str(default_data_dir(args.dataset))

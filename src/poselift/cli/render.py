@@ -25,12 +25,10 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_render(sub) -> None:
-    p = sub.add_parser(
-        "render",
-        help="lift a dataset sequence and render input 2D | 3D reconstruction | ground truth (mp4/gif)",
-        description="Predicts one sequence with flip test-time augmentation and renders the 2D input (on a blank "
-        "canvas of the camera resolution), the 3D reconstruction and the 3D ground truth side by side.",
+def configure_render(p: argparse.ArgumentParser) -> None:
+    p.description = (
+        "Predicts one sequence with flip test-time augmentation and renders the 2D input (on a blank "
+        "canvas of the camera resolution), the 3D reconstruction and the 3D ground truth side by side."
     )
     p.add_argument("--checkpoint", default=None, help="poselift checkpoint (.pt); default: the model bundled with the package")
     p.add_argument("--dataset", choices=["h36m", "humaneva", "synthetic"], default="h36m", help="dataset (default h36m; synthetic needs no files)")

@@ -25,12 +25,11 @@ def cmd_stream(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_stream(sub) -> None:
-    p = sub.add_parser(
-        "stream", help="causal per-frame 3D from a video file or camera, with latency report",
-        description="Lifts each frame as it arrives with a causal model (no future frames): MediaPipe 2D → H36M-17 → "
+def configure_stream(p: argparse.ArgumentParser) -> None:
+    p.description = (
+        "Lifts each frame as it arrives with a causal model (no future frames): MediaPipe 2D → H36M-17 → "
         "3D. Prints a latency summary (detector and lifting, ms per frame) on stderr and, with --jsonl, one JSON "
-        "object per frame on stdout for other programs.",
+        "object per frame on stdout for other programs."
     )
     p.add_argument("video", nargs="?", default=None, help="video file to stream (or use --camera)")
     p.add_argument("--camera", type=non_negative_int, default=None, help="live camera index for OpenCV (e.g. 0)")

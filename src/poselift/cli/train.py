@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 
@@ -9,9 +10,9 @@ from poselift.cli.options import (
     add_data_args,
     add_model_args,
     add_threads_option,
-    data_dir_for,
     split_list,
 )
+from poselift.data.datasets import default_data_dir
 from poselift.errors import PoseliftError
 from poselift.models.temporal import parse_arc
 from poselift.training import distributed
@@ -82,8 +83,10 @@ def cmd_train(args) -> int:
     return 0
 
 
-def add_train(sub) -> None:
-    p = sub.add_parser("train", help="train a temporal model (supervised or semi-supervised)", description="Train the temporal model with the strided twin; checkpoints every epoch to OUT/last.pt (resumable).")
+def configure_train(p: argparse.ArgumentParser) -> None:
+    p.description = (
+        "Train the temporal model with the strided twin; checkpoints every epoch to OUT/last.pt (resumable)."
+    )
     add_data_args(p)
     add_model_args(p)
     g = p.add_argument_group("optimisation")
@@ -130,3 +133,9 @@ def add_train(sub) -> None:
     p.add_argument("--stop-after", type=int, default=None, metavar="EPOCHS", help="stop after this many epochs of this invocation (resume later with --resume; the result equals an uninterrupted run)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
+
+
+def data_dir_for(args) -> str:
+    if args.data_dir:
+        return args.data_dir
+    return str(default_data_dir(args.dataset))

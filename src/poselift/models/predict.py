@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from poselift.errors import PoseliftError
 from poselift.geometry.sequence import FlipSpec, flip_keypoints, pad_sequence
 from poselift.models.fast import fast_twin
 from poselift.models.temporal import TemporalModel
@@ -34,6 +35,12 @@ def predict_sequence(
     """
     param = next(model.parameters(), None)
     x = torch.as_tensor(keypoints, dtype=torch.float32)
+    cfg = model.config
+    if x.ndim != 3 or x.shape[0] < 1 or tuple(x.shape[1:]) != (cfg.num_joints_in, cfg.in_features):
+        raise PoseliftError(
+            f"`keypoints` must be shaped [frames >= 1, {cfg.num_joints_in}, {cfg.in_features}] for this model, "
+            f"got {list(x.shape)}"
+        )
     if param is not None:
         x = x.to(param.device)
     rf = model.receptive_field

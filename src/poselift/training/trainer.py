@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import platform
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,6 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-import poselift
 from poselift.data.datasets import (
     Sequence,
     normalized_keypoints,
@@ -44,11 +42,9 @@ from poselift.data.windows import Batch, WindowDataset
 from poselift.errors import PoseliftError
 from poselift.evaluation.protocol import EvalResult, evaluate_sequences
 from poselift.geometry import camera as cam
-from poselift.geometry.skeleton import HEAD_EYE_LERP
 from poselift.models import losses
 from poselift.models.checkpoint import read_checkpoint, save_checkpoint
 from poselift.models.temporal import (
-    ModelConfig,
     TemporalModel,
     TemporalModelStrided,
     bn_momentum_for_epoch,
@@ -74,18 +70,14 @@ from poselift.training.distributed import (
     convert_row_sync_batchnorm,
     resolve_device,
 )
+from poselift.training.resume import (
+    check_resumable,
+    own_rng_state,
+    restore_rng,
+    run_metadata,
+)
 
 log = logging.getLogger("poselift.training.trainer")
-
-
-def _versions() -> dict[str, str]:
-    return {
-        "poselift": poselift.__version__,
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-    }
-
 
 
 class _TrainNets(nn.Module):
@@ -230,50 +222,13 @@ class Trainer:
 
     # ----------------------------------------------------------- checkpoints
     def metadata(self) -> dict[str, Any]:
-        skel_in, skel_out = skeletons_for(self.cfg.dataset, self.cfg.keypoints)
-        meta = {
-            "model": self.model_cfg.to_dict(),
-            "train": self.cfg.to_dict(),
-            "state": asdict(self.state),
-            "joints_in": skel_in.name,
-            "joints_out": skel_out.name,
-            "input": "normalised screen coordinates: x/w*2-1, y/w*2-h/w (pixels divided by image width)",
-            "output": "metres, camera frame, relative to the root joint",
-            "fps": 50.0 / self.cfg.downsample if self.cfg.dataset == "h36m" else 60.0 / self.cfg.downsample,
-            "versions": _versions(),
-            "command": " ".join(sys.argv),
-            "world_size": self.dist.world_size,  # processes that trained the last epoch (resume may use another)
-            "device": str(self.device),
-        }
-        if self.traj_model is not None:
-            meta["trajectory_model"] = self.traj_cfg.to_dict()
-        if self.cfg.recipe == "wild":
-            aug = wild_augmentation(self.cfg)
-            camera = aug["camera"]
-            meta["recipe"] = "wild"
-            meta["input_layout"] = self.cfg.input_layout
-            meta["input"] += (
-                "; joints in the layout poselift.geometry.skeleton builds from COCO/BlazePose detections (h36m17-detector)"
-            )
-            meta["augmentation"] = {
-                "camera": camera.to_dict(),
-                "noise": aug["noise"].to_dict(),
-                "flip": aug["flip"],
-                "samples_per_window": aug["samples_per_window"],
-                "head_eye_lerp": HEAD_EYE_LERP,
-                "real_camera_fraction": aug["real_camera_prob"],
-            }
-            # the focal length poselift infer rescales trajectory depth from (median of the range)
-            meta["focal_normalized"] = camera.focal_reference()
-            meta["focal_normalized_range"] = list(camera.focal_range())
-        return meta
+        return run_metadata(
+            self.cfg, self.model_cfg, self.traj_cfg if self.traj_model is not None else None, self.state,
+            self.dist.world_size, self.device,
+        )
 
     def _own_rng_state(self) -> dict[str, torch.Tensor]:
-        """This process's dropout RNG states: ``cpu`` (and ``cuda`` on a GPU)."""
-        state = {"cpu": torch.get_rng_state()}
-        if self.device.type == "cuda":
-            state["cuda"] = torch.cuda.get_rng_state(self.device)
-        return state
+        return own_rng_state(self.device)
 
     def _weights(self, model: nn.Module) -> dict[str, torch.Tensor]:
         """The unwrapped state dict (no DDP ``module.`` prefix), on the CPU."""
@@ -310,46 +265,10 @@ class Trainer:
             self.save(path)
         self.dist.barrier()
 
-    def _restore_rng(self, payload: dict[str, Any]) -> None:
-        """Dropout RNG of this rank from a checkpoint written by any number of processes.
-
-        Its own saved state when the checkpoint has one for this rank (rank 0 always:
-        ``rng_torch``), else a fresh stream from (seed, rank, epoch)."""
-        rank = self.dist.rank
-        cpu_ranks = payload.get("rng_torch_ranks") or [payload["rng_torch"]]
-        cuda_ranks = payload.get("rng_cuda_ranks") or ([payload["rng_cuda"]] if "rng_cuda" in payload else [])
-        if rank < len(cpu_ranks):
-            torch.set_rng_state(cpu_ranks[rank])
-        else:
-            torch.manual_seed(self.cfg.seed + rank + 1_000_003 * self.state.epoch)
-        if self.device.type == "cuda":
-            if rank < len(cuda_ranks):
-                torch.cuda.set_rng_state(cuda_ranks[rank], self.device)
-            else:
-                torch.cuda.manual_seed(self.cfg.seed + rank + 1_000_003 * self.state.epoch)
-
     def load(self, path: Path) -> None:
         payload, meta = read_checkpoint(path)
-        saved = TrainConfig.from_dict(meta.get("train", {}))
-        if ModelConfig.from_dict(meta["model"]) != self.model_cfg:
-            raise PoseliftError(f"cannot resume from {path}: its model config differs from this run's options")
-        if self.traj_model is not None and "trajectory_model" in meta and ModelConfig.from_dict(meta["trajectory_model"]) != self.traj_cfg:
-            raise PoseliftError(f"cannot resume from {path}: its trajectory model config differs from this run's options")
-        if (payload.get("model_traj") is not None) != (self.traj_model is not None):
-            raise PoseliftError(
-                f"cannot resume from {path}: it {'has' if payload.get('model_traj') is not None else 'has no'} "
-                "trajectory model but this run's options say otherwise (check `subjects_unlabeled` / `trajectory`)"
-            )
-        if saved.recipe != self.cfg.recipe:
-            raise PoseliftError(
-                f"cannot resume from {path}: it was trained with `recipe` {saved.recipe or '(standard)'}, "
-                f"this run asks for {self.cfg.recipe or '(standard)'}"
-            )
-        if tuple(saved.wild_camera_set) != tuple(self.cfg.wild_camera_set):
-            raise PoseliftError(
-                f"cannot resume from {path}: it was trained with `wild_camera_set` {list(saved.wild_camera_set) or '(none)'}, "
-                f"this run asks for {list(self.cfg.wild_camera_set) or '(none)'}"
-            )
+        traj_cfg = self.traj_cfg if self.traj_model is not None else None
+        saved = check_resumable(path, payload, meta, self.cfg, self.model_cfg, traj_cfg)
         if saved.epochs != self.cfg.epochs:
             log.info("resuming with --epochs %d (checkpoint was started with %d)", self.cfg.epochs, saved.epochs)
         self.model.load_state_dict(payload["model_pos"])
@@ -369,7 +288,7 @@ class Trainer:
         if "rng_unlabeled" in payload:
             self.generator_unlabeled.set_state(payload["rng_unlabeled"])
         self.state = TrainState(**meta["state"])
-        self._restore_rng(payload)
+        restore_rng(payload, self.dist.rank, self.cfg.seed, self.state.epoch, self.device)
         if meta.get("world_size", 1) != self.dist.world_size:
             log.info(
                 "resuming a %d-process checkpoint with %d process(es): same global batch, same data order",
