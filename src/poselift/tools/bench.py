@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from poselift.data.datasets import DEFAULT_DATA_ROOT
 from poselift.data.noise import NoiseConfig
 from poselift.data.synthetic import animate_figure
 from poselift.data.wild import WildWindowDataset
@@ -391,9 +392,9 @@ def bench_pipeline(video: str | None, checkpoint: str | None, flip: bool = True)
     from pathlib import Path
 
     if video is None:
-        default = Path("../shared/data/video/sports2d_demo.mp4")
+        default = DEFAULT_DATA_ROOT / "video" / "sports2d_demo.mp4"
         if not default.is_file():
-            raise PoseliftError("the pipeline benchmark needs a `video` (the default ../shared/data/video/sports2d_demo.mp4 is absent)")
+            raise PoseliftError(f"the pipeline benchmark needs a `video` (the default {default} is absent)")
         video = str(default)
     with tempfile.TemporaryDirectory() as tmp:
         result = run_infer(video, Path(tmp) / "out", checkpoint, flip=flip, progress=False)

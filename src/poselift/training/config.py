@@ -9,6 +9,7 @@ from typing import Any
 from poselift.data.datasets import (
     H36M_TEST_SUBJECTS,
     H36M_TRAIN_SUBJECTS,
+    default_data_dir,
     skeletons_for,
 )
 from poselift.data.noise import NoiseConfig
@@ -29,7 +30,7 @@ class TrainConfig:
     """Everything that defines a training run (stored in every checkpoint)."""
 
     dataset: str = "h36m"
-    data_dir: str = "../shared/data/h36m"
+    data_dir: str = str(default_data_dir("h36m"))
     keypoints: str = "gt"
     subjects_train: list[str] | None = None
     subjects_test: list[str] | None = None
