@@ -19,7 +19,7 @@ import sys
 import threading
 from collections.abc import Iterable
 
-from poselift.cli.messages import cli_message, invoked_command
+from poselift.cli.messages import cli_message, describe_os_error, invoked_command
 from poselift.cli.options import apply_threads
 from poselift.errors import PoseliftError
 
@@ -120,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     except PoseliftError as exc:
         print(f"poselift: error: {in_cli_words(str(exc))}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # read-only, not a folder, disk full, ...: one line, not a traceback
+        log.debug("%s", exc, exc_info=True)
+        print(f"poselift: error: {describe_os_error(exc)}", file=sys.stderr)
+        return PoseliftError.exit_code
     except KeyboardInterrupt:
         print("poselift: interrupted", file=sys.stderr)
         return 130

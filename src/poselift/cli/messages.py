@@ -141,3 +141,11 @@ def invoked_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -
     if words[0] == "data" and getattr(args, "data_command", None):
         words.append(args.data_command)
     return " ".join(w for w in words if w) or None
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for an operating-system error: the file(s) and what went wrong
+    (``out/last.pt: No space left on device``)."""
+    what = exc.strerror or str(exc) or type(exc).__name__
+    files = [str(f) for f in (exc.filename, exc.filename2) if f is not None]
+    return f"{' -> '.join(files)}: {what}" if files else what

@@ -23,6 +23,8 @@ from poselift.geometry.camera import load_cameras_json
 from poselift.geometry.skeleton import LAYOUT_BY_JOINT_COUNT
 from poselift.io.arrays import load_npz
 from poselift.io.atomic import atomic_write
+from poselift.io.exports import write_npz
+from poselift.io.staging import check_destination
 
 log = logging.getLogger("poselift.data.convert")
 
@@ -182,13 +184,13 @@ def _check_overwrite(path: Path, overwrite: bool) -> None:
 
 def _write_npz(path: Path, arrays: dict[str, np.ndarray], overwrite: bool) -> None:
     _check_overwrite(path, overwrite)
-    with atomic_write(path, "wb") as f:
-        np.savez_compressed(f, **arrays)
+    write_npz(path, arrays, compressed=True)
 
 
 def convert_dataset(source: str | Path, out: str | Path, *, allow_pickle: bool = False, overwrite: bool = False) -> list[Path]:
     """``poselift data convert``: a legacy .npz file or an h5 folder → our format."""
     source, out = Path(source), Path(out)
+    check_destination(out, folder=source.is_dir())
     if source.is_dir():
         return convert_h5_tree(source, out, overwrite)
     if not source.is_file():

@@ -19,6 +19,21 @@ from poselift.errors import PoseliftError
 
 #: Relative frame-rate difference below which no resampling is done (1 %).
 RESAMPLE_TOLERANCE = 0.01
+#: Highest frame rate accepted for an input, frames/s: high-speed cameras film at a few
+#: thousand; more is a mistake (a frame count or a time base given as the rate).
+MAX_FRAME_RATE = 10_000.0
+
+
+def check_frame_rate(fps: object, name: str = "fps") -> float:
+    """``fps`` as a float if it is a frame rate in ``(0, MAX_FRAME_RATE]`` frames/s,
+    else a :class:`PoseliftError` naming the argument ``name``."""
+    try:
+        value = float(fps)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise PoseliftError(f"`{name}` must be a number of frames per second, got {fps!r:.40}") from None
+    if not (math.isfinite(value) and 0 < value <= MAX_FRAME_RATE):
+        raise PoseliftError(f"`{name}` must be a frame rate in (0, {MAX_FRAME_RATE:g}] frames per second, got {fps}")
+    return value
 
 
 class GapFill(NamedTuple):

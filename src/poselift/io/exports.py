@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import math
+import zipfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -37,16 +38,20 @@ def _npz_array(key: str, value: Any) -> np.ndarray:
     return arr
 
 
-def write_npz(path: str | Path, arrays: Mapping[str, Any]) -> Path:
+def write_npz(path: str | Path, arrays: Mapping[str, Any], *, compressed: bool = False) -> Path:
     """Write ``arrays`` to an uncompressed ``.npz`` readable with ``allow_pickle=False``.
 
     Strings and lists of strings are stored as fixed-width unicode arrays; scalars as
-    0-d arrays. Returns ``path``.
+    0-d arrays; ``compressed``: deflate each array (smaller, slower). Returns ``path``.
     """
     path = Path(path)
     converted = {k: _npz_array(k, v) for k, v in arrays.items() if v is not None}
-    with atomic_write(path, "wb") as f:
-        np.savez(f, **converted)
+    with atomic_write(path, "wb") as f, zipfile.ZipFile(f, mode="w", compression=zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED, allowZip64=True) as zf:
+        # what np.savez writes, but the archive is closed when a write fails (disk full):
+        # np.savez leaves it open and its __del__ later prints a traceback
+        for key, value in converted.items():
+            with zf.open(f"{key}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, value, allow_pickle=False)
     return path
 
 

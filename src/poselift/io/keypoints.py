@@ -72,6 +72,7 @@ from typing import Any, Callable
 import numpy as np
 
 from poselift.errors import PoseliftError
+from poselift.geometry.sequence import check_frame_rate
 from poselift.geometry.skeleton import BLAZEPOSE_33, COCO_17, H36M_17, get_skeleton
 from poselift.io.arrays import load_npz
 
@@ -132,8 +133,7 @@ class Keypoints2D:
             raise PoseliftError(f"confidence must be shaped {list(self.points.shape[:2])}, got {list(self.confidence.shape)}")
         if self.points.shape[0] == 0:
             raise PoseliftError("the keypoint sequence has no frames")
-        if not (math.isfinite(self.fps) and self.fps > 0):
-            raise PoseliftError(f"frame rate must be positive, got {self.fps}")
+        self.fps = check_frame_rate(self.fps)
         if self.width <= 0 or self.height <= 0:
             raise PoseliftError(f"image size must be positive, got {self.width}x{self.height}")
         if np.isinf(self.points).any():
@@ -142,6 +142,13 @@ class Keypoints2D:
         if largest > MAX_PIXEL_COORDINATE:
             raise PoseliftError(
                 f"keypoint coordinates reach {largest:.3g} pixels, implausible for a {self.width}x{self.height} image"
+            )
+        out_of_range = ~np.isnan(self.confidence) & ~((self.confidence >= 0) & (self.confidence <= 1))
+        if out_of_range.any():
+            t, j = (int(v) for v in np.argwhere(out_of_range)[0])
+            raise PoseliftError(
+                f"confidence must be in [0, 1] (NaN = missing); {int(out_of_range.sum())} value(s) are not, "
+                f"e.g. {float(self.confidence[t, j]):g} at frame {t}, joint {j}"
             )
         missing = np.isnan(self.points).any(-1)
         self.points[missing] = np.nan
@@ -494,6 +501,15 @@ def load_csv_keypoints(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[s
             f"{path}: 'frame' values span {max(frames) + 1} frames but only {distinct} frames have rows; "
             "'frame' must count video frames from 0"
         )
+    first_line: dict[tuple[int, int], int] = {}
+    for i, (t, j) in enumerate(zip(frames, joints)):
+        key = (t, index[j])
+        if key in first_line:
+            raise PoseliftError(
+                f"{path}: line {i + 2} repeats frame {t}, joint {j!r:.40} (first on line {first_line[key]}); "
+                "each frame and joint may appear once"
+            )
+        first_line[key] = i + 2
     points = np.full((max(frames) + 1, nj, 2), np.nan, dtype=np.float32)
     conf = np.zeros((max(frames) + 1, nj), dtype=np.float32)
     for i, (row, t, j) in enumerate(zip(rows, frames, joints)):

@@ -1,4 +1,8 @@
-"""All-or-nothing outputs: files are written into a hidden staging folder inside the
+"""Where outputs go, checked before any work, and all-or-nothing output folders:
+
+:func:`check_destination` refuses a file or folder that cannot be written (a parent
+that is a file, a read-only folder) with one clear error before a command starts its
+work; :func:`created_folder` removes the folders a failed command created. Then: files are written into a hidden staging folder inside the
 destination, then moved into place together; replaced files are set aside first and
 restored if any move fails, and a failed run leaves neither files nor the folders it
 created behind."""
@@ -57,3 +61,42 @@ def make_dirs(folder: Path) -> list[Path]:
         probe = probe.parent
     folder.mkdir(parents=True, exist_ok=True)
     return created
+
+
+
+def _nearest_existing(path: Path) -> Path:
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return probe
+
+
+def check_destination(path: str | Path, *, folder: bool = False) -> None:
+    """Raise :class:`PoseliftError` unless ``path`` (a file, or a folder when
+    ``folder``) can be written: the nearest existing folder on its way must be a
+    writable folder, and an existing ``path`` must be of the right kind. Call it
+    before the work starts; disk-full is only known when writing."""
+    path = Path(path)
+    if path.exists() and folder and not path.is_dir():
+        raise PoseliftError(f"{path} exists and is not a folder")
+    if path.exists() and not folder and path.is_dir():
+        raise PoseliftError(f"{path} is a folder; give a file name")
+    base = _nearest_existing(path if folder else path.parent)
+    if not base.is_dir():
+        raise PoseliftError(f"cannot write {path}: {base} is a file, not a folder")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise PoseliftError(f"cannot write {path}: {base} is not writable (read-only or permission denied)")
+
+
+@contextlib.contextmanager
+def created_folder(folder: str | Path):
+    """``mkdir -p folder`` for the block; if the block fails, the folders it created
+    are removed again when they are empty (nothing is deleted that was there before)."""
+    created = make_dirs(Path(folder))
+    try:
+        yield Path(folder)
+    except BaseException:
+        for path in created:  # deepest first
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        raise

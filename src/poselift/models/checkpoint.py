@@ -20,6 +20,7 @@ import torch
 
 from poselift.errors import PoseliftError
 from poselift.io.atomic import atomic_write
+from poselift.io.staging import check_destination
 from poselift.models.temporal import ModelConfig, TemporalModel
 
 CHECKPOINT_FORMAT = "poselift-checkpoint"
@@ -262,6 +263,7 @@ def export_weights(
     (loaded back as fp32 by :func:`load_model`). An existing ``dst`` is only replaced
     with ``overwrite``. Returns the file size in bytes."""
     dst = Path(dst)
+    check_destination(dst)
     if dst.exists() and not overwrite:
         raise PoseliftError(f"{dst} already exists; pass `overwrite=True` to replace it")
     if dst.exists() and not dst.is_file():

@@ -27,17 +27,19 @@ outputs are only replaced with ``overwrite=True``.
 
 from __future__ import annotations
 
+import io
 import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from poselift import __version__
 from poselift.errors import PoseliftError
 from poselift.io.atomic import atomic_path, atomic_write
+from poselift.io.staging import check_destination
 from poselift.models.export_graph import ExportGraph, random_input
 from poselift.models.lifter import load_model
+from poselift.version import __version__
 
 if TYPE_CHECKING:  # torch is imported lazily: building the CLI parser must stay fast
     import torch
@@ -227,7 +229,10 @@ def _export_torchscript(graph: ExportGraph, tmp: Path, info: dict[str, Any]) -> 
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript is deprecated upstream, still supported
         traced = torch.jit.trace(graph, example)
-        torch.jit.save(traced, str(tmp), _extra_files={"poselift.json": json.dumps(info)})
+        # saved to memory first: torch.jit.save onto a full disk aborts the process (C++ error)
+        buffer = io.BytesIO()
+        torch.jit.save(traced, buffer, _extra_files={"poselift.json": json.dumps(info)})
+        tmp.write_bytes(buffer.getvalue())
         loaded = torch.jit.load(str(tmp), map_location="cpu").eval()
         x = random_input(graph, 2, graph.min_frames + VERIFY_EXTRA_FRAMES, seed=1)
         got = loaded(x)
@@ -280,6 +285,7 @@ def export_model(
         _import_onnx()
     out = Path(out)
     side = sidecar_path(out)
+    check_destination(out)
     _check_outputs([out, side], overwrite)
     if checkpoint is not None and out.resolve() == Path(checkpoint).resolve():
         raise PoseliftError(f"`out` {out} is the checkpoint itself; choose another output file")

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from poselift.errors import PoseliftError
+from poselift.geometry.sequence import MAX_FRAME_RATE
 from poselift.models.checkpoint import (
     build_checked_model,
     config_from_metadata,
@@ -23,8 +24,6 @@ from poselift.models.checkpoint import (
 from poselift.models.temporal import ModelConfig, TemporalModel
 
 DEFAULT_MODEL_FPS = 50.0
-#: Metadata ``fps`` above this is treated as invalid (the default is used).
-MAX_MODEL_FPS = 10_000.0
 #: Normalised focal length ``2 f / w`` of the training cameras, by dataset.
 TRAIN_FOCAL_NORMALIZED = {"h36m": 2.295, "synthetic": 2.1}
 
@@ -36,7 +35,7 @@ def model_fps(metadata: dict[str, Any]) -> float:
         value = float(value)
     except (TypeError, ValueError):
         value = DEFAULT_MODEL_FPS
-    return value if math.isfinite(value) and 0 < value <= MAX_MODEL_FPS else DEFAULT_MODEL_FPS
+    return value if math.isfinite(value) and 0 < value <= MAX_FRAME_RATE else DEFAULT_MODEL_FPS
 
 
 def train_focal_normalized(metadata: dict[str, Any]) -> float:

@@ -15,6 +15,7 @@ import torch
 from poselift.errors import PoseliftError
 from poselift.geometry import skeleton as sk
 from poselift.geometry.skeleton import LAYOUT_BY_JOINT_COUNT
+from poselift.io.staging import check_destination
 from poselift.models.checkpoint import (
     _check_tensors,
     build_checked_model,
@@ -84,6 +85,7 @@ def import_videopose3d_checkpoint(
     if not src.is_file():
         raise PoseliftError(f"{src} is not a file")
     out = Path(out)
+    check_destination(out)
     if out.exists() and not overwrite:
         raise PoseliftError(f"{out} already exists; pass `overwrite=True` to replace it")
     obj = safe_torch_load(src, "original checkpoint", _NUMPY_ARRAY_GLOBALS)

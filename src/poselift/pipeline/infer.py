@@ -76,7 +76,13 @@ from poselift.geometry.skeleton import H36M_17, detector_layout_from_h36m, to_h3
 from poselift.geometry.trajectory import default_focal, depth_scale, fit_trajectory
 from poselift.io.exports import write_bvh, write_csv, write_json, write_npz
 from poselift.io.keypoints import detect_keypoints_format, load_keypoints
-from poselift.io.staging import check_targets, commit_staged, make_dirs
+from poselift.io.locks import folder_lock
+from poselift.io.staging import (
+    check_destination,
+    check_targets,
+    commit_staged,
+    created_folder,
+)
 from poselift.models.lifter import (
     check_lifter,
     load_model,
@@ -339,171 +345,171 @@ def run_infer(
         raise PoseliftError(f"`out_dir` {out_dir} exists and is not a folder")
     targets = output_names(bvh=bvh, render=render)
     check_targets(out_dir, targets, overwrite)
+    check_destination(out_dir, folder=True)  # read-only, a file on the way: before decoding anything
+    # the folder is created now and locked for the whole run (a second infer into it stops at
+    # once); a run that fails removes the folders it created
+    with created_folder(out_dir), folder_lock(out_dir):
 
-    kind = input_kind(source, keypoints_format)
-    if kind == "video":
-        if width is not None or height is not None:
-            log.warning("--width/--height are ignored for videos (the frame size is read from the file)")
-        # The model loads (torch import included, ~2 s) in a thread while the video is
-        # decoded and detected; a bad checkpoint still aborts detection at once.
-        t0 = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="poselift-load") as pool:
-            loading = pool.submit(load_checked_lifter, checkpoint, causal, lifter)
-            try:
-                kp = _detect_video(source, detector, fps, progress, loading)
-            except BaseException:
-                if loading.done() and loading.exception() is not None:
-                    raise loading.exception() from None  # type: ignore[misc]
-                raise
-            timings["decode_detect"] = time.perf_counter() - t0
+        kind = input_kind(source, keypoints_format)
+        if kind == "video":
+            if width is not None or height is not None:
+                log.warning("--width/--height are ignored for videos (the frame size is read from the file)")
+            # The model loads (torch import included, ~2 s) in a thread while the video is
+            # decoded and detected; a bad checkpoint still aborts detection at once.
             t0 = time.perf_counter()
-            lifter = loading.result()
-            timings["load_model"] = time.perf_counter() - t0  # only the part not hidden behind detection
-    else:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="poselift-load") as pool:
+                loading = pool.submit(load_checked_lifter, checkpoint, causal, lifter)
+                try:
+                    kp = _detect_video(source, detector, fps, progress, loading)
+                except BaseException:
+                    if loading.done() and loading.exception() is not None:
+                        raise loading.exception() from None  # type: ignore[misc]
+                    raise
+                timings["decode_detect"] = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                lifter = loading.result()
+                timings["load_model"] = time.perf_counter() - t0  # only the part not hidden behind detection
+        else:
+            t0 = time.perf_counter()
+            lifter = load_checked_lifter(checkpoint, causal, lifter)
+            timings["load_model"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            kp = load_keypoints(source, keypoints_format, width=width, height=height, fps=fps)
+            timings["load_keypoints"] = time.perf_counter() - t0
+        use_flip = flip and not lifter.config.causal
+        found = _person_check(kp, source)
+
         t0 = time.perf_counter()
-        lifter = load_checked_lifter(checkpoint, causal, lifter)
-        timings["load_model"] = time.perf_counter() - t0
+
+        if kp.layout in ("h36m17", "h36m32") and lifter.metadata.get("input_layout") == "h36m17-detector":
+            log.warning(
+                "the keypoints are in the motion-capture %s layout but this model expects the detector layout "
+                "(hip/thorax/spine/head derived from hips, shoulders and eyes); converting approximately", kp.layout,
+            )
+            points, conf = to_h36m17(kp.points, kp.layout, kp.confidence)
+            kp = replace(kp, points=detector_layout_from_h36m(points), confidence=conf, layout="h36m17")
+        points_px, conf, gaps = _to_h36m(kp, max_gap)
+        norm = normalize_screen(points_px, kp.width, kp.height).astype(np.float32)
+        timings["convert"] = time.perf_counter() - t0
+
         t0 = time.perf_counter()
-        kp = load_keypoints(source, keypoints_format, width=width, height=height, fps=fps)
-        timings["load_keypoints"] = time.perf_counter() - t0
-    use_flip = flip and not lifter.config.causal
-    found = _person_check(kp, source)
-
-    t0 = time.perf_counter()
-
-    if kp.layout in ("h36m17", "h36m32") and lifter.metadata.get("input_layout") == "h36m17-detector":
-        log.warning(
-            "the keypoints are in the motion-capture %s layout but this model expects the detector layout "
-            "(hip/thorax/spine/head derived from hips, shoulders and eyes); converting approximately", kp.layout,
-        )
-        points, conf = to_h36m17(kp.points, kp.layout, kp.confidence)
-        kp = replace(kp, points=detector_layout_from_h36m(points), confidence=conf, layout="h36m17")
-    points_px, conf, gaps = _to_h36m(kp, max_gap)
-    norm = normalize_screen(points_px, kp.width, kp.height).astype(np.float32)
-    timings["convert"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    try:
-        joints, traj = lift(
-            lifter, norm, kp.fps, flip=use_flip, chunk_frames=chunk_frames, trajectory=trajectory_source == "model"
-        )
-    except PoseliftError as exc:
-        raise PoseliftError(f"{source}: {exc}") from None
-    focal_px = float(focal) if focal is not None else default_focal(kp.width, kp.height)
-    if trajectory_source == "fit":
         try:
-            traj = fit_trajectory(joints, points_px, conf, kp.width, kp.height, focal_px, kp.fps).astype(np.float32)
-            log.info(
-                "trajectory: root fitted to the 2D through a camera with focal length %.0f px (%s); depth %.1f-%.1f m",
-                focal_px, "--focal" if focal is not None else "default: the image diagonal; pass --focal PX if you know it",
-                float(traj[:, 2].min()), float(traj[:, 2].max()),
+            joints, traj = lift(
+                lifter, norm, kp.fps, flip=use_flip, chunk_frames=chunk_frames, trajectory=trajectory_source == "model"
             )
-        except PoseliftError as exc:  # degenerate 2D (e.g. every joint at one point): the poses are still useful
-            log.warning("%s: %s; writing no trajectory", source, exc)
-            traj = None
-    elif traj is not None:
-        traj = traj.copy()
-        traj[:, 2] *= depth_scale(focal_px, kp.width, train_focal_normalized(lifter.metadata))
-    timings["lift"] = time.perf_counter() - t0
-    checks = plausibility.summarize(joints, points_px, H36M_17)
+        except PoseliftError as exc:
+            raise PoseliftError(f"{source}: {exc}") from None
+        focal_px = float(focal) if focal is not None else default_focal(kp.width, kp.height)
+        if trajectory_source == "fit":
+            try:
+                traj = fit_trajectory(joints, points_px, conf, kp.width, kp.height, focal_px, kp.fps).astype(np.float32)
+                log.info(
+                    "trajectory: root fitted to the 2D through a camera with focal length %.0f px (%s); depth %.1f-%.1f m",
+                    focal_px, "--focal" if focal is not None else "default: the image diagonal; pass --focal PX if you know it",
+                    float(traj[:, 2].min()), float(traj[:, 2].max()),
+                )
+            except PoseliftError as exc:  # degenerate 2D (e.g. every joint at one point): the poses are still useful
+                log.warning("%s: %s; writing no trajectory", source, exc)
+                traj = None
+        elif traj is not None:
+            traj = traj.copy()
+            traj[:, 2] *= depth_scale(focal_px, kp.width, train_focal_normalized(lifter.metadata))
+        timings["lift"] = time.perf_counter() - t0
+        checks = plausibility.summarize(joints, points_px, H36M_17)
 
-    filled_frames = gaps.filled.any(axis=1)
-    flagged = gaps.flagged.any(axis=1)
-    flagged_list = np.flatnonzero(flagged).tolist()
-    checkpoint_name = str(checkpoint) if checkpoint is not None else "bundled"
-    arrays: dict[str, Any] = {
-        "joints_3d": joints,
-        "trajectory": traj,
-        "keypoints_2d": points_px.astype(np.float32),
-        "confidence": conf,
-        "filled": filled_frames,
-        "filled_joints": gaps.filled,
-        "flagged": flagged,
-        "time_s": (np.arange(kp.num_frames) / kp.fps).astype(np.float64),
-        "fps": np.float64(kp.fps),
-        "width": np.int64(kp.width),
-        "height": np.int64(kp.height),
-        "focal_px": np.float64(focal_px),
-        "layout": "h36m17",
-        "joint_names": np.asarray(H36M_17.joint_names, dtype=f"<U{max(map(len, H36M_17.joint_names))}"),
-        "parents": np.asarray(H36M_17.parents, dtype=np.int64),
-    }
-    meta = {
-        "input": str(source),
-        "input_kind": kind,
-        "source_layout": kp.layout,
-        "checkpoint": checkpoint_name,
-        "model_fps": model_fps(lifter.metadata),
-        "receptive_field": lifter.receptive_field,
-        "flip": use_flip,
-        "causal": bool(lifter.config.causal),
-        "max_gap_frames": max_gap,
-        "trajectory_source": trajectory_source if traj is not None else None,
-        "frames_with_person": found,
-        "flagged_frames": flagged_list,
-        "plausibility": checks,
-        "timings_s": dict(timings),
-        "units": {
-            "joints_3d": "metres, root-relative (Hip at 0), camera frame (x right, y down, z forward)",
-            "trajectory": (
-                "metres, root position in the camera frame: fitted to the 2D with focal_px (trajectory_source fit) "
-                "or the trajectory model's, depth scaled by focal_px (model); see poselift.pipeline"
-            ),
-            "keypoints_2d": "pixels, origin top-left (H36M-17 joints, gaps filled)",
-            "time_s": "seconds",
-        },
-    }
+        filled_frames = gaps.filled.any(axis=1)
+        flagged = gaps.flagged.any(axis=1)
+        flagged_list = np.flatnonzero(flagged).tolist()
+        checkpoint_name = str(checkpoint) if checkpoint is not None else "bundled"
+        arrays: dict[str, Any] = {
+            "joints_3d": joints,
+            "trajectory": traj,
+            "keypoints_2d": points_px.astype(np.float32),
+            "confidence": conf,
+            "filled": filled_frames,
+            "filled_joints": gaps.filled,
+            "flagged": flagged,
+            "time_s": (np.arange(kp.num_frames) / kp.fps).astype(np.float64),
+            "fps": np.float64(kp.fps),
+            "width": np.int64(kp.width),
+            "height": np.int64(kp.height),
+            "focal_px": np.float64(focal_px),
+            "layout": "h36m17",
+            "joint_names": np.asarray(H36M_17.joint_names, dtype=f"<U{max(map(len, H36M_17.joint_names))}"),
+            "parents": np.asarray(H36M_17.parents, dtype=np.int64),
+        }
+        meta = {
+            "input": str(source),
+            "input_kind": kind,
+            "source_layout": kp.layout,
+            "checkpoint": checkpoint_name,
+            "model_fps": model_fps(lifter.metadata),
+            "receptive_field": lifter.receptive_field,
+            "flip": use_flip,
+            "causal": bool(lifter.config.causal),
+            "max_gap_frames": max_gap,
+            "trajectory_source": trajectory_source if traj is not None else None,
+            "frames_with_person": found,
+            "flagged_frames": flagged_list,
+            "plausibility": checks,
+            "timings_s": dict(timings),
+            "units": {
+                "joints_3d": "metres, root-relative (Hip at 0), camera frame (x right, y down, z forward)",
+                "trajectory": (
+                    "metres, root position in the camera frame: fitted to the 2D with focal_px (trajectory_source fit) "
+                    "or the trajectory model's, depth scaled by focal_px (model); see poselift.pipeline"
+                ),
+                "keypoints_2d": "pixels, origin top-left (H36M-17 joints, gaps filled)",
+                "time_s": "seconds",
+            },
+        }
 
-    t0 = time.perf_counter()
-    created = make_dirs(out_dir)
-    staging = Path(tempfile.mkdtemp(prefix=".poselift-infer-", dir=out_dir))
-    written: list[str] = []
-    try:
-        extra: dict[str, float] = {}
-        if render:
-            tr = time.perf_counter()
-            _render(
-                staging / "render.mp4", joints, points_px, kp.fps, video=source if kind == "video" else None,
-                video_fps=fps, image_size=(kp.width, kp.height), render_size=render_size, azimuth=azimuth,
-                limit_frames=limit_frames, progress=progress,
-            )
-            extra["render"] = time.perf_counter() - tr
-        if bvh:
-            tb = time.perf_counter()
-            _bvh(staging / "poses.bvh", joints, kp.fps, traj)
-            extra["bvh"] = time.perf_counter() - tb
-        write_outputs(staging, arrays, meta)
-        names = sorted(p.name for p in staging.iterdir() if not p.name.startswith("."))
-        written = commit_staged(staging, out_dir, names, overwrite)
-    except BaseException:
+        t0 = time.perf_counter()
+        staging = Path(tempfile.mkdtemp(prefix=".poselift-infer-", dir=out_dir))
+        written: list[str] = []
+        try:
+            extra: dict[str, float] = {}
+            if render:
+                tr = time.perf_counter()
+                _render(
+                    staging / "render.mp4", joints, points_px, kp.fps, video=source if kind == "video" else None,
+                    video_fps=fps, image_size=(kp.width, kp.height), render_size=render_size, azimuth=azimuth,
+                    limit_frames=limit_frames, progress=progress,
+                )
+                extra["render"] = time.perf_counter() - tr
+            if bvh:
+                tb = time.perf_counter()
+                _bvh(staging / "poses.bvh", joints, kp.fps, traj)
+                extra["bvh"] = time.perf_counter() - tb
+            write_outputs(staging, arrays, meta)
+            names = sorted(p.name for p in staging.iterdir() if not p.name.startswith("."))
+            written = commit_staged(staging, out_dir, names, overwrite)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         shutil.rmtree(staging, ignore_errors=True)
-        for folder in created:  # leave no empty folders behind either
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        raise
-    shutil.rmtree(staging, ignore_errors=True)
-    timings["write"] = time.perf_counter() - t0 - sum(extra.values())
-    timings.update(extra)
-    result = InferResult(
-        out_dir=str(out_dir), files=written, num_frames=kp.num_frames, frames_with_person=found,
-        filled_frames=int(filled_frames.sum()), flagged_frames=flagged_list, fps=kp.fps,
-        model_fps=model_fps(lifter.metadata), width=kp.width, height=kp.height, focal_px=focal_px,
-        checkpoint=checkpoint_name, has_trajectory=traj is not None, flip=use_flip,
-        causal=bool(lifter.config.causal), timings_s=timings, plausibility=checks,
-    )
-    log.info(
-        "infer: %d frames (person in %d, %d filled, %d flagged) in %.2f s = %.1f frames/s; %s",
-        result.num_frames, found, result.filled_frames, len(flagged_list), result.total_s, result.frames_per_s,
-        ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()),
-    )
-    log.info(
-        "plausibility: bone-length variation (std/mean over frames) median %s, max %s; "
-        "%d frame(s) with a leg or arm on the other side than in the 2D; "
-        "the 2D switched a leg or arm pair's left/right labels between frames %d time(s)",
-        checks["bone_length_cv_median"], checks["bone_length_cv_max"], len(checks["left_right_swapped_frames"]),
-        len(checks["detector_label_switch_frames"]),
-    )
-    return result
+        timings["write"] = time.perf_counter() - t0 - sum(extra.values())
+        timings.update(extra)
+        result = InferResult(
+            out_dir=str(out_dir), files=written, num_frames=kp.num_frames, frames_with_person=found,
+            filled_frames=int(filled_frames.sum()), flagged_frames=flagged_list, fps=kp.fps,
+            model_fps=model_fps(lifter.metadata), width=kp.width, height=kp.height, focal_px=focal_px,
+            checkpoint=checkpoint_name, has_trajectory=traj is not None, flip=use_flip,
+            causal=bool(lifter.config.causal), timings_s=timings, plausibility=checks,
+        )
+        log.info(
+            "infer: %d frames (person in %d, %d filled, %d flagged) in %.2f s = %.1f frames/s; %s",
+            result.num_frames, found, result.filled_frames, len(flagged_list), result.total_s, result.frames_per_s,
+            ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()),
+        )
+        log.info(
+            "plausibility: bone-length variation (std/mean over frames) median %s, max %s; "
+            "%d frame(s) with a leg or arm on the other side than in the 2D; "
+            "the 2D switched a leg or arm pair's left/right labels between frames %d time(s)",
+            checks["bone_length_cv_median"], checks["bone_length_cv_max"], len(checks["left_right_swapped_frames"]),
+            len(checks["detector_label_switch_frames"]),
+        )
+        return result
 
 
 

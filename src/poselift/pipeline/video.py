@@ -15,6 +15,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from poselift.errors import PoseliftError
+from poselift.geometry.sequence import MAX_FRAME_RATE, check_frame_rate
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class VideoInfo:
 
 
 def _valid_fps(value: float | None) -> bool:
-    return value is not None and math.isfinite(value) and value > 0
+    return value is not None and math.isfinite(value) and 0 < value <= MAX_FRAME_RATE
 
 
 def open_video(path: str | Path, fps: float | None = None) -> tuple[VideoInfo, Iterator[np.ndarray]]:
@@ -63,8 +64,8 @@ def open_video(path: str | Path, fps: float | None = None) -> tuple[VideoInfo, I
         raise PoseliftError(f"video {path} is not a file")
     if path.stat().st_size == 0:
         raise PoseliftError(f"video {path} is empty (0 bytes)")
-    if fps is not None and not _valid_fps(fps):
-        raise PoseliftError(f"`fps` must be a positive number of frames per second, got {fps}")
+    if fps is not None:
+        fps = check_frame_rate(fps)
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         cap.release()

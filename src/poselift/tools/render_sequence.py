@@ -17,6 +17,7 @@ from poselift.geometry.camera import load_cameras_json
 from poselift.geometry.sequence import FlipSpec
 from poselift.geometry.skeleton import Skeleton
 from poselift.io.exports import write_bvh, write_npz
+from poselift.io.staging import check_destination
 from poselift.models.lifter import load_model
 from poselift.models.predict import lift_sequence
 from poselift.training.config import TrainConfig
@@ -144,6 +145,9 @@ def render_sequence(options: RenderOptions) -> RenderResult:
         value = getattr(options, name)
         if value is not None and value < 1:
             raise PoseliftError(f"`{name}` must be a positive integer, got {value}")
+    for destination in (out, export):
+        if destination is not None:
+            check_destination(destination)
     lifter = load_model(options.checkpoint)
     saved = TrainConfig.from_dict(lifter.metadata.get("train", {}))
     keypoints = options.keypoints or (saved.keypoints if options.dataset == "h36m" else "gt")

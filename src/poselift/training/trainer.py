@@ -42,6 +42,8 @@ from poselift.data.windows import Batch, WindowDataset
 from poselift.errors import PoseliftError
 from poselift.evaluation.protocol import EvalResult, evaluate_sequences
 from poselift.geometry import camera as cam
+from poselift.io.locks import folder_lock
+from poselift.io.staging import check_destination, created_folder
 from poselift.models import losses
 from poselift.models.checkpoint import read_checkpoint, save_checkpoint
 from poselift.models.temporal import (
@@ -526,13 +528,19 @@ def train(
     """
     run_dir = Path(run_dir)
     last = run_dir / "last.pt"
+    main = dist is None or dist.is_main
+    if main:
+        check_destination(run_dir, folder=True)  # read-only, not a folder: before any data loads
     if last.exists() and not resume:
         raise PoseliftError(f"{last} already exists; pass `resume=True` to continue that run or choose another `run_dir`")
-    trainer = Trainer(cfg, run_dir, progress=progress, dist=dist)
-    if resume:
-        if not last.exists():
-            raise PoseliftError(f"`resume=True` given but {last} does not exist (no run to continue there: check `run_dir`, or drop `resume` to start a new run)")
-        trainer.load(last)
-        log.info("resumed from %s at epoch %d", last, trainer.state.epoch)
-    trainer.fit(stop_after)
+    if resume and not last.exists():
+        raise PoseliftError(f"`resume=True` given but {last} does not exist (no run to continue there: check `run_dir`, or drop `resume` to start a new run)")
+    # rank 0 writes the run folder: it creates it (removed again if the run fails before
+    # its first checkpoint) and holds its lock (a second run there stops at once)
+    with created_folder(run_dir) if main else contextlib.nullcontext(), folder_lock(run_dir) if main else contextlib.nullcontext():
+        trainer = Trainer(cfg, run_dir, progress=progress, dist=dist)
+        if resume:
+            trainer.load(last)
+            log.info("resumed from %s at epoch %d", last, trainer.state.epoch)
+        trainer.fit(stop_after)
     return last
