@@ -76,3 +76,24 @@ def test_csv_with_a_repeated_frame_and_joint_is_refused(tmp_path, capsys):
         load_keypoints(src, width=W, height=H, fps=FPS)
     rc, _, err = run(["infer", src, "--out", tmp_path / "out", "--width", W, "--height", H, "--fps", FPS], capsys)
     assert_one_line_error(rc, err, "repeats frame 0", "each frame and joint may appear once")
+
+
+def test_huge_frames_are_refused_before_decoding(tmp_path, monkeypatch):
+    """The container's stated size is checked before the first frame is decoded (the
+    limit is lowered here so that a small test video stands in for a 16000 px one)."""
+    import cv2
+
+    import poselift.pipeline.video as video
+
+    path = tmp_path / "v.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (64, 48))
+    for _ in range(3):
+        writer.write(np.zeros((48, 64, 3), np.uint8))
+    writer.release()
+    assert video.open_video(path)[0].width == 64
+    decoded = []
+    monkeypatch.setattr(video, "MAX_FRAME_PIXELS", 64 * 48 - 1)
+    monkeypatch.setattr(cv2.VideoCapture, "read", lambda self: decoded.append(1) or (False, None), raising=False)
+    with pytest.raises(PoseliftError, match=r"64x48 px frames .* scale it down first"):
+        video.open_video(path)
+    assert decoded == []  # refused before any frame was decoded

@@ -37,6 +37,20 @@ class VideoInfo:
         return self.num_frames / self.fps if self.fps > 0 else 0.0
 
 
+#: Largest frame decoded, in pixels: 8K UHD (7680 x 4320 = 33.2 MP) and a little more.
+#: Memory grows with the frame: about 3 bytes per pixel for the decoded frame, several
+#: copies of it in the detector.
+MAX_FRAME_PIXELS = 40_000_000
+
+
+def _too_large(path: Path, width: int, height: int) -> str:
+    return (
+        f"video {path} has {width}x{height} px frames ({width * height / 1e6:.0f} MP), more than the "
+        f"{MAX_FRAME_PIXELS / 1e6:.0f} MP (8K) that poselift decodes; scale it down first, e.g. "
+        f"ffmpeg -i {path.name} -vf scale=1920:-2 smaller.mp4"
+    )
+
+
 def _valid_fps(value: float | None) -> bool:
     return value is not None and math.isfinite(value) and 0 < value <= MAX_FRAME_RATE
 
@@ -70,6 +84,12 @@ def open_video(path: str | Path, fps: float | None = None) -> tuple[VideoInfo, I
     if not cap.isOpened():
         cap.release()
         raise PoseliftError(f"video {path} could not be opened (corrupt file or unsupported format)")
+    # the container states the frame size: refuse huge frames before one is decoded (a
+    # 16000 x 16000 frame is 768 MB as pixels, several GB through the detector)
+    stated = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
+    if stated[0] * stated[1] > MAX_FRAME_PIXELS:
+        cap.release()
+        raise PoseliftError(_too_large(path, *stated))
     ok, first = cap.read()
     if not ok or first is None:
         cap.release()
@@ -81,6 +101,9 @@ def open_video(path: str | Path, fps: float | None = None) -> tuple[VideoInfo, I
             raise PoseliftError(f"video {path} does not state its frame rate; pass `fps` (frames per second)")
         fps = container_fps
     height, width = first.shape[:2]
+    if width * height > MAX_FRAME_PIXELS:  # a container that did not state its size
+        cap.release()
+        raise PoseliftError(_too_large(path, width, height))
     count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
     info = VideoInfo(fps=float(fps), width=int(width), height=int(height), num_frames=max(count, 1))
     return info, _frames(cap, first)
