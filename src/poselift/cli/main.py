@@ -12,11 +12,9 @@ progress bars go to stderr.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import logging
 import sys
-import threading
 from collections.abc import Iterable
 
 from poselift.cli.messages import cli_message, describe_os_error, invoked_command
@@ -41,29 +39,6 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "infer-batch": ("poselift.cli.infer", "configure_infer_batch", "`poselift infer` on every video / keypoint file in a folder"),
     "stream": ("poselift.cli.stream", "configure_stream", "causal per-frame 3D from a video file or camera, with latency report"),
 }
-
-
-#: Heavy third-party modules a command needs later (the 2D detector): imported in a
-#: background thread while the command's own module (torch) is imported, as the two
-#: imports overlap (about 1 s of start-up for ``infer`` on 2 cores).
-WARM_IMPORTS: dict[str, tuple[str, ...]] = {
-    "infer": ("mediapipe",),
-    "infer-batch": ("mediapipe",),
-    "stream": ("mediapipe",),
-}
-
-
-def _warm_imports(command: str | None) -> None:
-    """Start importing :data:`WARM_IMPORTS` of ``command`` in a daemon thread; an import
-    that fails here is left for the command to report where it uses the module."""
-
-    def load() -> None:
-        for name in WARM_IMPORTS.get(command or "", ()):
-            with contextlib.suppress(Exception):
-                importlib.import_module(name)
-
-    if command in WARM_IMPORTS:
-        threading.Thread(target=load, name="poselift-warm-imports", daemon=True).start()
 
 
 def build_parser(load: Iterable[str] | None = None) -> argparse.ArgumentParser:
@@ -91,8 +66,6 @@ def _command_word(argv: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     command = _command_word(argv)
-    if not any(a in ("-h", "--help") for a in argv):
-        _warm_imports(command)
     parser = build_parser(load=[command] if command else [])
     args = parser.parse_args(argv)
     logging.basicConfig(
