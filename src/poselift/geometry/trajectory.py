@@ -42,6 +42,8 @@ TRAJECTORY_MEAN_S = 0.18
 
 #: Cauchy re-weightings of the root fit (robust to a few wrong keypoints).
 ROOT_FIT_ROBUST_ITERATIONS = 3
+#: Frames fitted at once (the result does not depend on it; it bounds the memory).
+ROOT_FIT_BLOCK_FRAMES = 8192
 
 
 #: Joints of the root fit: legs and arms (hips, knees, feet, shoulders, elbows, wrists),
@@ -86,7 +88,14 @@ def fitted_root(
     (:func:`poselift.geometry.camera.fit_root_position`, ``ROOT_FIT_ROBUST_ITERATIONS`` Cauchy
     re-weightings), frames without two usable joints interpolated from their neighbours,
     then :func:`smooth_trajectory`."""
-    root = fit_root_position(joints, keypoints, intrinsics, weights, robust_iterations=ROOT_FIT_ROBUST_ITERATIONS)
+    root = np.concatenate([  # frames are fitted independently: in blocks, to bound the float64 temporaries
+        fit_root_position(
+            joints[start : start + ROOT_FIT_BLOCK_FRAMES], keypoints[start : start + ROOT_FIT_BLOCK_FRAMES], intrinsics,
+            None if weights is None else weights[start : start + ROOT_FIT_BLOCK_FRAMES],
+            robust_iterations=ROOT_FIT_ROBUST_ITERATIONS,
+        )
+        for start in range(0, len(joints), ROOT_FIT_BLOCK_FRAMES)
+    ]) if len(joints) else np.zeros((0, 3))
     valid = np.isfinite(root).all(-1)
     if not valid.any():
         raise PoseliftError("no frame has two or more usable (detected) joints to fit: cannot place the root in the camera frame")

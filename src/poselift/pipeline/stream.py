@@ -35,6 +35,7 @@ import numpy as np
 
 from poselift.errors import PoseliftError
 from poselift.geometry.camera import fit_root_position, normalize_screen
+from poselift.geometry.sequence import check_frame_rate
 from poselift.geometry.skeleton import to_h36m17
 from poselift.geometry.trajectory import (
     ROOT_FIT_JOINTS,
@@ -117,6 +118,8 @@ class LatencyStats:
 
 def _open_source(video: str | None, camera: int | None, fps: float | None):
     """``(fps, width, height, frames iterator)`` for a file or a live camera."""
+    if fps is not None:
+        fps = check_frame_rate(fps)
     if camera is not None:
         import cv2
 
