@@ -3,8 +3,8 @@
 The only layer that parses arguments: each command group has a module here that
 defines its options (``configure_*``) and turns them into one call of the library
 (``cmd_*``). A command's module is imported only when that command runs (or its help
-is asked for), so ``poselift --help`` and usage errors answer at once instead of
-after loading torch. User errors (:class:`PoseliftError`) are printed as one line and
+is asked for), so ``poselift --help`` answers at once instead of after loading torch
+(a command's own help and usage errors still wait for its module, ~2 s). User errors (:class:`PoseliftError`) are printed as one line and
 exit with code 2. Machine-readable output goes to stdout behind ``--json``; logs and
 progress bars go to stderr.
 """
