@@ -177,7 +177,7 @@ def test_two_resumes_of_one_run(tmp_path, capsys):
     run_dir = tmp_path / "run"
     assert run([*TRAIN, "--out", run_dir], capsys)[0] == 0
     first = subprocess.Popen(
-        [sys.executable, "-m", "poselift", *train_args(40), "--resume", "--out", str(run_dir)],
+        [sys.executable, "-m", "poselift", *train_args(500), "--resume", "--out", str(run_dir)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -188,7 +188,9 @@ def test_two_resumes_of_one_run(tmp_path, capsys):
             if probe.returncode != 0:
                 break
             time.sleep(0.2)
-        rc, _, err = run([*train_args(40), "--resume", "--out", run_dir], capsys)
+        else:
+            pytest.fail("the first training run never held its folder's lock")
+        rc, _, err = run([*train_args(500), "--resume", "--out", run_dir], capsys)
         assert_one_line_error(rc, err, "in use by another poselift process")
     finally:
         first.kill()
