@@ -20,6 +20,7 @@ import torch
 from poselift.cli import main
 from poselift.models.checkpoint import save_checkpoint
 from poselift.models.temporal import ModelConfig, TemporalModel
+from poselift.version import __version__
 
 H36M_CAMERAS = ("54138969", "55011271", "58860488", "60457274")
 
@@ -429,3 +430,10 @@ def test_demo_runs_end_to_end_in_a_few_seconds(tmp_path, capsys):
     assert "MPJPE per joint: Hip" in out  # per-joint errors named by the output skeleton
     for name in ("last.pt", "demo.mp4", "demo.bvh"):
         assert (tmp_path / "demo" / name).stat().st_size > 0, name
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"poselift {__version__}"

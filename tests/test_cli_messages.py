@@ -51,3 +51,4 @@ def test_cli_shows_flags_for_library_errors(capsys, tmp_path):
     rc, _, err = run(["train", "--dataset", "synthetic", "--recipe", "wild", "--out", tmp_path / "r"], capsys)
     assert_one_line_error(rc, err, "--recipe wild trains on Human3.6M", "--dataset h36m", "--keypoints gt")
     assert "`" not in err.split("error:", 1)[1].split("trains")[0]  # the flag is shown bare, not as a Python mark
+

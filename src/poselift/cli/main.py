@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from poselift.cli.messages import cli_message, describe_os_error, invoked_command
 from poselift.cli.options import apply_threads
 from poselift.errors import PoseliftError
+from poselift.version import __version__
 
 log = logging.getLogger("poselift")
 
@@ -47,6 +48,7 @@ def build_parser(load: Iterable[str] | None = None) -> argparse.ArgumentParser:
     wanted = set(COMMANDS) if load is None else set(load)
     parser = argparse.ArgumentParser(prog="poselift", description="3D human pose estimation in video with temporal convolutions.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"poselift {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, configure, help_text) in COMMANDS.items():
         command_parser = sub.add_parser(name, help=help_text)
