@@ -7,8 +7,10 @@ the test); a few run the installed console script to check the real process.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +19,8 @@ import numpy as np
 import pytest
 import torch
 
-from poselift.cli import main
+from poselift.cli import build_parser, main
+from poselift.cli.main import COMMANDS
 from poselift.models.checkpoint import save_checkpoint
 from poselift.models.temporal import ModelConfig, TemporalModel
 from poselift.version import __version__
@@ -437,3 +440,19 @@ def test_version(capsys):
         main(["--version"])
     assert exit_.value.code == 0
     assert capsys.readouterr().out.strip() == f"poselift {__version__}"
+
+
+def test_every_command_help_ends_with_examples_that_parse():
+    """`--help` of each command ends with example command lines, and each of them is
+    accepted by the parser (so the examples cannot go stale)."""
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name in COMMANDS:
+        text = subparsers.choices[name].format_help()
+        examples = text.split("examples:\n", 1)[1].strip().splitlines()
+        assert 1 <= len(examples) <= 3, (name, examples)
+        for line in examples:
+            words = shlex.split(line.split("#", 1)[0])
+            assert words[0] == "poselift" and words[1] == name, line
+            args = parser.parse_args(words[1:])
+            assert args.command == name and callable(args.func), line

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from poselift.cli.options import add_model_args, add_threads_option
+from poselift.cli.options import add_examples, add_model_args, add_threads_option
 from poselift.models.temporal import ModelConfig, parse_arc
 from poselift.tools.bench import BENCHMARKS, BenchConfig, run_bench
 
@@ -39,4 +39,10 @@ def configure_bench(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu", help="train: where the steps run (default cpu; the peak is then measured on that device too)")
     p.add_argument("--wild", action="store_true", help="train: batches rendered like `--recipe wild` (random cameras, detector noise, flips; procedural figures, no dataset needed) on --device, instead of stored 2D windows")
     p.add_argument("--json", action="store_true", help="compact JSON on one line")
+    add_examples(
+        p,
+        'poselift bench infer',
+        'poselift bench train --channels 256 --batch-size 512 --threads 2',
+        'poselift bench pipeline --video my.mp4',
+    )
     p.set_defaults(func=cmd_bench)

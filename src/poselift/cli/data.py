@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from poselift.cli.options import add_examples
 from poselift.data.convert import convert_dataset, dataset_info
 from poselift.errors import PoseliftError
 from poselift.models.checkpoint import export_weights
@@ -35,6 +36,10 @@ def configure_import_checkpoint(p: argparse.ArgumentParser) -> None:
     p.add_argument("--joints-in", default=None, help="input joint layout name (h36m17, mpii16, coco17, humaneva15; default: from the joint count)")
     p.add_argument("--joints-out", default=None, help="output joint layout name (default: from the joint count)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists (default: refuse)")
+    add_examples(
+        p,
+        'poselift import-checkpoint pretrained_h36m_cpn.bin videopose3d.pt --no-causal',
+    )
     p.set_defaults(func=cmd_import_checkpoint)
 
 
@@ -59,6 +64,10 @@ def configure_export_weights(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fp32", action="store_true", help="keep fp32 storage")
     p.add_argument("--metrics", default=None, help="JSON file from `poselift evaluate --json` to store in the metadata")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists (default: refuse)")
+    add_examples(
+        p,
+        'poselift export-weights runs/h36m_rf27/last.pt h36m_rf27.pt',
+    )
     p.set_defaults(func=cmd_export_weights)
 
 
@@ -96,4 +105,9 @@ def configure_data(p: argparse.ArgumentParser) -> None:
     c.add_argument("--allow-pickle", action="store_true", help="allow reading pickled Python objects (ONLY for files you trust: a crafted pickle can run code)")
     c.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     c.set_defaults(func=cmd_data_convert)
+    add_examples(
+        p,
+        'poselift data info ../shared/data/h36m',
+        'poselift data convert --allow-pickle data_3d_h36m.npz positions_3d.npz   # only for files you trust',
+    )
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from poselift.cli.options import add_examples
 from poselift.tools.demo import run_demo
 
 
@@ -17,4 +18,9 @@ def configure_demo(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     p.add_argument("--seconds", type=float, default=60.0, help="training time budget in seconds (default 60)")
+    add_examples(
+        p,
+        'poselift demo',
+        'poselift demo --seconds 20 --out runs/demo_quick',
+    )
     p.set_defaults(func=cmd_demo)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from poselift.cli.options import add_threads_option, split_list
+from poselift.cli.options import add_examples, add_threads_option, split_list
 from poselift.evaluation.protocol import format_table
 from poselift.tools.evaluate import EvaluateOptions, evaluate_checkpoint
 
@@ -59,4 +59,10 @@ def configure_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where the models run: auto = cuda when torch sees a GPU, else cpu (default auto)")
     add_threads_option(p)
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    add_examples(
+        p,
+        'poselift evaluate   # the bundled model on Human3.6M S9 and S11',
+        'poselift evaluate --checkpoint runs/h36m_rf27/last.pt --json',
+        'poselift evaluate --noisy --virtual-cameras 4   # detector-like 2D, random cameras',
+    )
     p.set_defaults(func=cmd_evaluate)

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from poselift.cli.options import add_examples
 from poselift.models.export import (
     DEFAULT_OPSET,
     MAX_OPSET,
@@ -54,4 +55,9 @@ def configure_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace existing output files (default: refuse)")
     p.add_argument("--opset", type=int, default=DEFAULT_OPSET, metavar="N", help=f"ONNX opset version, {MIN_OPSET}-{MAX_OPSET} (default {DEFAULT_OPSET}); ignored for torchscript")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout (files, sizes in bytes, max_abs_diff in metres)")
+    add_examples(
+        p,
+        'poselift export --format onnx --out poselift.onnx   # the bundled model',
+        'poselift export --checkpoint runs/h36m_rf27/last.pt --format torchscript --out rf27.torchscript.pt',
+    )
     p.set_defaults(func=cmd_export)

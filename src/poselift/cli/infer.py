@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from poselift.cli.options import (
+    add_examples,
     add_threads_option,
     non_negative_int,
     positive_float,
@@ -123,6 +124,12 @@ def configure_infer(p: argparse.ArgumentParser) -> None:
     g.add_argument("--limit-frames", type=positive_int, default=None, metavar="N", help="render only the first N frames (the pose files always hold every frame)")
     p.add_argument("--json", action="store_true", help="print a JSON summary (frames, person frames, flagged frames, per-stage timings in s, end-to-end frames/s) on stdout; no progress bars")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_examples(
+        p,
+        'poselift infer my.mp4 --out out',
+        'poselift infer my.mp4 --out out --bvh --render --focal 1500',
+        'poselift infer keypoints.json --width 1920 --height 1080 --fps 30 --out out',
+    )
     p.set_defaults(func=cmd_infer)
 
 
@@ -169,4 +176,9 @@ def configure_infer_batch(p: argparse.ArgumentParser) -> None:
     _add_shared_infer_args(p, keypoints_format=False)
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout (done/skipped/failed counts and one entry per input)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_examples(
+        p,
+        'poselift infer-batch videos/ --out results/',
+        'poselift infer-batch videos/ --out results/ --bvh --json',
+    )
     p.set_defaults(func=cmd_infer_batch)

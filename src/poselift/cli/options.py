@@ -77,3 +77,19 @@ def split_list(s: str | None) -> list[str] | None:
     return [x.strip() for x in s.split(",") if x.strip()] if s else None
 
 
+
+
+class ExamplesFormatter(argparse.HelpFormatter):
+    """argparse's formatter, except that an epilog starting with ``examples:`` is
+    printed as written (one command per line) instead of re-wrapped."""
+
+    def _format_text(self, text: str) -> str:
+        if text.startswith("examples:"):
+            return text.rstrip() + "\n"
+        return super()._format_text(text)
+
+
+def add_examples(p: argparse.ArgumentParser, *commands: str) -> None:
+    """End ``p``'s ``--help`` with example command lines (``# ...`` comments allowed)."""
+    p.formatter_class = ExamplesFormatter
+    p.epilog = "examples:\n" + "\n".join(f"  {command}" for command in commands)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from poselift.cli.options import add_examples
 from poselift.tools.render_sequence import (
     DEFAULT_SYNTHETIC_SEED,
     RenderOptions,
@@ -47,4 +48,9 @@ def configure_render(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-flip", action="store_true", help="skip the flip test-time augmentation")
     p.add_argument("--export", default=None, metavar="PATH", help="also write the reconstruction: .npz (positions_3d, ground_truth, keypoints_2d, trajectory, fps, ...) or .bvh")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_examples(
+        p,
+        'poselift render --out walking.gif --limit-frames 200   # S11 Walking 1, bundled model',
+        'poselift render --dataset synthetic --out synthetic.mp4 --azimuth 160',
+    )
     p.set_defaults(func=cmd_render)

@@ -7,6 +7,7 @@ import json
 import sys
 
 from poselift.cli.options import (
+    add_examples,
     add_threads_option,
     non_negative_int,
     positive_float,
@@ -42,4 +43,9 @@ def configure_stream(p: argparse.ArgumentParser) -> None:
     p.add_argument("--focal", type=positive_float, default=None, metavar="PX", help="camera focal length in pixels for the fitted trajectory's depth (default: the image diagonal sqrt(w²+h²))")
     p.add_argument("--trajectory-source", choices=["fit", "model"], default="fit", help="'fit' (default): the root placed onto the 2D legs and arms each frame, smoothed causally (0.2 s running median, then a 0.1 s exponential average), for any checkpoint; 'model': the checkpoint's trajectory model (none without one)")
     add_threads_option(p)
+    add_examples(
+        p,
+        'poselift stream my.mp4 --checkpoint causal.pt --jsonl',
+        'poselift stream --camera 0 --checkpoint causal.pt --summary-json',
+    )
     p.set_defaults(func=cmd_stream)

@@ -8,6 +8,7 @@ import sys
 
 from poselift.cli.options import (
     add_data_args,
+    add_examples,
     add_model_args,
     add_threads_option,
     split_list,
@@ -132,6 +133,12 @@ def configure_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--stop-after", type=int, default=None, metavar="EPOCHS", help="stop after this many epochs of this invocation (resume later with --resume; the result equals an uninterrupted run)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_examples(
+        p,
+        'poselift train --dataset synthetic --channels 128 --epochs 5 --out runs/synthetic   # no data needed',
+        'poselift train --data-dir ../shared/data/h36m --arc 3,3,3 --channels 256 --out runs/h36m_rf27',
+        'poselift train --data-dir ../shared/data/h36m --arc 3,3,3 --channels 256 --out runs/h36m_rf27 --resume   # continue',
+    )
     p.set_defaults(func=cmd_train)
 
 
