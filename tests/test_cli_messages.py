@@ -31,6 +31,9 @@ def parser():
         ("data convert", "pass `allow_pickle=True` only", "pass --allow-pickle only"),
         ("infer", "convert it with `convert_dataset(a.npz, OUT.npz, allow_pickle=True)`",
          "convert it with `poselift data convert a.npz OUT.npz --allow-pickle`"),
+        ("infer", "convert it with `convert_dataset(a.npz, OUT.npz, allow_pickle)`",  # a bare switch
+         "convert it with `poselift data convert a.npz OUT.npz --allow-pickle`"),
+        ("data convert", "pass `allow_pickle` only", "pass --allow-pickle only"),
         ("infer", "convert it with `import_videopose3d_checkpoint(m.bin, OUT.pt, causal=False)`",
          "convert it with `poselift import-checkpoint m.bin OUT.pt --no-causal`"),
         ("infer", "`no_such_option` and `poselift infer` stay as written", "`no_such_option` and `poselift infer` stay as written"),

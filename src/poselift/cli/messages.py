@@ -4,7 +4,7 @@ Library errors name what is at fault the way a Python caller writes it, in backq
 (:mod:`poselift.errors`): an argument of the call (`` `max_gap` ``, `` `overwrite=True` ``,
 `` `recipe='wild'` ``) or a field of another command's configuration
 (`` `TrainConfig.causal=True` ``), or a call of the function behind another command
-(`` `convert_dataset(data.npz, OUT.npz, allow_pickle=True)` ``). :func:`cli_message`
+(`` `convert_dataset(data.npz, OUT.npz, allow_pickle)` ``: a bare name is a switch). :func:`cli_message`
 rewrites each mark into the option of the command that was run (``--max-gap``,
 ``--overwrite``, ``--recipe wild``) or into the other command (``poselift train
 --causal``, ``poselift data convert data.npz OUT.npz --allow-pickle``), reading the
@@ -122,6 +122,8 @@ def _render_call(match: re.Match, current: str | None, parsers: dict[str, argpar
             if flag is None:
                 return match.group(0)
             words.append(flag)
+        elif re.fullmatch(r"[a-z_][a-z0-9_]*", arg) and _words(parser, arg, "True") is not None:
+            words.append(_words(parser, arg, "True"))  # a bare switch: `allow_pickle`
         else:
             words.append(arg.strip(chr(39) + chr(34)))
     return "`" + " ".join(words) + "`"

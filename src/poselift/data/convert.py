@@ -44,7 +44,7 @@ def _load_pickled_npz(path: Path, allow_pickle: bool) -> dict[str, Any]:
     if not allow_pickle:
         raise PoseliftError(
             f"{path} holds pickled Python objects (original VideoPose3D format), which can run code when loaded; "
-            f"pass `allow_pickle=True` only if you trust this file"
+            f"pass `allow_pickle` only if you trust this file"
         )
     log.warning("loading pickled data from %s because --allow-pickle was given: only do this for files you trust", path)
     try:

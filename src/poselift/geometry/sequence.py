@@ -24,6 +24,11 @@ RESAMPLE_TOLERANCE = 0.01
 MAX_FRAME_RATE = 10_000.0
 
 
+def is_frame_rate(value: float | None) -> bool:
+    """Whether ``value`` is a frame rate in ``(0, MAX_FRAME_RATE]`` frames/s."""
+    return value is not None and math.isfinite(value) and 0 < value <= MAX_FRAME_RATE
+
+
 def check_frame_rate(fps: object, name: str = "fps") -> float:
     """``fps`` as a float if it is a frame rate in ``(0, MAX_FRAME_RATE]`` frames/s,
     else a :class:`PoseliftError` naming the argument ``name``."""
@@ -31,7 +36,7 @@ def check_frame_rate(fps: object, name: str = "fps") -> float:
         value = float(fps)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise PoseliftError(f"`{name}` must be a number of frames per second, got {fps!r:.40}") from None
-    if not (math.isfinite(value) and 0 < value <= MAX_FRAME_RATE):
+    if not is_frame_rate(value):
         raise PoseliftError(f"`{name}` must be a frame rate in (0, {MAX_FRAME_RATE:g}] frames per second, got {fps}")
     return value
 

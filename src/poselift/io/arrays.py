@@ -50,7 +50,7 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> np.n
             raise PoseliftError(
                 f"{where} holds pickled Python objects, which can run code when loaded; if it is an "
                 f"original VideoPose3D file you trust, convert it once with "
-                f"`convert_dataset({path}, OUT.npz, allow_pickle=True)`"
+                f"`convert_dataset({path}, OUT.npz, allow_pickle)`"
             )
         if any(int(n) < 0 for n in shape):
             raise PoseliftError(f"{where} is not a valid .npy array (negative dimension in shape {list(shape)})")

@@ -341,11 +341,9 @@ def run_infer(
         raise PoseliftError(f"input {source} does not exist")
     if max_gap < 0:
         raise PoseliftError(f"`max_gap` must be >= 0 frames, got {max_gap}")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise PoseliftError(f"`out_dir` {out_dir} exists and is not a folder")
+    check_destination(out_dir, folder=True)  # not a folder, read-only, a file on the way: before decoding anything
     targets = output_names(bvh=bvh, render=render)
     check_targets(out_dir, targets, overwrite)
-    check_destination(out_dir, folder=True)  # read-only, a file on the way: before decoding anything
     # the folder is created now and locked for the whole run (a second infer into it stops at
     # once); a run that fails removes the folders it created
     with created_folder(out_dir), folder_lock(out_dir):

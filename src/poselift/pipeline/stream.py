@@ -118,10 +118,11 @@ class LatencyStats:
 
 def _open_source(video: str | None, camera: int | None, fps: float | None):
     """``(fps, width, height, frames iterator)`` for a file or a live camera."""
-    if fps is not None:
-        fps = check_frame_rate(fps)
     if camera is not None:
         import cv2
+
+        if fps is not None:  # a file's rate is checked by open_video
+            fps = check_frame_rate(fps)
 
         cap = cv2.VideoCapture(camera)
         if not cap.isOpened():

@@ -6,7 +6,6 @@ memory: the detector consumes the iterator and keeps only keypoints.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from poselift.errors import PoseliftError
-from poselift.geometry.sequence import MAX_FRAME_RATE, check_frame_rate
+from poselift.geometry.sequence import check_frame_rate, is_frame_rate
 
 
 @dataclass(frozen=True)
@@ -49,10 +48,6 @@ def _too_large(path: Path, width: int, height: int) -> str:
         f"{MAX_FRAME_PIXELS / 1e6:.0f} MP (8K) that poselift decodes; scale it down first, e.g. "
         f"ffmpeg -i {path.name} -vf scale=1920:-2 smaller.mp4"
     )
-
-
-def _valid_fps(value: float | None) -> bool:
-    return value is not None and math.isfinite(value) and 0 < value <= MAX_FRAME_RATE
 
 
 def open_video(path: str | Path, fps: float | None = None) -> tuple[VideoInfo, Iterator[np.ndarray]]:
@@ -96,7 +91,7 @@ def open_video(path: str | Path, fps: float | None = None) -> tuple[VideoInfo, I
         raise PoseliftError(f"video {path} has no decodable frames (empty or corrupt)")
     container_fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
     if fps is None:
-        if not _valid_fps(container_fps):
+        if not is_frame_rate(container_fps):
             cap.release()
             raise PoseliftError(f"video {path} does not state its frame rate; pass `fps` (frames per second)")
         fps = container_fps
