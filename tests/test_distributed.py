@@ -13,8 +13,13 @@ global batch:
   (measured; asserted 1e-5). Training is chaotic, though: in ONE process, scaling the
   initial weights by (1 + 1e-7 noise) changes the epoch losses by 3e-7, 1e-6, 4e-4,
   1.4e-3 over epochs 1-4 (measured with these settings), and the two-process run
-  drifts the same way (1e-6 after epoch 2, 1e-4 after epoch 3), so later epochs are
-  asserted to 2e-3: rounding-level agreement, 20x tighter than plain batch norm.
+  drifts the same way (1e-6 after epoch 2, 1e-4 after epoch 3 on the session-12
+  machine; 7.6e-4 after epoch 2 and 3.3e-3 after epoch 3 on the 2-core AVX-512 Xeon of
+  session 13, where 1e-7 weight noise alone gives 5.3e-5 after epoch 2). Epoch 2 is
+  asserted to 2e-3: rounding-level agreement, 20x tighter than plain batch norm. The
+  growth after that is machine-dependent, so the one-process resume of a two-process
+  checkpoint is checked exactly where it is deterministic: the shared data generator
+  ends epoch 3 in the single-process run's state (same data order).
 * plain batch norm: each rank normalises its own 16-window slice. The mean/variance
   estimated from 16 windows carry sampling noise of about 1/sqrt(16) of a standard
   deviation, which changes every step's normalised activations and gradients, so the
@@ -151,7 +156,16 @@ def test_two_process_checkpoint_resumes_in_one_process(reference, sync_run, tmp_
     three, one = _history(resumed / "last.pt"), _history(reference)
     assert three[:2] == _history(run / "last.pt")
     print("sync-bn, resumed in 1 process:", three, "1 process", one, "relative", _rel(three, one))
-    assert max(_rel(three, one)) < SYNC_TOL  # the shared data RNG continues the same order
+    # The data order continues: after epoch 3 the shared data generator is in exactly the
+    # state of the uninterrupted single-process run (same draws from the same state).
+    # Losses are not compared at epoch 3: rounding differences of the two-process epochs
+    # grow chaotically, by a machine-dependent factor (see the module docstring).
+    resumed_payload, _ = read_checkpoint(resumed / "last.pt")
+    reference_payload, _ = read_checkpoint(reference)
+    two_process_payload, _ = read_checkpoint(run / "last.pt")
+    assert torch.equal(resumed_payload["rng_data"], reference_payload["rng_data"])
+    assert not torch.equal(resumed_payload["rng_data"], two_process_payload["rng_data"])  # it advanced
+    assert three[2] < three[1]  # and training went on improving
 
 
 def test_one_process_checkpoint_resumes_with_two_processes_plain_bn(reference, sync_run, tmp_path):
