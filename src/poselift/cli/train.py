@@ -60,6 +60,7 @@ def cmd_train(args) -> int:
         device=args.device,
         precision=args.precision,
         sync_bn=args.sync_bn,
+        init_from=args.init_from,
     )
     if (args.no_proj or args.linear_projection or args.no_bone_length) and not cfg.semi_supervised:
         raise PoseliftError("--no-proj, --linear-projection and --no-bone-length only apply with --subjects-unlabeled")
@@ -129,6 +130,7 @@ def configure_train(p: argparse.ArgumentParser) -> None:
     g.add_argument("--wild-real-cameras", type=float, default=0.0, metavar="P", help="with --recipe wild: fraction of training windows filmed by one of the recording's real calibrated Human3.6M cameras (with lens distortion) instead of a random virtual camera (default 0)")
     g.add_argument("--wild-camera-set", action="append", default=[], metavar="NAME=VALUE", help="with --recipe wild: override one setting of the random virtual cameras, repeatable, as `evaluate --virtual-set`: a range LOW,HIGH (yaw_deg, elevation_deg, distance_m, fov_deg: degrees / metres) or a number (roll_deg, principal_offset, aim_offset, min_depth_m), e.g. --wild-camera-set elevation_deg=0,30 for cameras near eye level (default: the prior of docs/model-card.md; the checkpoint records the distribution used)")
     g.add_argument("--augment-device", choices=["auto", "cpu"], default="auto", help="with --recipe wild: where the training batches are rendered (cameras, projection, noise). auto (default): on the training device, which on a GPU is many times faster than the CPU; cpu: always on the CPU. The GPU's random stream differs from the CPU's, so a run is reproducible on the same kind of device")
+    p.add_argument("--init-from", default=None, metavar="CHECKPOINT", help="start the weights from this checkpoint or exported weights file ('bundled': the model shipped with poselift), e.g. to fine-tune on your data or to turn the symmetric model into a causal one (--causal); same architecture except --causal/--dropout; fresh optimiser; ignored with --resume")
     p.add_argument("--out", required=True, help="run folder for checkpoints (last.pt)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--stop-after", type=int, default=None, metavar="EPOCHS", help="stop after this many epochs of this invocation (resume later with --resume; the result equals an uninterrupted run)")

@@ -297,6 +297,51 @@ def export_weights(
     return Path(dst).stat().st_size
 
 
+#: Model-config fields that may differ between a warm-start checkpoint and the run it
+#: starts: they change neither the weights' names nor their shapes.
+WARM_START_FREE_FIELDS = ("causal", "dropout")
+
+
+def load_initial_weights(path: str | Path, targets: dict[str, torch.nn.Module]) -> dict[str, bool]:
+    """Warm start: copy the weights of checkpoint ``path`` (a training checkpoint or
+    exported weights) into ``targets`` (``{"model_pos": ..., "model_traj": ...}``;
+    strided and full twins share names and shapes).
+
+    The architecture must match, except the fields in :data:`WARM_START_FREE_FIELDS`
+    (e.g. a symmetric model can start a causal one). Returns, per target, whether the
+    file had weights for it (a trajectory model the file lacks keeps its fresh
+    initialisation). fp16 storage is loaded as fp32."""
+    path = Path(path)
+    if not path.is_file():
+        raise PoseliftError(f"`init_from` checkpoint {path} does not exist or is not a file")
+    payload, metadata = read_checkpoint(path)
+    keys = {"model_pos": "model", "model_traj": "trajectory_model"}
+    loaded = {}
+    for name, model in targets.items():
+        state = payload.get(name)
+        if state is None:
+            loaded[name] = False
+            continue
+        if keys[name] in metadata:
+            stored = config_from_metadata(metadata, keys[name], path).to_dict()
+            wanted = getattr(model, "config", None)
+            if isinstance(wanted, ModelConfig):
+                differ = [
+                    f"{k} {stored[k]} (this run: {v})"
+                    for k, v in wanted.to_dict().items()
+                    if k not in WARM_START_FREE_FIELDS and stored.get(k) != v
+                ]
+                if differ:
+                    raise PoseliftError(
+                        f"`init_from` checkpoint {path}: its {keys[name].replace('_', ' ')} differs from this run's: "
+                        + "; ".join(differ)
+                    )
+        reference = model.state_dict()
+        model.load_state_dict(_checked_state(state, reference, path, name))
+        loaded[name] = True
+    return loaded
+
+
 def config_from_metadata(metadata: dict[str, Any], key: str, path: Path) -> ModelConfig:
     try:
         return ModelConfig.from_dict(metadata[key])

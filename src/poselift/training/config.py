@@ -82,6 +82,10 @@ class TrainConfig:
     device: str = "cpu"  # "cpu", "cuda" (GPU LOCAL_RANK) or "auto"
     precision: str = "fp32"  # or "bf16": torch.autocast around the forward passes
     sync_bn: bool = False  # batch-norm statistics over all processes' slices
+    # warm start: a checkpoint or exported weights (or "bundled": the weights shipped in
+    # the package) whose weights start this run; the architecture must match except
+    # `causal` and `dropout`. The optimiser starts fresh. Ignored when resuming.
+    init_from: str | None = None
 
     @property
     def semi_supervised(self) -> bool:

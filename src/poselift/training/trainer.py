@@ -45,7 +45,8 @@ from poselift.geometry import camera as cam
 from poselift.io.locks import folder_lock
 from poselift.io.staging import check_destination, created_folder
 from poselift.models import losses
-from poselift.models.checkpoint import read_checkpoint, save_checkpoint
+from poselift.models.checkpoint import load_initial_weights, read_checkpoint, save_checkpoint
+from poselift.models.lifter import default_weights_path
 from poselift.models.temporal import (
     TemporalModel,
     TemporalModelStrided,
@@ -267,10 +268,28 @@ class Trainer:
             self.save(path)
         self.dist.barrier()
 
+    def warm_start(self) -> None:
+        """Start the weights from ``cfg.init_from`` (a new run only; see :class:`TrainConfig`)."""
+        if not self.cfg.init_from:
+            return
+        path = default_weights_path() if self.cfg.init_from == "bundled" else Path(self.cfg.init_from)
+        targets: dict[str, nn.Module] = {"model_pos": self.model}
+        if self.traj_model is not None:
+            targets["model_traj"] = self.traj_model
+        loaded = load_initial_weights(path, targets)
+        log.info(
+            "warm start from %s: pose model%s", path,
+            "" if self.traj_model is None else (
+                " and trajectory model" if loaded.get("model_traj") else " (the file has no trajectory model: it starts fresh)"
+            ),
+        )
+
     def load(self, path: Path) -> None:
         payload, meta = read_checkpoint(path)
         traj_cfg = self.traj_cfg if self.traj_model is not None else None
         saved = check_resumable(path, payload, meta, self.cfg, self.model_cfg, traj_cfg)
+        if saved.init_from != self.cfg.init_from:  # provenance: the weights the run started from
+            self.cfg = replace(self.cfg, init_from=saved.init_from)
         if saved.epochs != self.cfg.epochs:
             log.info("resuming with --epochs %d (checkpoint was started with %d)", self.cfg.epochs, saved.epochs)
         self.model.load_state_dict(payload["model_pos"])
@@ -542,5 +561,7 @@ def train(
         if resume:
             trainer.load(last)
             log.info("resumed from %s at epoch %d", last, trainer.state.epoch)
+        else:
+            trainer.warm_start()
         trainer.fit(stop_after)
     return last
