@@ -101,7 +101,7 @@ def test_file_structure_tpose_and_channels(tmp_path):
     assert data.motion.shape[0] == 30 and data.frame_time == pytest.approx(0.02)
     assert data.names[0] == "Hip" and data.channels[0] == ["Xposition", "Yposition", "Zposition", "Zrotation", "Xrotation", "Yrotation"]
     assert all(ch == ["Zrotation", "Xrotation", "Yrotation"] for ch in data.channels[1:])
-    for name in ("RHip", "RKnee", "RFoot", "LHip", "Spine", "Thorax", "Neck_Nose", "Head", "LShoulder", "LWrist", "RWrist"):
+    for name in ("RHip", "RKnee", "RFoot", "LHip", "Spine", "Thorax", "NeckNose", "Head", "LShoulder", "LWrist", "RWrist"):
         assert name in data.names
     # branch joints: the non-primary children of Hip and Thorax, zero offset
     for name in ("Hip_RHip", "Hip_LHip", "Thorax_LShoulder", "Thorax_RShoulder"):
@@ -113,6 +113,27 @@ def test_file_structure_tpose_and_channels(tmp_path):
     assert off["RKnee"][1] == pytest.approx(-lengths[1], rel=1e-5) and abs(off["RKnee"][[0, 2]]).max() < 1e-9
     assert off["Spine"][1] > 0 and off["LShoulder"][0] > 0 and off["RShoulder"][0] < 0 and off["LElbow"][0] > 0
     assert off["LHip"][0] > 0 and off["RHip"][0] < 0
+
+
+def test_csv_json_and_bvh_name_the_joints_alike(tmp_path):
+    """One name per joint in every output (before: Neck/Nose in CSV/JSON, Neck_Nose in BVH)."""
+    import csv
+    import json
+
+    from poselift.io.exports import write_csv, write_json
+
+    seq = synthetic_sequence(4, seed=1)
+    t, j = seq.positions_3d.shape[:2]
+    names = list(H36M_17.joint_names)
+    write_csv(tmp_path / "p.csv", seq.positions_3d, np.zeros((t, j, 2)), np.ones((t, j)), np.zeros(t, bool), 50.0, names)
+    with open(tmp_path / "p.csv", newline="") as f:
+        csv_names = list(dict.fromkeys(row["joint"] for row in csv.DictReader(f)))
+    write_json(tmp_path / "p.json", {"joint_names": names})
+    json_names = json.loads((tmp_path / "p.json").read_text())["joint_names"]
+    bvh_names = bvh.parse_bvh(write_bvh(tmp_path / "p.bvh", seq.positions_3d, H36M_17, 50.0).read_text()).names
+    assert csv_names == json_names == names
+    assert set(names) <= set(bvh_names)  # plus the zero-length branch joints, e.g. Thorax_LShoulder
+    assert "NeckNose" in names and not any("/" in n or " " in n for n in bvh_names)
 
 
 def test_tpose_directions_by_name_and_fallback():

@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
+
+import poselift
 from test_cli import assert_one_line_error, run  # noqa: E402  shared CLI helpers
 from test_pipeline import FPS, H, W, write_csv_input, write_npz_input  # noqa: E402
 
@@ -97,3 +100,135 @@ def test_huge_frames_are_refused_before_decoding(tmp_path, monkeypatch):
     with pytest.raises(PoseliftError, match=r"64x48 px frames .* scale it down first"):
         video.open_video(path)
     assert decoded == []  # refused before any frame was decoded
+
+
+# ------------------------------------------------- every option before any slow work
+class DetectionStarted(AssertionError):
+    pass
+
+
+@pytest.fixture
+def no_detection(monkeypatch):
+    """Decoding, detecting or loading the weights fails the test: an option error must come first."""
+    from poselift.pipeline import infer
+
+    def forbidden(*args, **kwargs):
+        raise DetectionStarted("the video was decoded / detected or the weights loaded before the options were checked")
+
+    for name in ("_detect_video", "open_video", "get_detector", "load_model"):
+        monkeypatch.setattr(infer, name, forbidden)
+
+
+#: The bundled symmetric model: refused where a causal one is asked for.
+SYMMETRIC_WEIGHTS = Path(poselift.__file__).resolve().parent / "weights" / "poselift_wild.pt"
+
+
+@pytest.fixture
+def clip(tmp_path):
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(b"never decoded: the options are checked first")
+    return path
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--render-size", "10"], "--render-size must be a whole number of pixels from 64 to 4096"),
+        (["--render", "--render-size", "5000"], "--render-size must be a whole number of pixels from 64 to 4096"),
+        (["--render", "--azimuth", "nan"], "--azimuth must be a finite number of degrees"),
+        (["--causal", "--checkpoint", str(SYMMETRIC_WEIGHTS)], "poselift_wild.pt: --causal needs a causal checkpoint (trained with `poselift train --causal`)"),
+    ],
+    ids=["render-size-10", "render-size-5000", "azimuth-nan", "causal-symmetric"],
+)
+def test_infer_options_are_refused_before_the_video_is_detected(tmp_path, capsys, no_detection, clip, options, message):
+    """Before: --render-size 10 failed after detection and lifting (~20 s on the demo clip),
+    --causal after the detector had started; now both fail before anything is decoded."""
+    rc, _, err = run(["infer", clip, "--out", tmp_path / "out", "--no-progress", *options], capsys)
+    assert_one_line_error(rc, err, message)
+    assert not (tmp_path / "out").exists()
+
+
+def test_run_infer_checks_its_arguments_before_detecting(tmp_path, no_detection, clip):
+    from poselift.pipeline.infer import run_infer
+
+    for kwargs, match in [
+        ({"render_size": 10}, "`render_size` must be a whole number of pixels from 64 to 4096"),
+        ({"focal": -5.0}, "`focal` must be a positive number of pixels"),
+        ({"fps": 0}, "`fps` must be a frame rate"),
+        ({"width": 0}, "`width` must be a positive whole number"),
+        ({"keypoints_format": "xml"}, "unknown `keypoints_format` 'xml'"),
+        ({"detector": "openpose"}, "unknown `detector` 'openpose'"),
+        ({"trajectory_source": "gps"}, "`trajectory_source` must be one of fit, model"),
+        ({"max_gap": -1}, "`max_gap` must be >= 0"),
+        ({"limit_frames": 0}, "`limit_frames` must be a positive whole number"),
+        ({"causal": True, "checkpoint": SYMMETRIC_WEIGHTS}, r"poselift_wild.pt: `causal=True` needs a causal checkpoint"),
+    ]:
+        with pytest.raises(PoseliftError, match=match):
+            run_infer(clip, tmp_path / "out", progress=False, **kwargs)
+        assert not (tmp_path / "out").exists()
+
+
+def test_render_size_range_is_the_renderers(tmp_path):
+    """RENDER_SIZE_RANGE (checked before the run) is what render_video accepts."""
+    from poselift.pipeline.infer import RENDER_SIZE_RANGE
+    from poselift.viz.render import render_video
+
+    low, high = RENDER_SIZE_RANGE
+    poses = np.zeros((2, 17, 3), np.float32)
+    poses[:, :, 2] = 3.0
+    poses[:, 1:, 1] = np.linspace(-0.8, 0.8, 16)
+    from poselift.geometry.skeleton import H36M_17
+
+    for size in (low - 1, high + 1):
+        with pytest.raises(PoseliftError, match=f"between {low} and {high}"):
+            render_video(tmp_path / "r.mp4", poses, H36M_17, 25.0, size=size, progress=False)
+
+
+def test_render_options_without_render_are_a_warning(tmp_path, caplog):
+    from poselift.pipeline.infer import check_infer_options
+
+    with caplog.at_level("WARNING", logger="poselift.infer"):
+        check_infer_options(render_size=200)
+    assert "only apply with --render" in caplog.text
+
+
+def test_an_absurd_video_rate_is_refused_before_detecting(tmp_path, monkeypatch):
+    """--fps 0.00001 on a video: refused when the container is opened (its frame count
+    known), not after detection, when the resampled length is computed."""
+    import cv2
+
+    from poselift.pipeline import infer
+    from poselift.pipeline.infer import run_infer
+
+    path = tmp_path / "v.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (64, 48))
+    for _ in range(3):
+        writer.write(np.zeros((48, 64, 3), np.uint8))
+    writer.release()
+
+    def forbidden(*args, **kwargs):
+        raise DetectionStarted("detection started")
+
+    monkeypatch.setattr(infer, "get_detector", forbidden)
+    with pytest.raises(PoseliftError, match=r"v\.avi: a frame rate of 1e-05 frames/s would resample 3 frames"):
+        run_infer(path, tmp_path / "out", fps=1e-5, progress=False)
+
+
+def test_infer_batch_checks_options_once_before_any_input(tmp_path, monkeypatch):
+    from poselift.pipeline import batch
+
+    (tmp_path / "in").mkdir()
+    write_npz_input(tmp_path / "in" / "a.npz")
+    monkeypatch.setattr(batch, "load_checked_lifter", lambda *a, **k: pytest.fail("the checkpoint was loaded first"))
+    with pytest.raises(PoseliftError, match="`focal` must be a positive number of pixels"):
+        batch.run_batch(tmp_path / "in", tmp_path / "out", progress=False, focal=-1.0)
+
+
+def test_stream_checks_options_before_loading_the_model(tmp_path, monkeypatch):
+    from poselift.pipeline import stream
+
+    monkeypatch.setattr(stream, "load_model", lambda *a, **k: pytest.fail("the model was loaded first"))
+    with pytest.raises(PoseliftError, match="`fps` must be a frame rate"):
+        stream.run_stream(str(tmp_path / "v.mp4"), fps=0)
+    with pytest.raises(PoseliftError, match="`max_frames` must be a positive whole number"):
+        stream.run_stream(str(tmp_path / "v.mp4"), max_frames=0)

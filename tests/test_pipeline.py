@@ -339,7 +339,7 @@ def test_causal_flag_and_focal(tmp_path, ckpt, caplog):
     with np.load(tmp_path / "o8" / "poses.npz") as z:
         assert "trajectory" not in z.files and np.isfinite(z["joints_3d"]).all()
     assert json.loads((tmp_path / "o8" / "poses.json").read_text())["metadata"]["trajectory_source"] is None
-    with pytest.raises(PoseliftError, match="trajectory_source must be one of"):
+    with pytest.raises(PoseliftError, match="`trajectory_source` must be one of"):
         run_infer(src, tmp_path / "o7", ckpt, trajectory_source="gps", progress=False)
 
 

@@ -9,10 +9,12 @@ from poselift.errors import PoseliftError
 from poselift.geometry.skeleton import (
     BLAZEPOSE_33,
     COCO_17,
+    FORMER_JOINT_NAMES,
     H36M32_KEPT,
     H36M32_REMOVED,
     H36M_17,
     H36M_32,
+    JOINT_NAME,
     MPII16_TO_H36M17,
     MPII_16,
     SKELETONS,
@@ -121,7 +123,7 @@ def test_h36m17_layout():
     assert H36M_17.joints_right == (1, 2, 3, 14, 15, 16)
     assert H36M_17.joint_names == (
         "Hip", "RHip", "RKnee", "RFoot", "LHip", "LKnee", "LFoot", "Spine", "Thorax",
-        "Neck/Nose", "Head", "LShoulder", "LElbow", "LWrist", "RShoulder", "RElbow", "RWrist",
+        "NeckNose", "Head", "LShoulder", "LElbow", "LWrist", "RShoulder", "RElbow", "RWrist",
     )
     assert H36M_17.flip_permutation() == [0, 4, 5, 6, 1, 2, 3, 7, 8, 9, 10, 14, 15, 16, 11, 12, 13]
 
@@ -187,6 +189,20 @@ def test_skeleton_validation():
         Skeleton("bad", ("a", "b"), (-1, 2))
     with pytest.raises(ValueError):
         Skeleton("bad", ("a", "b", "c"), (-1, 0, 0), joints_left=(1,), joints_right=())
+    with pytest.raises(ValueError, match="joint name 'Neck/Nose'"):  # not writable as a BVH joint
+        Skeleton("bad", ("Hip", "Neck/Nose"), (-1, 0))
+    with pytest.raises(ValueError, match="joint name 'left knee'"):
+        Skeleton("bad", ("Hip", "left knee"), (-1, 0))
+    with pytest.raises(ValueError, match="repeat"):
+        Skeleton("bad", ("a", "a"), (-1, 0))
+
+
+def test_joint_names_are_valid_in_every_output_format():
+    """One name per joint in CSV, JSON and BVH: letters, digits and '_' only."""
+    for skel in SKELETONS.values():
+        for name in skel.joint_names:
+            assert JOINT_NAME.fullmatch(name), (skel.name, name)
+    assert FORMER_JOINT_NAMES["Neck/Nose"] in H36M_17.joint_names
 
 
 def test_get_skeleton():

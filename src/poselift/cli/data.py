@@ -78,8 +78,11 @@ def cmd_data_info(args) -> int:
     else:
         for line in info["summary"]:
             print(line)
+        for warning in info["warnings"]:
+            print(f"WARNING: {warning}")
         for problem in info["problems"]:
             print(f"PROBLEM: {problem}")
+        print(f"{len(info['problems'])} problem(s), {len(info['warnings'])} warning(s)")
     return 1 if info["problems"] else 0
 
 
@@ -95,7 +98,7 @@ def configure_data(p: argparse.ArgumentParser) -> None:
         "Dataset tools."
     )
     dsub = p.add_subparsers(dest="data_command", metavar="ACTION")
-    i = dsub.add_parser("info", help="summarise and check a dataset file or folder", description="Prints subjects, sequences, frames, cameras and joint layout, and checks consistency (2D/3D lengths, NaN/inf, joint counts). Exit code 1 if problems are found.")
+    i = dsub.add_parser("info", help="summarise and check a dataset file or folder", description="Prints subjects, sequences, frames, cameras and joint layout, and checks consistency (2D/3D lengths, NaN/inf, joint counts, camera ids, the compact int16 copy of the 3D against positions_3d.npz). PROBLEM lines make the data wrong or unreadable: exit code 1. WARNING lines are what the readers skip (2D sequences without 3D, never used for training or evaluation): exit code 0.")
     i.add_argument("path", help="a .npz in our format, or a folder like ../shared/data/h36m")
     i.add_argument("--json", action="store_true", help="print JSON")
     i.set_defaults(func=cmd_data_info)

@@ -17,14 +17,20 @@ from poselift.cli.options import (
 )
 from poselift.errors import PoseliftError
 from poselift.io.keypoints import KEYPOINT_FORMATS
+from poselift.models.lifter import DEFAULT_MODEL_FPS
 from poselift.pipeline.batch import run_batch
 from poselift.pipeline.detect import DETECTORS
 from poselift.pipeline.infer import (
     DEFAULT_MAX_GAP,
+    RENDER_SIZE_RANGE,
     TRAJECTORY_SOURCES,
     InferResult,
     run_infer,
 )
+
+#: The frame rate of the bundled model (its metadata 'fps'; tests/test_cli.py checks it),
+#: stated in `poselift infer --help`.
+BUNDLED_MODEL_FPS = 25.0
 
 
 def cmd_infer(args: argparse.Namespace) -> int:
@@ -93,9 +99,9 @@ def _add_shared_infer_args(p: argparse.ArgumentParser, *, keypoints_format: bool
     g.add_argument("--focal", type=positive_float, default=None, metavar="PX", help="camera focal length in pixels, used for the trajectory (root position) depth; default: the image diagonal sqrt(w²+h²) (≈53° diagonal field of view)")
     g.add_argument("--trajectory-source", choices=TRAJECTORY_SOURCES, default="fit", help="where the root trajectory comes from: 'fit' (default) places the lifted pose onto the 2D legs and arms through a pinhole camera with --focal (a robust fit, smoothed over 0.5 s (median) and 0.18 s (mean)), for any checkpoint; 'model' uses the checkpoint's trajectory model (depth scaled by --focal; none without one). On Human3.6M 'fit' is 4-5x more accurate and jitters far less")
     g = p.add_argument_group("lifting")
-    g.add_argument("--causal", action="store_true", help="require a causal checkpoint (each output sees only past frames); error if the checkpoint is symmetric")
+    g.add_argument("--causal", action="store_true", help="lift causally (each output sees only past frames): with --checkpoint, that checkpoint must be causal; without, the bundled causal model is used")
     g.add_argument("--no-flip", action="store_true", help="skip flip test-time augmentation (averaging with the mirrored input; never used for causal models); about 2x faster lifting")
-    g.add_argument("--max-gap", type=non_negative_int, default=DEFAULT_MAX_GAP, metavar="FRAMES", help="longest run of missing frames (per joint, in input frames) that is interpolated silently; longer gaps are filled too but flagged in the output (default 10)")
+    g.add_argument("--max-gap", type=non_negative_int, default=DEFAULT_MAX_GAP, metavar="FRAMES", help=f"longest run of missing frames (per joint, in input frames) that is interpolated silently; longer gaps are filled too but flagged in the output (default {DEFAULT_MAX_GAP})")
     g = p.add_argument_group("extra outputs")
     g.add_argument("--bvh", action="store_true", help="also write poses.bvh in the output folder (motion capture file for Blender etc.)")
     g.add_argument("--render", action="store_true", help="also write render.mp4 in the output folder: the input video (or the 2D keypoints) next to the 3D skeleton")
@@ -107,19 +113,21 @@ def configure_infer(p: argparse.ArgumentParser) -> None:
     p.description = (
         "Lift one person's motion to 3D. INPUT is a video (2D keypoints are detected with MediaPipe) or a "
             "keypoint file you already have: COCO-style JSON, an OpenPose JSON folder, our .npz or a long-format "
-            ".csv (formats: README and poselift.pipeline.detect). Writes OUT/poses.npz, poses.json and poses.csv: H36M-17 "
+            ".csv (formats: README and poselift.io.keypoints). Writes OUT/poses.npz, poses.json and poses.csv: H36M-17 "
             "joints in metres, root-relative, camera frame (x right, y down, z forward), the 2D keypoints in "
             "pixels, per-joint confidence and which frames were interpolated; plus the root trajectory when the "
             "checkpoint has a trajectory model. Missing detections are interpolated in time; gaps longer than "
-            "--max-gap frames are filled too but flagged. The 2D sequence is resampled to the model's frame rate "
-            "(checkpoint metadata 'fps', default 50) by linear interpolation and the 3D result back to the video's."
+            "--max-gap frames are filled too but flagged. The 2D sequence is resampled to the model's own frame rate "
+            f"(checkpoint metadata 'fps': {BUNDLED_MODEL_FPS:g} frames/s for the bundled model, {DEFAULT_MODEL_FPS:g} for a "
+            "checkpoint that does not state one) by linear interpolation and the 3D result back to the input's. Every "
+            "option is checked before the video is decoded."
     )
     p.add_argument("input", metavar="VIDEO|KEYPOINTS", help="video file (mp4, mov, avi, ...) or keypoint file/folder")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created); a run that fails writes nothing there")
     p.add_argument("--overwrite", action="store_true", help="replace outputs (poses.*, render.mp4) already in --out; they are replaced only when the run succeeds (default: refuse)")
     _add_shared_infer_args(p, keypoints_format=True)
     g = p.add_argument_group("rendering")
-    g.add_argument("--render-size", type=positive_int, default=None, metavar="PX", help="height of the rendered video in pixels (default 480)")
+    g.add_argument("--render-size", type=positive_int, default=None, metavar="PX", help=f"height of the rendered video in pixels, {RENDER_SIZE_RANGE[0]} to {RENDER_SIZE_RANGE[1]} (default 480); with --render")
     g.add_argument("--azimuth", type=float, default=None, metavar="DEG", help="viewing angle of the 3D panel around the vertical axis, in degrees (default 70: the input camera's side, as VideoPose3D; 160 = side view, 250 = from behind)")
     g.add_argument("--limit-frames", type=positive_int, default=None, metavar="N", help="render only the first N frames (the pose files always hold every frame)")
     p.add_argument("--json", action="store_true", help="print a JSON summary (frames, person frames, flagged frames, per-stage timings in s, end-to-end frames/s) on stdout; no progress bars")

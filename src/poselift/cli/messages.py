@@ -31,6 +31,7 @@ ALIASES = {
     "views": "virtual_cameras",
     "camera_preset": "virtual_preset",
     "camera_overrides": "virtual_set",
+    "train_seconds": "seconds",
 }
 
 #: Owners of marks (configuration classes, functions) → the command that sets them.

@@ -34,8 +34,8 @@ def configure_stream(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("video", nargs="?", default=None, help="video file to stream (or use --camera)")
     p.add_argument("--camera", type=non_negative_int, default=None, help="live camera index for OpenCV (e.g. 0)")
-    p.add_argument("--checkpoint", default=None, help="causal poselift checkpoint (default: the bundled model, if causal)")
-    p.add_argument("--fps", type=positive_float, default=None, help="frame rate when the source does not state one (frames/s)")
+    p.add_argument("--checkpoint", default=None, help="causal poselift checkpoint (trained with `poselift train --causal`); default: the bundled causal model (poselift_wild_causal.pt; a symmetric checkpoint is refused)")
+    p.add_argument("--fps", type=positive_float, default=None, help="frame rate in frames/s: replaces the rate the video file or camera states (needed for a file that states none; a camera that states none counts as 30)")
     p.add_argument("--realtime", action="store_true", help="pace a video file at its frame rate, as a camera would deliver it")
     p.add_argument("--max-frames", type=positive_int, default=None, help="stop after N frames")
     p.add_argument("--jsonl", action="store_true", help="print one JSON object per frame on stdout (joints_3d in metres, latency in ms)")
@@ -45,6 +45,7 @@ def configure_stream(p: argparse.ArgumentParser) -> None:
     add_threads_option(p)
     add_examples(
         p,
+        'poselift stream my.mp4 --jsonl                 # the bundled causal model, one JSON line per frame',
         'poselift stream my.mp4 --checkpoint causal.pt --jsonl',
         'poselift stream --camera 0 --checkpoint causal.pt --summary-json',
     )

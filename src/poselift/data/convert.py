@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from poselift.data.datasets import H36M_CAMERAS
+from poselift.data.datasets import H36M_CAMERAS, H36M_POSITIONS_MM_INT16
 from poselift.errors import PoseliftError
 from poselift.geometry import skeleton as sk
 from poselift.geometry.camera import load_cameras_json
@@ -203,10 +203,25 @@ def convert_dataset(source: str | Path, out: str | Path, *, allow_pickle: bool =
 
 
 # ---------------------------------------------------------------- data info
+#: Largest difference between the compact int16 copy and ``positions_3d.npz``, in mm:
+#: rounding to whole millimetres (0.5 mm) plus float32 resolution.
+COMPACT_TOLERANCE_MM = 0.501
+
+
 def dataset_info(path: str | Path) -> dict[str, Any]:
-    """Summarise a file/folder in our format and list consistency problems."""
+    """Summarise a file/folder in our format and check it.
+
+    Returns ``{"path", "summary", "problems", "warnings"}``: ``problems`` are what
+    makes the data wrong or unreadable (corrupt arrays, NaN, mismatched 2D/3D lengths,
+    unknown cameras, a compact copy that differs from the 3D); ``warnings`` are what
+    the readers skip (a 2D sequence without 3D is never used for training or
+    evaluation). ``positions_3d_mm_int16.npz`` is read as what it is: the compact
+    int16-millimetre copy of the 3D positions that :mod:`poselift.data.datasets` reads
+    when ``positions_3d.npz`` is absent.
+    """
     path = Path(path)
     problems: list[str] = []
+    warnings: list[str] = []
     summary: list[str] = []
     if path.is_dir():
         files = {p.name: p for p in path.glob("*.npz")}
@@ -221,57 +236,131 @@ def dataset_info(path: str | Path) -> dict[str, Any]:
         per_file = {name: _npz_summary(p, problems) for name, p in sorted(files.items())}
         for name, info in per_file.items():
             summary.append(f"{name}: {info['text']}")
-        three = [i for n, i in per_file.items() if i["dims"] == {3}]
+        # the 3D reference: positions_3d.npz, else the compact copy (as the readers choose)
+        three = sorted((i for i in per_file.values() if i["dims"] == {3}), key=lambda i: i["name"] == H36M_POSITIONS_MM_INT16)
         two = [i for n, i in per_file.items() if i["dims"] == {2}]
+        compact = per_file.get(H36M_POSITIONS_MM_INT16)
+        full = per_file.get("positions_3d.npz")
+        if compact is not None and full is not None:
+            _compare_compact(full, compact, problems)
         if cams.is_file():
             for info in three:  # every recorded subject needs camera extrinsics
-                subjects = {next((p for p in key.split("/") if re.fullmatch(r"S\d+", p)), None) for key in info["lengths"]}
-                for subject in sorted(s for s in subjects if s is not None and s not in extr):
+                subjects = {_subject(key) for key in info["lengths"]}
+                for subject in sorted(s for s in subjects if re.fullmatch(r"S\d+", s) and s not in extr):
                     problems.append(f"cameras.json: no extrinsics for subject {subject} (recorded in {info['name']})")
         if three and two:
             lengths3 = three[0]["lengths"]
             for info in two:
+                without_3d: dict[str, list[str]] = {}
                 for key, t in info["lengths"].items():
                     seq, _, cam_id = key.rpartition("/")
                     if seq not in lengths3:
-                        problems.append(f"{info['name']}[{key}]: no 3D sequence {seq!r}")
+                        without_3d.setdefault(seq, []).append(cam_id)
                     elif lengths3[seq] != t:
                         problems.append(f"{info['name']}[{key}]: {t} frames but 3D {seq!r} has {lengths3[seq]}")
                     if camera_ids and cam_id not in camera_ids:
                         problems.append(f"{info['name']}[{key}]: unknown camera id {cam_id!r}")
+                sequences = {key.rpartition("/")[0] for key in info["lengths"]}
+                if without_3d and len(without_3d) == len(sequences):
+                    problems.append(
+                        f"{info['name']}: none of its {len(sequences)} sequences has 3D in {three[0]['name']} "
+                        f"(a 2D key is a 3D key plus '/CAMERA', e.g. {next(iter(sorted(info['lengths'])))!r})"
+                    )
+                    continue
+                for seq, cam_ids in sorted(without_3d.items()):
+                    warnings.append(
+                        f"{info['name']}[{seq}]: 2D for {len(cam_ids)} camera(s) ({', '.join(sorted(cam_ids))}) but no 3D "
+                        f"sequence in {three[0]['name']}; not used for training or evaluation"
+                    )
+                if without_3d:
+                    summary.append(
+                        f"{info['name']}: {len(without_3d)} of {len(sequences)} sequences have 2D but no 3D "
+                        f"({sum(map(len, without_3d.values()))} camera views; listed as warnings)"
+                    )
     else:
         info = _npz_summary(path, problems)
         summary.append(f"{path.name}: {info['text']}")
-    return {"path": str(path), "summary": summary, "problems": problems}
+    return {"path": str(path), "summary": summary, "problems": problems, "warnings": warnings}
+
+
+def _subject(key: str) -> str:
+    """The subject of a dataset key: its ``S<number>`` part (``Train/S1/Walking 1 chunk0`` → ``S1``), else its first part."""
+    parts = key.split("/")
+    return next((p for p in parts if re.fullmatch(r"S\d+", p)), parts[0])
+
+
+def _natural(text: str) -> list[Any]:
+    return [int(tok) if tok.isdigit() else tok for tok in re.split(r"(\d+)", text)]
+
+
+def _compare_compact(full: dict[str, Any], compact: dict[str, Any], problems: list[str]) -> None:
+    """The compact int16 copy holds the same sequences as ``positions_3d.npz``, to rounding."""
+    name, ref = compact["name"], full["name"]
+    missing, extra = sorted(set(full["arrays"]) - set(compact["arrays"])), sorted(set(compact["arrays"]) - set(full["arrays"]))
+    if missing:
+        problems.append(f"{name}: {len(missing)} sequence(s) of {ref} are missing, e.g. {missing[0]!r}")
+    if extra:
+        problems.append(f"{name}: {len(extra)} sequence(s) are not in {ref}, e.g. {extra[0]!r}")
+    for key in sorted(set(full["arrays"]) & set(compact["arrays"])):
+        a, b = full["arrays"][key], compact["arrays"][key]
+        if a.shape != b.shape:
+            problems.append(f"{name}[{key}]: shape {list(b.shape)} but {ref} has {list(a.shape)}")
+            continue
+        with np.errstate(invalid="ignore"):
+            diff_mm = float(np.nanmax(np.abs(b.astype(np.float32) - a * np.float32(1000.0)), initial=0.0))
+        if diff_mm > COMPACT_TOLERANCE_MM:
+            problems.append(f"{name}[{key}]: differs from {ref} by up to {diff_mm:.3g} mm (a compact copy rounds to 0.5 mm)")
 
 
 def _npz_summary(path: Path, problems: list[str]) -> dict[str, Any]:
     arrays = load_npz(path)
+    compact = path.name == H36M_POSITIONS_MM_INT16
     lengths: dict[str, int] = {}
     joints: set[int] = set()
     dims: set[int] = set()
     subjects: set[str] = set()
+    groups: set[str] = set()
+    kept: dict[str, np.ndarray] = {}
     frames = 0
     for key, a in arrays.items():
         if key.startswith("_"):
             continue
-        if a.ndim != 3 or a.dtype.kind != "f":
+        if compact:
+            if a.ndim != 3 or a.dtype != np.int16 or a.shape[2] != 3:
+                problems.append(f"{path.name}[{key}]: expected an int16 [frames, joints, 3] array of millimetres, got {a.dtype} {list(a.shape)}")
+                continue
+            clipped = int((np.abs(a.astype(np.int32)) >= np.iinfo(np.int16).max).any(axis=(1, 2)).sum())
+            if clipped:
+                problems.append(f"{path.name}[{key}]: {clipped} frames at the int16 limit (±32.767 m: clipped)")
+        elif a.ndim != 3 or a.dtype.kind != "f":
             problems.append(f"{path.name}[{key}]: expected a float [frames, joints, dims] array, got {a.dtype} {list(a.shape)}")
             continue
-        if not np.isfinite(a).all():
+        elif not np.isfinite(a).all():
             problems.append(f"{path.name}[{key}]: {int((~np.isfinite(a)).any(axis=(1, 2)).sum())} frames with NaN/inf")
         if a.shape[0] == 0:
             problems.append(f"{path.name}[{key}]: empty sequence")
         lengths[key] = a.shape[0]
         joints.add(a.shape[1])
         dims.add(a.shape[2])
-        subjects.add(key.split("/")[0])
+        subjects.add(_subject(key))
+        first = key.split("/")[0]
+        if first != _subject(key):
+            groups.add(first)
+        if a.shape[2] == 3:
+            kept[key] = a
         frames += a.shape[0]
     if len(joints) > 1:
         problems.append(f"{path.name}: inconsistent joint counts {sorted(joints)}")
     layout = ", ".join(LAYOUT_BY_JOINT_COUNT.get(j, f"{j} joints") for j in sorted(joints))
     text = (
-        f"{len(lengths)} sequences, {len(subjects)} subjects ({', '.join(sorted(subjects))}), "
+        f"{len(lengths)} sequences, {len(subjects)} subjects ({', '.join(sorted(subjects, key=_natural))}), "
         f"{frames} frames, joints: {layout}, dims: {sorted(dims)}"
     )
-    return {"name": path.name, "text": text, "lengths": lengths, "dims": dims}
+    if groups:
+        text += f", splits: {', '.join(sorted(groups))}"
+    if compact:
+        text = (
+            f"compact copy of the 3D positions (int16 millimetres, rounded to 0.5 mm; read when positions_3d.npz "
+            f"is absent): {text}"
+        )
+    return {"name": path.name, "text": text, "lengths": lengths, "dims": dims, "arrays": kept}

@@ -63,7 +63,9 @@ def animate_figure(num_frames: int, fps: float = 50.0, seed: int = 0) -> np.ndar
         return np.einsum("tij,j->ti", rot, direction * length)
 
     pose = np.zeros((num_frames, 17, 3))
-    for side, sign, ph in (("R", -1.0, 0.0), ("L", 1.0, np.pi)):
+    # the figure faces +y with z up, so its right-hand side is +x (H36M-17: joints 1-3
+    # are the right leg, 14-16 the right arm): labels match a real body's chirality
+    for side, sign, ph in (("R", 1.0, 0.0), ("L", -1.0, np.pi)):
         hip_idx, knee_idx, foot_idx = (1, 2, 3) if side == "R" else (4, 5, 6)
         hip_angle = amp_hip * np.sin(phase + ph)
         knee_angle = -amp_knee * np.clip(np.sin(phase + ph + 1.2), 0, None)
@@ -77,7 +79,7 @@ def animate_figure(num_frames: int, fps: float = 50.0, seed: int = 0) -> np.ndar
     pose[:, 8] = pose[:, 7] + limb(trunk, b["thorax"], up)
     pose[:, 9] = pose[:, 8] + limb(trunk, b["neck"], up) + limb(trunk, 0.06, np.array([0.0, 1.0, 0.0]))
     pose[:, 10] = pose[:, 9] + limb(trunk, b["head"], up)
-    for side, sign, ph in (("L", 1.0, 0.0), ("R", -1.0, np.pi)):
+    for side, sign, ph in (("L", -1.0, 0.0), ("R", 1.0, np.pi)):
         sh, el, wr = (11, 12, 13) if side == "L" else (14, 15, 16)
         pose[:, sh] = pose[:, 8] + limb(trunk, b["shoulder"], np.array([sign, 0.0, 0.0]))
         arm = trunk @ _rot_x(amp_arm * np.sin(phase + ph))

@@ -17,6 +17,7 @@ Layouts
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import Sequence
 
@@ -24,6 +25,16 @@ import numpy as np
 import torch
 
 from poselift.errors import PoseliftError
+
+#: What a joint name may be: a letter, then letters, digits and ``_``. Such a name is
+#: written unchanged in every output (a CSV cell, a JSON string, a BVH ``JOINT`` name,
+#: which cannot hold ``/`` or spaces), so every format names a joint the same way.
+JOINT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+#: Joint names of earlier versions → today's (``poses.csv``/``poses.json`` said
+#: ``Neck/Nose`` and ``poses.bvh`` ``Neck_Nose`` before both became ``NeckNose``);
+#: still accepted where joints are read by name.
+FORMER_JOINT_NAMES = {"Neck/Nose": "NeckNose", "Neck_Nose": "NeckNose"}
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,11 @@ class Skeleton:
         for p in self.parents:
             if not -1 <= p < n:
                 raise ValueError(f"skeleton {self.name}: parent index {p} out of range")
+        for joint in self.joint_names:
+            if not JOINT_NAME.fullmatch(joint):
+                raise ValueError(f"skeleton {self.name}: joint name {joint!r} is not a letter followed by letters, digits or '_'")
+        if len(set(self.joint_names)) != n:
+            raise ValueError(f"skeleton {self.name}: joint names repeat")
 
     @property
     def num_joints(self) -> int:
@@ -116,7 +132,7 @@ def _sided(names: Sequence[str], left_prefix: str, right_prefix: str) -> tuple[t
 _H36M32_NAMES = (
     "Hip", "RHip", "RKnee", "RFoot", "RToe", "RToeSite",
     "LHip", "LKnee", "LFoot", "LToe", "LToeSite",
-    "SpineBase", "Spine", "Thorax", "Neck/Nose", "Head",
+    "SpineBase", "Spine", "Thorax", "NeckNose", "Head",
     "LShoulderBase", "LShoulder", "LElbow", "LWrist", "LThumb", "LThumbSite", "LHand", "LHandSite",
     "RShoulderBase", "RShoulder", "RElbow", "RWrist", "RThumb", "RThumbSite", "RHand", "RHandSite",
 )
@@ -226,7 +242,7 @@ def get_skeleton(name: str) -> Skeleton:
 Rule = tuple[str, tuple[int, ...]]  # ("src" | "h36m", indices)
 
 #: MPII-16 (Stacked Hourglass) → H36M-17 for the 14 joints both layouts define the
-#: same way (Spine, Neck/Nose and Head differ anatomically and are left out).
+#: same way (Spine, NeckNose and Head differ anatomically and are left out).
 MPII16_TO_H36M17: dict[int, int] = {
     6: 0, 2: 1, 1: 2, 0: 3, 3: 4, 4: 5, 5: 6, 7: 8,
     13: 11, 14: 12, 15: 13, 12: 14, 11: 15, 10: 16,
@@ -237,7 +253,7 @@ MPII16_TO_H36M17: dict[int, int] = {
 #   R/L Hip, Knee, Foot(=ankle), Shoulder, Elbow, Wrist: the same joint
 #   Thorax    = mean(left_shoulder, right_shoulder)
 #   Spine     = mean(Hip, Thorax)         (midpoint of hip centre and thorax)
-#   Neck/Nose = nose
+#   NeckNose  = nose
 #   Head      = mean(left_eye, right_eye) (COCO has no head top; the eyes are the
 #               closest stable point above the nose)
 COCO17_RULES: tuple[Rule, ...] = (
@@ -350,7 +366,7 @@ INPUT_LAYOUT_DETECTOR = "h36m17-detector"
 INPUT_LAYOUTS = (INPUT_LAYOUT_MOCAP, INPUT_LAYOUT_DETECTOR)
 
 
-#: Detector-layout Head = Neck/Nose + HEAD_EYE_LERP · (Head − Neck/Nose). An
+#: Detector-layout Head = NeckNose + HEAD_EYE_LERP · (Head − NeckNose). An
 #: *approximation* of the mean of the eyes (what the COCO/BlazePose rules put in the
 #: Head slot): the mocap Head marker sits near the top of the head, the eyes roughly a
 #: third of the way up from the nose.
@@ -371,8 +387,8 @@ def detector_layout_from_h36m(points):
 
     * Hip = mean(RHip, LHip); Thorax = mean(LShoulder, RShoulder);
       Spine = midpoint of (new) Hip and Thorax;
-    * Neck/Nose = mocap Neck/Nose (the detector's nose);
-    * Head = Neck/Nose + :data:`HEAD_EYE_LERP` · (Head − Neck/Nose): an approximation
+    * NeckNose = mocap NeckNose (the detector's nose);
+    * Head = NeckNose + :data:`HEAD_EYE_LERP` · (Head − NeckNose): an approximation
       of the mean of the eyes, which the detector rules put in the Head slot;
     * every other joint is unchanged.
 

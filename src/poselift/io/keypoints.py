@@ -54,6 +54,10 @@ Keypoint file formats (``poselift infer FILE --keypoints-format ...``)
     ``RKnee`` for ``h36m17``; names found only in BlazePose select ``blazepose33``)
     or a 0-based index (17 joints → ``coco17``, 33 → ``blazepose33``). ``x, y``
     in pixels; empty or ``nan`` = missing; absent rows are missing joints/frames.
+    ``confidence`` in ``[0, 1]``: empty = 1, ``nan`` = missing. Blank lines are
+    skipped; anything else malformed (other columns, a row with more or fewer values
+    than the header, a non-numeric, infinite or negative value, ``x`` without ``y``)
+    is an error naming the line.
 
 Files other than ``npz`` (and COCO files without image sizes) carry no frame rate or
 resolution: pass ``--fps``, ``--width`` and ``--height``.
@@ -73,7 +77,13 @@ import numpy as np
 
 from poselift.errors import PoseliftError
 from poselift.geometry.sequence import check_frame_rate
-from poselift.geometry.skeleton import BLAZEPOSE_33, COCO_17, H36M_17, get_skeleton
+from poselift.geometry.skeleton import (
+    BLAZEPOSE_33,
+    COCO_17,
+    FORMER_JOINT_NAMES,
+    H36M_17,
+    get_skeleton,
+)
 from poselift.io.arrays import load_npz
 
 #: Layouts a keypoint source may use (everything :func:`poselift.geometry.skeleton.to_h36m17` converts).
@@ -432,92 +442,182 @@ def _layout_for_count(num_joints: int, path: Path) -> str:
     )
 
 
-def _csv_layout(joints: list[str], path: Path) -> tuple[str, dict[str, int]]:
-    """Layout and joint → index map from the values of the ``joint`` column."""
+#: The columns of a keypoint CSV, in any order (``confidence`` may be left out).
+CSV_COLUMNS = ("frame", "joint", "x", "y", "confidence")
+
+
+def _csv_layout(joints: list[str], path: Path, line_of: dict[str, int]) -> tuple[str, dict[str, int]]:
+    """Layout and joint → index map from the values of the ``joint`` column
+    (``line_of``: the first line of each value, for the error messages)."""
     if all(re.fullmatch(r"\d+", j) for j in joints):
         idx = [int(j) for j in joints]
         layout = "coco17" if max(idx) < 17 else "blazepose33" if max(idx) < 33 else None
         if layout is None:
-            raise PoseliftError(f"{path}: joint index {max(idx)} is out of range (17 joints for coco17, 33 for blazepose33)")
+            worst = max(joints, key=int)
+            raise PoseliftError(
+                f"{path}: line {line_of[worst]}: joint index {int(worst)} is out of range (17 joints for coco17, 33 for blazepose33)"
+            )
         return layout, {j: int(j) for j in joints}
-    names = set(joints)
+    names = {j: FORMER_JOINT_NAMES.get(j, j) for j in joints}  # files written before a joint was renamed
     for skel in (COCO_17, H36M_17, BLAZEPOSE_33):
-        if names <= set(skel.joint_names):
-            return skel.name, {n: skel.joint_names.index(n) for n in names}
-    unknown = sorted(names - set(COCO_17.joint_names) - set(BLAZEPOSE_33.joint_names) - set(H36M_17.joint_names))
+        if set(names.values()) <= set(skel.joint_names):
+            return skel.name, {j: skel.joint_names.index(n) for j, n in names.items()}
+    known = set(COCO_17.joint_names) | set(BLAZEPOSE_33.joint_names) | set(H36M_17.joint_names)
+    unknown = sorted((j for j, n in names.items() if n not in known), key=lambda j: line_of[j])
+    where = f" (first on line {line_of[unknown[0]]})" if unknown else ""
     raise PoseliftError(
-        f"{path}: joint names {unknown[:5] or sorted(names)[:5]} do not all belong to one layout "
+        f"{path}: joint names {[n[:40] for n in unknown[:5]] or sorted(names)[:5]}{where} do not all belong to one layout "
         f"(coco17: {', '.join(COCO_17.joint_names[:3])}, ...; h36m17: {', '.join(H36M_17.joint_names[:3])}, ...)"
     )
+
+
+def _csv_records(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header and ``(line number, values)`` of every other record of a CSV file;
+    blank lines (and rows of empty values) are skipped. Line numbers count from 1."""
+    header: list[str] | None = None
+    records: list[tuple[int, list[str]]] = []
+    line = 0
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:  # -sig: a byte-order mark (Excel) is not part of 'frame'
+            reader = csv.reader(f)
+            for values in reader:
+                first, line = line + 1, reader.line_num
+                if not any(v.strip() for v in values):
+                    continue
+                if header is None:
+                    header = [v.strip() for v in values]
+                else:
+                    records.append((first, values))
+    except UnicodeDecodeError:
+        raise PoseliftError(f"{path} is not a UTF-8 text file") from None
+    except csv.Error as exc:  # NUL bytes, a field over the csv module's size limit
+        raise PoseliftError(f"{path}: line {line + 1}: not readable as CSV ({exc})") from None
+    if header is None:
+        raise PoseliftError(f"{path} is empty: expected a header line {','.join(CSV_COLUMNS)} and one row per frame and joint")
+    return header, records
+
+
+def _csv_header(header: list[str], path: Path) -> None:
+    expected = f"frame,joint,x,y[,confidence] (in any order); got {','.join(header)[:100]}"
+    missing = [c for c in CSV_COLUMNS[:4] if c not in header]
+    if missing:
+        raise PoseliftError(f"{path}: line 1: the header has no {', '.join(repr(c) for c in missing)} column; expected {expected}")
+    unknown = [c for c in header if c not in CSV_COLUMNS]
+    if unknown:
+        raise PoseliftError(f"{path}: line 1: unknown column {unknown[0][:40]!r} in the header; expected {expected}")
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise PoseliftError(f"{path}: line 1: column {repeated[0]!r} appears twice in the header; expected {expected}")
+
+
+def _csv_number(text: str, column: str, where: str) -> float | None:
+    """A CSV value as a float; ``None`` when empty or ``nan`` (missing)."""
+    text = text.strip()
+    if not text or text.lower() in ("nan", "+nan", "-nan"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise PoseliftError(f"{where}: '{column}' is not a number: {text!r:.40}") from None
+    if not math.isfinite(value):
+        raise PoseliftError(f"{where}: '{column}' is {text[:40]}, not a finite number")
+    return value
 
 
 def load_csv_keypoints(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Read the long-format CSV ``frame,joint,x,y[,confidence]`` (module docstring).
 
+    Every malformed row is an error naming the file, the line (1-based, as an editor
+    counts) and what is wrong: a different number of values than the header has
+    columns, a ``frame`` that is not a whole number >= 0, an empty ``joint``, a value
+    that is not a number, infinite or implausibly large, one of ``x``/``y`` missing
+    without the other, a ``confidence`` outside ``[0, 1]``, a frame and joint given
+    twice. Empty or ``nan`` ``x, y`` mark a missing joint; an empty ``confidence``
+    means 1, ``nan`` means missing (0).
+
     Returns points ``[T, J, 2]`` pixels (NaN = missing), confidence ``[T, J]`` and ``{"layout": ...}``.
     """
     path = Path(path)
-    try:
-        with path.open(newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            fields = [c.strip() for c in (reader.fieldnames or [])]
-            required = {"frame", "joint", "x", "y"}
-            if not required <= set(fields):
-                raise PoseliftError(f"{path}: header must be frame,joint,x,y[,confidence]; got {','.join(fields) or '(empty file)'}")
-            reader.fieldnames = fields
-            rows = list(reader)
-    except UnicodeDecodeError:
-        raise PoseliftError(f"{path} is not a UTF-8 text file") from None
-    except csv.Error as exc:  # NUL bytes, a field over the csv module's size limit
-        raise PoseliftError(f"{path} is not a readable CSV file ({exc})") from None
-    if not rows:
-        raise PoseliftError(f"{path} has a header but no rows")
-
-    def num(row: dict, key: str, line: int, default: float | None = None) -> float:
-        text = (row.get(key) or "").strip()
-        if not text:
-            if default is None:
-                return float("nan")
-            return default
+    header, records = _csv_records(path)
+    _csv_header(header, path)
+    if not records:
+        raise PoseliftError(f"{path} has a header but no rows (one row per frame and joint: {','.join(header)})")
+    col = {name: header.index(name) for name in header}
+    rows: list[tuple[int, int, str, float | None, float | None, float]] = []  # line, frame, joint, x, y, confidence
+    for line, values in records:
+        where = f"{path}: line {line}"
+        if len(values) != len(header):
+            if len(values) > len(header):
+                problem = f"{len(values) - len(header)} more than the header's {len(header)} columns ({','.join(header)})"
+            else:
+                problem = f"no value for {', '.join(repr(c) for c in header[len(values):])} (header: {','.join(header)})"
+            raise PoseliftError(f"{where}: {len(values)} values, {problem}")
+        frame_text = values[col["frame"]].strip()
+        if not frame_text:
+            raise PoseliftError(f"{where}: 'frame' is empty (every row needs a frame number, counted from 0)")
         try:
-            return float(text)
+            frame = float(frame_text)
         except ValueError:
-            raise PoseliftError(f"{path}: line {line}: '{key}' is not a number: {text!r:.40}") from None
+            raise PoseliftError(f"{where}: 'frame' is not a number: {frame_text!r:.40}") from None
+        if not (math.isfinite(frame) and frame.is_integer()):
+            raise PoseliftError(f"{where}: 'frame' must be a whole number (frames count from 0), got {frame_text!r:.40}")
+        if frame < 0:
+            raise PoseliftError(f"{where}: 'frame' is negative ({frame_text[:40]}); frames count from 0")
+        joint = values[col["joint"]].strip()
+        if not joint:
+            raise PoseliftError(f"{where}: 'joint' is empty (a name like left_knee or a 0-based index)")
+        x = _csv_number(values[col["x"]], "x", where)
+        y = _csv_number(values[col["y"]], "y", where)
+        if (x is None) != (y is None):
+            given, empty = ("x", "y") if y is None else ("y", "x")
+            raise PoseliftError(
+                f"{where}: '{given}' is given but '{empty}' is empty or nan; give both, or neither for a missing joint"
+            )
+        for name, value in (("x", x), ("y", y)):
+            if value is not None and abs(value) > MAX_PIXEL_COORDINATE:
+                raise PoseliftError(f"{where}: '{name}' is {value:.3g} pixels, implausible for any image")
+        conf = 1.0
+        if "confidence" in col:
+            text = values[col["confidence"]].strip()
+            if text:
+                try:
+                    conf = float(text)
+                except ValueError:
+                    raise PoseliftError(f"{where}: 'confidence' is not a number: {text!r:.40}") from None
+                if math.isnan(conf):
+                    conf = 0.0  # NaN = missing, as in the other formats
+                elif not 0.0 <= conf <= 1.0:
+                    raise PoseliftError(f"{where}: 'confidence' must be in [0, 1] (empty = 1, nan = missing), got {text[:40]}")
+        rows.append((line, int(frame), joint, x, y, conf))
 
-    frames = []
-    for i, row in enumerate(rows):
-        fr = num(row, "frame", i + 2)
-        if not (math.isfinite(fr) and fr >= 0 and float(fr).is_integer()):
-            raise PoseliftError(f"{path}: line {i + 2}: 'frame' must be a whole number >= 0, got {row.get('frame')!r:.40}")
-        frames.append(int(fr))
-    joints = [(row.get("joint") or "").strip() for row in rows]
-    if any(not j for j in joints):
-        raise PoseliftError(f"{path}: every row needs a 'joint' (a name like left_knee or an index)")
-    layout, index = _csv_layout(sorted(set(joints)), path)
-    nj = get_skeleton(layout).num_joints
+    frames = [r[1] for r in rows]
     distinct = len(set(frames))
     if max(frames) + 1 > 10 * distinct + 1000:
         raise PoseliftError(
             f"{path}: 'frame' values span {max(frames) + 1} frames but only {distinct} frames have rows; "
             "'frame' must count video frames from 0"
         )
+    line_of: dict[str, int] = {}
+    for line, _, joint, *_ in rows:
+        line_of.setdefault(joint, line)
+    layout, index = _csv_layout(sorted(line_of), path, line_of)
+    nj = get_skeleton(layout).num_joints
     first_line: dict[tuple[int, int], int] = {}
-    for i, (t, j) in enumerate(zip(frames, joints)):
-        key = (t, index[j])
+    for line, t, joint, *_ in rows:
+        key = (t, index[joint])
         if key in first_line:
             raise PoseliftError(
-                f"{path}: line {i + 2} repeats frame {t}, joint {j!r:.40} (first on line {first_line[key]}); "
+                f"{path}: line {line} repeats frame {t}, joint {joint!r:.40} (first on line {first_line[key]}); "
                 "each frame and joint may appear once"
             )
-        first_line[key] = i + 2
+        first_line[key] = line
     points = np.full((max(frames) + 1, nj, 2), np.nan, dtype=np.float32)
-    conf = np.zeros((max(frames) + 1, nj), dtype=np.float32)
-    for i, (row, t, j) in enumerate(zip(rows, frames, joints)):
-        x, y = num(row, "x", i + 2), num(row, "y", i + 2)
-        c = num(row, "confidence", i + 2, default=1.0)
-        points[t, index[j]] = (x, y)
-        conf[t, index[j]] = c if math.isfinite(c) else 0.0
-    return points, conf, {"layout": layout}
+    conf_out = np.zeros((max(frames) + 1, nj), dtype=np.float32)
+    for _, t, joint, x, y, c in rows:
+        if x is not None and y is not None:
+            points[t, index[joint]] = (x, y)
+            conf_out[t, index[joint]] = c
+    return points, conf_out, {"layout": layout}
 
 
 def detect_keypoints_format(path: str | Path) -> str:

@@ -50,8 +50,20 @@ def train_focal_normalized(metadata: dict[str, Any]) -> float:
 def check_lifter(lifter, causal: bool) -> None:
     """Raise a :class:`PoseliftError` unless ``lifter`` lifts H36M-17 2D to H36M-17 3D
     (and is causal when ``causal`` is requested)."""
-    cfg = lifter.config
-    meta = lifter.metadata
+    check_lifter_config(lifter.config, lifter.metadata, causal)
+
+
+def checkpoint_config(path: str | Path | None = None, *, causal: bool = False) -> tuple[ModelConfig, dict[str, Any]]:
+    """The pose model's config and the metadata of checkpoint ``path`` (default: the
+    bundled model; with ``causal`` the bundled causal one), without building the model: what :func:`check_lifter_config` needs,
+    read in milliseconds, so that a wrong checkpoint is reported before any slow work."""
+    path = default_weights_path(causal) if path is None else Path(path)
+    _, metadata = read_checkpoint(path)
+    return config_from_metadata(metadata, "model", path), metadata
+
+
+def check_lifter_config(cfg: ModelConfig, meta: dict[str, Any], causal: bool) -> None:
+    """:func:`check_lifter` on a pose model's config and checkpoint metadata."""
     joints_in = meta.get("joints_in", "h36m17")
     joints_out = meta.get("joints_out", "h36m17")
     if joints_in != "h36m17" or cfg.num_joints_in != 17 or cfg.in_features != 2:
@@ -101,13 +113,14 @@ class PoseLifter(nn.Module):
         return self.trajectory_model(x)[:, :, 0]
 
 
-def load_model(path: str | Path | None = None, *, with_trajectory: bool = True) -> PoseLifter:
+def load_model(path: str | Path | None = None, *, with_trajectory: bool = True, causal: bool = False) -> PoseLifter:
     """Load a checkpoint as a :class:`PoseLifter` in eval mode.
 
-    ``path=None`` loads the model bundled with the package (when one ships).
+    ``path=None`` loads the model bundled with the package: the symmetric one, or with
+    ``causal`` the causal one (``causal`` only chooses between bundled models).
     """
     if path is None:
-        path = default_weights_path()
+        path = default_weights_path(causal)
     path = Path(path)
     payload, metadata = read_checkpoint(path)
     pos_cfg = config_from_metadata(metadata, "model", path)
@@ -122,12 +135,20 @@ def load_model(path: str | Path | None = None, *, with_trajectory: bool = True) 
 
 
 
-def default_weights_path() -> Path:
-    """Path of the pretrained weights bundled in ``poselift/weights``."""
-    path = Path(__file__).resolve().parent.parent / "weights" / "poselift_wild.pt"
+#: The bundled weights (``poselift/weights``): the symmetric model ``poselift infer``
+#: uses, and its causal twin for streaming (docs/model-card.md).
+BUNDLED_WEIGHTS = "poselift_wild.pt"
+BUNDLED_CAUSAL_WEIGHTS = "poselift_wild_causal.pt"
+
+
+def default_weights_path(causal: bool = False) -> Path:
+    """Path of the pretrained weights bundled in ``poselift/weights``: the symmetric
+    model, or with ``causal`` the causal one (output for frame t from frames ≤ t)."""
+    name = BUNDLED_CAUSAL_WEIGHTS if causal else BUNDLED_WEIGHTS
+    path = Path(__file__).resolve().parent.parent / "weights" / name
     if not path.is_file():
         raise PoseliftError(
-            "no bundled pretrained model in this installation yet; pass a `checkpoint` "
-            "(train one with `train()`)"
+            f"no bundled pretrained {'causal ' if causal else ''}model ({name}) in this installation; pass a "
+            "`checkpoint` (train one with `train()`)"
         )
     return path

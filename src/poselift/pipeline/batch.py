@@ -12,6 +12,7 @@ from typing import Any
 
 from poselift.errors import PoseliftError
 from poselift.pipeline.infer import (
+    check_infer_options,
     input_kind,
     load_checked_lifter,
     output_names,
@@ -110,6 +111,7 @@ def run_batch(
     from tqdm import tqdm
 
     input_dir, out_dir = Path(input_dir), Path(out_dir)
+    check_infer_options(width=width, height=height, **options)  # one error, not one per input
     if not input_dir.exists():
         raise PoseliftError(f"input folder {input_dir} does not exist")
     if not input_dir.is_dir():

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import shutil
 import tempfile
 import time
@@ -67,6 +68,7 @@ from poselift.geometry.camera import normalize_screen
 from poselift.geometry.sequence import (
     FlipSpec,
     GapFill,
+    check_frame_rate,
     fill_gaps,
     interpolate_frames,
     resample,
@@ -75,7 +77,11 @@ from poselift.geometry.sequence import (
 from poselift.geometry.skeleton import H36M_17, detector_layout_from_h36m, to_h36m17
 from poselift.geometry.trajectory import default_focal, depth_scale, fit_trajectory
 from poselift.io.exports import write_bvh, write_csv, write_json, write_npz
-from poselift.io.keypoints import detect_keypoints_format, load_keypoints
+from poselift.io.keypoints import (
+    KEYPOINT_FORMATS,
+    detect_keypoints_format,
+    load_keypoints,
+)
 from poselift.io.locks import folder_lock
 from poselift.io.staging import (
     check_destination,
@@ -85,12 +91,14 @@ from poselift.io.staging import (
 )
 from poselift.models.lifter import (
     check_lifter,
+    check_lifter_config,
+    checkpoint_config,
     load_model,
     model_fps,
     train_focal_normalized,
 )
 from poselift.models.predict import lift_sequence
-from poselift.pipeline.detect import get_detector
+from poselift.pipeline.detect import DETECTORS, get_detector
 from poselift.pipeline.video import open_video, prefetch
 from poselift.viz.render import render_video
 
@@ -115,6 +123,16 @@ LIFT_CHUNK_FRAMES = 4096
 MAX_RESAMPLE_GROWTH = 100
 
 
+def check_resample(t: int, fps: float, rate: float) -> None:
+    """Refuse an input rate ``fps`` that would resample ``t`` frames to an absurd length
+    at the model's ``rate`` (both frames/s): a wrong `fps`, not a long input."""
+    if not same_rate(fps, rate) and (t - 1) * rate / fps > MAX_RESAMPLE_GROWTH * t + 10_000:
+        raise PoseliftError(
+            f"a frame rate of {fps:.3g} frames/s would resample {t} frames to {(t - 1) * rate / fps + 1:.3g} at the "
+            f"model's {rate:g} frames/s; check `fps` (frames per second of the input)"
+        )
+
+
 def lift(
     lifter, keypoints_norm: np.ndarray, fps: float, *, flip: bool = True, chunk_frames: int = LIFT_CHUNK_FRAMES,
     trajectory: bool = True,
@@ -132,11 +150,7 @@ def lift(
     """
     t = keypoints_norm.shape[0]
     rate = model_fps(lifter.metadata)
-    if not same_rate(fps, rate) and (t - 1) * rate / fps > MAX_RESAMPLE_GROWTH * t + 10_000:
-        raise PoseliftError(
-            f"a frame rate of {fps:.3g} frames/s would resample {t} frames to {(t - 1) * rate / fps + 1:.3g} at the "
-            f"model's {rate:g} frames/s; check `fps` (frames per second of the input)"
-        )
+    check_resample(t, fps, rate)
     x = resample(keypoints_norm.astype(np.float32), fps, rate)
     spec = FlipSpec.from_skeletons(H36M_17, H36M_17) if flip and not lifter.config.causal else None
     joints, traj = lift_sequence(
@@ -206,11 +220,19 @@ def _abort_on_failure(frames: Iterator[np.ndarray], future: Future) -> Iterator[
         yield frame
 
 
-def _detect_video(path: Path, detector, fps: float | None, progress: bool, background: Future | None = None):
-    """Decode (in a prefetch thread) and detect; ``background`` failing aborts detection early."""
-    det = get_detector(detector) if isinstance(detector, str) else detector
+def _detect_video(path: Path, detector, fps: float | None, progress: bool, background: Future | None = None,
+                  model_rate: float | None = None):
+    """Decode (in a prefetch thread) and detect; ``background`` failing aborts detection early.
+    ``model_rate``: the model's frame rate, to refuse an absurd video rate before detecting."""
     info, frames = open_video(path, fps=fps)
     log.info("video %s: %dx%d px, %.3f frames/s, ~%d frames", path, info.width, info.height, info.fps, info.num_frames)
+    if model_rate is not None and info.num_frames > 0:
+        try:
+            check_resample(info.num_frames, info.fps, model_rate)
+        except PoseliftError as exc:
+            frames.close()
+            raise PoseliftError(f"{path}: {exc}") from None
+    det = get_detector(detector) if isinstance(detector, str) else detector
     stream = prefetch(frames)
     if background is not None:
         stream = _abort_on_failure(stream, background)
@@ -248,12 +270,85 @@ def _to_h36m(kp, max_gap: int) -> tuple[np.ndarray, np.ndarray, GapFill]:
 def load_checked_lifter(checkpoint: str | Path | None, causal: bool, lifter: Any = None):
     """Load and check the checkpoint (see :func:`check_lifter`), or check ``lifter``."""
     if lifter is None:
-        lifter = load_model(checkpoint)
+        lifter = load_model(checkpoint, causal=causal)
     try:
         check_lifter(lifter, causal)
     except PoseliftError as exc:
         raise PoseliftError(f"checkpoint {checkpoint if checkpoint is not None else '(bundled)'}: {exc}") from None
     return lifter
+
+
+def check_checkpoint(checkpoint: str | Path | None, causal: bool, lifter: Any = None) -> dict[str, Any]:
+    """What :func:`load_checked_lifter` checks, from the checkpoint's metadata alone
+    (milliseconds, no model built): run before any slow work, so that a checkpoint
+    that cannot serve (or is not causal when ``causal``) is refused at once. Returns
+    the metadata."""
+    if lifter is not None:
+        config, metadata = lifter.config, lifter.metadata
+    else:
+        config, metadata = checkpoint_config(checkpoint, causal=causal)
+    try:
+        check_lifter_config(config, metadata, causal)
+    except PoseliftError as exc:
+        raise PoseliftError(f"checkpoint {checkpoint if checkpoint is not None else '(bundled)'}: {exc}") from None
+    return metadata
+
+
+#: Heights (pixels) of the rendered video that :func:`poselift.viz.render.render_video`
+#: accepts (its ``size``); checked before the run so that a bad value fails at once.
+RENDER_SIZE_RANGE = (64, 4096)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def check_infer_options(
+    *,
+    detector: Any = "mediapipe",
+    keypoints_format: str = "auto",
+    width: int | None = None,
+    height: int | None = None,
+    fps: float | None = None,
+    focal: float | None = None,
+    trajectory_source: str = "fit",
+    max_gap: int = DEFAULT_MAX_GAP,
+    render: bool = False,
+    render_size: int | None = None,
+    azimuth: float | None = None,
+    limit_frames: int | None = None,
+    chunk_frames: int = LIFT_CHUNK_FRAMES,
+    **_unchecked: Any,
+) -> None:
+    """Check the option values of :func:`run_infer` (the others, ``**_unchecked``, need
+    no check), before anything is read or decoded: every bad value is one
+    :class:`PoseliftError` naming the argument."""
+    if isinstance(detector, str) and detector not in DETECTORS:
+        raise PoseliftError(f"unknown `detector` {detector!r:.40}; available: {', '.join(DETECTORS)}")
+    if keypoints_format not in ("auto", *KEYPOINT_FORMATS):
+        raise PoseliftError(f"unknown `keypoints_format` {keypoints_format!r:.40}; use one of auto, {', '.join(KEYPOINT_FORMATS)}")
+    for name, value in (("width", width), ("height", height)):
+        if value is not None and not (_whole(value) and value > 0):
+            raise PoseliftError(f"`{name}` must be a positive whole number of pixels, got {value!r:.40}")
+    if fps is not None:
+        check_frame_rate(fps)
+    if focal is not None and not (isinstance(focal, (int, float)) and not isinstance(focal, bool) and math.isfinite(focal) and focal > 0):
+        raise PoseliftError(f"`focal` must be a positive number of pixels, got {focal!r:.40}")
+    if trajectory_source not in TRAJECTORY_SOURCES:
+        raise PoseliftError(f"`trajectory_source` must be one of {', '.join(TRAJECTORY_SOURCES)}, got {trajectory_source!r:.40}")
+    if not (_whole(max_gap) and max_gap >= 0):
+        raise PoseliftError(f"`max_gap` must be >= 0 frames, got {max_gap}")
+    low, high = RENDER_SIZE_RANGE
+    if render_size is not None and not (_whole(render_size) and low <= render_size <= high):
+        raise PoseliftError(f"`render_size` must be a whole number of pixels from {low} to {high} (the rendered video's height), got {render_size!r:.40}")
+    if azimuth is not None and not (isinstance(azimuth, (int, float)) and not isinstance(azimuth, bool) and math.isfinite(azimuth)):
+        raise PoseliftError(f"`azimuth` must be a finite number of degrees, got {azimuth!r:.40}")
+    if limit_frames is not None and not (_whole(limit_frames) and limit_frames > 0):
+        raise PoseliftError(f"`limit_frames` must be a positive whole number of frames, got {limit_frames!r:.40}")
+    if not (_whole(chunk_frames) and chunk_frames > 0):
+        raise PoseliftError(f"`chunk_frames` must be a positive whole number of frames, got {chunk_frames!r:.40}")
+    if not render and (render_size, azimuth, limit_frames) != (None, None, None):
+        log.warning("--render-size, --azimuth and --limit-frames only apply with --render; ignored")
 
 
 def output_names(*, bvh: bool = False, render: bool = False) -> list[str]:
@@ -264,8 +359,9 @@ def output_names(*, bvh: bool = False, render: bool = False) -> list[str]:
 
 def _render(out_path: Path, joints_3d: np.ndarray, keypoints_2d: np.ndarray, fps: float, *, video: Path | None,
             video_fps: float | None, image_size: tuple[int, int], render_size: int | None, azimuth: float | None,
-            limit_frames: int | None, progress: bool) -> None:
-    """Side-by-side render (input video or 2D keypoints | 3D) via :func:`poselift.viz.render.render_video`."""
+            limit_frames: int | None, progress: bool, filled: np.ndarray | None = None) -> None:
+    """Side-by-side render (input video or 2D keypoints | 3D) via :func:`poselift.viz.render.render_video`;
+    ``filled`` (``[T, 17]`` bool): the interpolated 2D joints, marked in the video."""
 
     options: dict[str, Any] = {}
     if render_size is not None:
@@ -277,7 +373,7 @@ def _render(out_path: Path, joints_3d: np.ndarray, keypoints_2d: np.ndarray, fps
         frames = prefetch(open_video(video, fps=video_fps)[1])
     try:
         render_video(
-            out_path, joints_3d, H36M_17, fps, keypoints_2d=keypoints_2d, frames=frames,
+            out_path, joints_3d, H36M_17, fps, keypoints_2d=keypoints_2d, frames=frames, filled=filled,
             image_size=None if frames is not None else image_size, limit_frames=limit_frames, progress=progress, **options,
         )
     finally:
@@ -335,15 +431,19 @@ def run_infer(
     source = Path(input)
     out_dir = Path(out_dir)
     timings: dict[str, float] = {}
-    if trajectory_source not in TRAJECTORY_SOURCES:
-        raise PoseliftError(f"trajectory_source must be one of {TRAJECTORY_SOURCES}, got {trajectory_source!r}")
+    # every option, the destination and the checkpoint are checked before anything is
+    # read, decoded or detected (the detection of a video takes seconds)
+    check_infer_options(
+        detector=detector, keypoints_format=keypoints_format, width=width, height=height, fps=fps, focal=focal,
+        trajectory_source=trajectory_source, max_gap=max_gap, render=render, render_size=render_size, azimuth=azimuth,
+        limit_frames=limit_frames, chunk_frames=chunk_frames,
+    )
     if not source.exists():
         raise PoseliftError(f"input {source} does not exist")
-    if max_gap < 0:
-        raise PoseliftError(f"`max_gap` must be >= 0 frames, got {max_gap}")
     check_destination(out_dir, folder=True)  # not a folder, read-only, a file on the way: before decoding anything
     targets = output_names(bvh=bvh, render=render)
     check_targets(out_dir, targets, overwrite)
+    metadata = check_checkpoint(checkpoint, causal, lifter)  # the metadata only: the weights load during detection
     # the folder is created now and locked for the whole run (a second infer into it stops at
     # once); a run that fails removes the folders it created
     with created_folder(out_dir), folder_lock(out_dir):
@@ -358,7 +458,7 @@ def run_infer(
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="poselift-load") as pool:
                 loading = pool.submit(load_checked_lifter, checkpoint, causal, lifter)
                 try:
-                    kp = _detect_video(source, detector, fps, progress, loading)
+                    kp = _detect_video(source, detector, fps, progress, loading, model_fps(metadata))
                 except BaseException:
                     if loading.done() and loading.exception() is not None:
                         raise loading.exception() from None  # type: ignore[misc]
@@ -413,7 +513,7 @@ def run_infer(
             traj = traj.copy()
             traj[:, 2] *= depth_scale(focal_px, kp.width, train_focal_normalized(lifter.metadata))
         timings["lift"] = time.perf_counter() - t0
-        checks = plausibility.summarize(joints, points_px, H36M_17)
+        checks = plausibility.summarize(joints, points_px, H36M_17, fps=kp.fps)  # frames: the input's
 
         filled_frames = gaps.filled.any(axis=1)
         flagged = gaps.flagged.any(axis=1)
@@ -472,7 +572,7 @@ def run_infer(
                 _render(
                     staging / "render.mp4", joints, points_px, kp.fps, video=source if kind == "video" else None,
                     video_fps=fps, image_size=(kp.width, kp.height), render_size=render_size, azimuth=azimuth,
-                    limit_frames=limit_frames, progress=progress,
+                    limit_frames=limit_frames, progress=progress, filled=gaps.filled,
                 )
                 extra["render"] = time.perf_counter() - tr
             if bvh:
@@ -500,13 +600,16 @@ def run_infer(
             result.num_frames, found, result.filled_frames, len(flagged_list), result.total_s, result.frames_per_s,
             ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()),
         )
-        log.info(
-            "plausibility: bone-length variation (std/mean over frames) median %s, max %s; "
-            "%d frame(s) with a leg or arm on the other side than in the 2D; "
-            "the 2D switched a leg or arm pair's left/right labels between frames %d time(s)",
-            checks["bone_length_cv_median"], checks["bone_length_cv_max"], len(checks["left_right_swapped_frames"]),
-            len(checks["detector_label_switch_frames"]),
+        log.debug(
+            "plausibility numbers: bone-length CV median %s, max %s; swapped frames %s; 2D label switches %s",
+            checks["bone_length_cv_median"], checks["bone_length_cv_max"], checks["left_right_swapped_frames"],
+            checks["detector_label_switch_frames"],
         )
+        verdict = checks["verdict"]  # one line: "ok", or the frame ranges to check (docs/plausibility.md)
+        if verdict["ok"]:
+            log.info("plausibility: ok")
+        else:
+            log.warning("plausibility: %s (numbers: metadata.plausibility in poses.json; docs/plausibility.md)", verdict["line"])
         return result
 
 

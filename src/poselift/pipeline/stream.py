@@ -177,7 +177,11 @@ def run_stream(
         raise PoseliftError(f"unknown trajectory source {trajectory_source!r}; expected one of {', '.join(TRAJECTORY_SOURCES)}")
     if focal is not None and not (math.isfinite(focal) and focal > 0):
         raise PoseliftError(f"`focal` must be a positive number of pixels, got {focal}")
-    lifter = load_model(checkpoint)
+    if fps is not None:
+        check_frame_rate(fps)
+    if max_frames is not None and not (isinstance(max_frames, int) and max_frames > 0):
+        raise PoseliftError(f"`max_frames` must be a positive whole number, got {max_frames!r:.40}")
+    lifter = load_model(checkpoint, causal=True)  # default: the bundled causal model
     if lifter.config.num_joints_in != 17:
         raise PoseliftError(f"the checkpoint takes {lifter.config.num_joints_in} input joints; streaming feeds H36M-17")
     fitting = trajectory_source == "fit"
