@@ -180,7 +180,7 @@ def test_render_size_range_is_the_renderers(tmp_path):
     from poselift.geometry.skeleton import H36M_17
 
     for size in (low - 1, high + 1):
-        with pytest.raises(PoseliftError, match=f"between {low} and {high}"):
+        with pytest.raises(PoseliftError, match=f"from {low} to {high}"):
             render_video(tmp_path / "r.mp4", poses, H36M_17, 25.0, size=size, progress=False)
 
 
@@ -232,3 +232,15 @@ def test_stream_checks_options_before_loading_the_model(tmp_path, monkeypatch):
         stream.run_stream(str(tmp_path / "v.mp4"), fps=0)
     with pytest.raises(PoseliftError, match="`max_frames` must be a positive whole number"):
         stream.run_stream(str(tmp_path / "v.mp4"), max_frames=0)
+
+
+def test_render_refuses_a_bad_size_before_loading_anything(tmp_path, monkeypatch, capsys):
+    """`poselift render --size 10` used to fail after the model and data loaded and the lift ran."""
+    from poselift.tools import render_sequence
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the model was loaded before the options were checked")
+
+    monkeypatch.setattr(render_sequence, "load_model", forbidden)
+    rc, _, err = run(["render", "--dataset", "synthetic", "--out", tmp_path / "x.mp4", "--size", "10"], capsys)
+    assert_one_line_error(rc, err, "--size must be a whole number of pixels from 64 to 4096")

@@ -100,7 +100,7 @@ from poselift.models.lifter import (
 from poselift.models.predict import lift_sequence
 from poselift.pipeline.detect import DETECTORS, get_detector
 from poselift.pipeline.video import open_video, prefetch
-from poselift.viz.render import render_video
+from poselift.viz.render import PANEL_SIZE_RANGE, check_panel_size, render_video
 
 log = logging.getLogger("poselift.infer")
 
@@ -296,7 +296,7 @@ def check_checkpoint(checkpoint: str | Path | None, causal: bool, lifter: Any = 
 
 #: Heights (pixels) of the rendered video that :func:`poselift.viz.render.render_video`
 #: accepts (its ``size``); checked before the run so that a bad value fails at once.
-RENDER_SIZE_RANGE = (64, 4096)
+RENDER_SIZE_RANGE = PANEL_SIZE_RANGE
 
 
 def _whole(value: Any) -> bool:
@@ -338,9 +338,8 @@ def check_infer_options(
         raise PoseliftError(f"`trajectory_source` must be one of {', '.join(TRAJECTORY_SOURCES)}, got {trajectory_source!r:.40}")
     if not (_whole(max_gap) and max_gap >= 0):
         raise PoseliftError(f"`max_gap` must be >= 0 frames, got {max_gap}")
-    low, high = RENDER_SIZE_RANGE
-    if render_size is not None and not (_whole(render_size) and low <= render_size <= high):
-        raise PoseliftError(f"`render_size` must be a whole number of pixels from {low} to {high} (the rendered video's height), got {render_size!r:.40}")
+    if render_size is not None:
+        check_panel_size(render_size, "render_size")
     if azimuth is not None and not (isinstance(azimuth, (int, float)) and not isinstance(azimuth, bool) and math.isfinite(azimuth)):
         raise PoseliftError(f"`azimuth` must be a finite number of degrees, got {azimuth!r:.40}")
     if limit_frames is not None and not (_whole(limit_frames) and limit_frames > 0):

@@ -21,7 +21,7 @@ from poselift.io.staging import check_destination
 from poselift.models.lifter import load_model
 from poselift.models.predict import lift_sequence
 from poselift.training.config import TrainConfig
-from poselift.viz.render import SUFFIXES, render_video
+from poselift.viz.render import SUFFIXES, check_panel_size, render_video
 
 DEFAULT_SYNTHETIC_SEED = 4242  # not used by any training/test split of the synthetic dataset
 SYNTHETIC_FRAMES = 400
@@ -141,10 +141,11 @@ def render_sequence(options: RenderOptions) -> RenderResult:
     export = Path(options.export) if options.export else None
     if export is not None and export.suffix.lower() not in (".npz", ".bvh"):
         raise PoseliftError(f"`export` {export}: unknown suffix {export.suffix!r}; use .npz or .bvh")
-    for name in ("limit_frames", "downsample", "size"):
+    for name in ("limit_frames", "downsample"):
         value = getattr(options, name)
         if value is not None and value < 1:
             raise PoseliftError(f"`{name}` must be a positive integer, got {value}")
+    check_panel_size(options.size)  # before the model and the data load
     for destination in (out, export):
         if destination is not None:
             check_destination(destination)

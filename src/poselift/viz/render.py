@@ -517,6 +517,21 @@ def _write_gif(path: Path, frames: Iterator[np.ndarray], fps: float, fixed_palet
 # --- main entry --------------------------------------------------------------------------------
 
 
+#: Panel heights (pixels) that :func:`render_video` accepts (its ``size``).
+PANEL_SIZE_RANGE = (64, 4096)
+
+
+def check_panel_size(size, name: str = "size") -> None:
+    """Raise :class:`PoseliftError` unless ``size`` is a whole number of pixels in
+    :data:`PANEL_SIZE_RANGE` (``name``: the argument it came from, for the message)."""
+    low, high = PANEL_SIZE_RANGE
+    whole = isinstance(size, (int, np.integer)) and not isinstance(size, bool)
+    if not whole or not low <= size <= high:
+        raise PoseliftError(
+            f"`{name}` must be a whole number of pixels from {low} to {high} (the rendered video's height), got {size!r:.40}"
+        )
+
+
 def render_video(
     out_path: str | Path,
     joints_3d: np.ndarray,
@@ -567,8 +582,7 @@ def render_video(
     kp = None if keypoints_2d is None else _as_poses(keypoints_2d, "keypoints_2d", kskel.num_joints, 2, total)
     if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
         raise PoseliftError(f"fps must be a positive number, got {fps!r}")
-    if int(size) != size or size < 64 or size > 4096:
-        raise PoseliftError(f"size must be an integer panel height between 64 and 4096 pixels, got {size}")
+    check_panel_size(size)
     size = _even(size)
     if int(downsample) != downsample or downsample < 1:
         raise PoseliftError(f"downsample must be a positive integer, got {downsample}")
@@ -728,7 +742,7 @@ def render_video(
     else:
         count = _write_gif(out_path, stream, out_fps, fixed_palette=frames is None)
     elapsed = time.perf_counter() - start
-    log.info("rendered %d frames (%dx%d) to %s in %.1f s (%.0f frames/s)", count, width, size, out_path, elapsed, count / max(elapsed, 1e-9))
+    log.info("rendered %d frames (%dx%d) to %s in %.1f s (%.0f frames/s)", count, width, size, Path(out_path).name, elapsed, count / max(elapsed, 1e-9))
     return out_path
 
 
