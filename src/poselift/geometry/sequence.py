@@ -137,6 +137,44 @@ def same_rate(fps_a: float, fps_b: float) -> bool:
     return abs(fps_a - fps_b) <= RESAMPLE_TOLERANCE * max(fps_a, fps_b)
 
 
+class CausalResampler:
+    """:func:`resample` for a stream: frames arrive one at a time at ``fps_in``; each
+    :meth:`push` returns the output frames (at ``fps_out``, output frame ``k`` at time
+    ``k / fps_out``) whose time has been reached, interpolated linearly between the
+    previous input frame and this one — no future frame is used. Over a whole
+    sequence the outputs equal :func:`resample`'s; at equal rates every frame passes
+    through unchanged."""
+
+    def __init__(self, fps_in: float, fps_out: float) -> None:
+        fps_in, fps_out = check_frame_rate(fps_in, "fps_in"), check_frame_rate(fps_out, "fps_out")
+        self.ratio = 1.0 if same_rate(fps_in, fps_out) else fps_in / fps_out  # input frames per output frame
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new stream."""
+        self._previous: np.ndarray | None = None
+        self._index = -1  # input frames seen, minus one
+        self._emitted = 0  # output frames returned
+
+    def push(self, frame: np.ndarray) -> list[np.ndarray]:
+        """The output frames due once input ``frame`` (the next one, ``[...]``) arrived."""
+        frame = np.asarray(frame)
+        self._index += 1
+        due: list[np.ndarray] = []
+        while True:
+            position = self._emitted * self.ratio  # in input frames
+            if position > self._index + 1e-9:
+                break
+            weight = position - (self._index - 1)
+            if self._previous is None or weight >= 1.0 - 1e-9:
+                due.append(frame.copy())
+            else:
+                due.append(((1.0 - weight) * self._previous + weight * frame).astype(frame.dtype))
+            self._emitted += 1
+        self._previous = frame
+        return due
+
+
 @dataclass(frozen=True)
 class FlipSpec:
     """Left/right permutations for mirrored augmentation (negate x, swap sides)."""

@@ -517,7 +517,7 @@ def run_infer(
         filled_frames = gaps.filled.any(axis=1)
         flagged = gaps.flagged.any(axis=1)
         flagged_list = np.flatnonzero(flagged).tolist()
-        checkpoint_name = str(checkpoint) if checkpoint is not None else "bundled"
+        checkpoint_name = str(checkpoint) if checkpoint is not None else ("bundled-causal" if causal else "bundled")
         arrays: dict[str, Any] = {
             "joints_3d": joints,
             "trajectory": traj,

@@ -35,7 +35,7 @@ import numpy as np
 
 from poselift.errors import PoseliftError
 from poselift.geometry.camera import fit_root_position, normalize_screen
-from poselift.geometry.sequence import check_frame_rate
+from poselift.geometry.sequence import CausalResampler, check_frame_rate
 from poselift.geometry.skeleton import to_h36m17
 from poselift.geometry.trajectory import (
     ROOT_FIT_JOINTS,
@@ -45,7 +45,7 @@ from poselift.geometry.trajectory import (
     pinhole_intrinsics,
 )
 from poselift.models.fast import IncrementalCausalModel
-from poselift.models.lifter import load_model
+from poselift.models.lifter import load_model, model_fps
 from poselift.pipeline.detect import MediaPipeDetector
 from poselift.pipeline.infer import TRAJECTORY_SOURCES
 from poselift.pipeline.video import open_video
@@ -194,6 +194,14 @@ def run_stream(
     if fitting:
         log.info("trajectory: root fitted to the 2D through a camera with focal length %.0f px (%s), smoothed causally",
                  focal_px, "--focal" if focal is not None else "default: the image diagonal; pass --focal PX if you know it")
+    to_model_rate = CausalResampler(rate, model_fps(lifter.metadata))
+    if to_model_rate.ratio != 1.0:
+        log.info(
+            "the model runs at %g frames/s: the %.4g frames/s source is resampled causally to it "
+            "(each output holds the newest model-rate pose, at most one model frame old)",
+            model_fps(lifter.metadata), rate,
+        )
+    lifted: tuple[np.ndarray, np.ndarray | None] | None = None
     stats = LatencyStats()
     last_seen: np.ndarray | None = None
     detected_frames = 0
@@ -219,7 +227,9 @@ def run_stream(
                 last_seen = np.where(found[:, None], points, last_seen if last_seen is not None else points)
             if last_seen is not None and np.isfinite(last_seen).all():
                 norm = normalize_screen(last_seen, width, height).astype(np.float32)
-                pose, traj = causal.push(norm)
+                for sample in to_model_rate.push(norm):  # 0, 1 or more frames at the model's rate
+                    lifted = causal.push(sample)
+                pose, traj = lifted  # the newest model-rate frame (held between its ticks)
                 if smoother is not None:  # joints not seen in this frame (stale positions) do not count
                     weights = np.where(found, conf, 0.0)[limbs]
                     raw = fit_root_position(pose[limbs], last_seen[limbs], intrinsics, weights,
