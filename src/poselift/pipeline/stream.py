@@ -159,7 +159,7 @@ def run_stream(
     realtime: bool = False,
     max_frames: int | None = None,
     jsonl: bool = False,
-    out=sys.stdout,
+    out=None,
     focal: float | None = None,
     trajectory_source: str = "fit",
 ) -> dict:
@@ -171,6 +171,7 @@ def run_stream(
     """
     import cv2
 
+    out = sys.stdout if out is None else out  # looked up per call: a redirected stdout is honoured
     if (video is None) == (camera is None):
         raise PoseliftError("give a video file or a `camera` index (not both)")
     if trajectory_source not in TRAJECTORY_SOURCES:
