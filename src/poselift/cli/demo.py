@@ -24,6 +24,7 @@ def cmd_demo(args) -> int:
               f"({result.epochs} epochs) on the figure:")
         print(f"  mean joint error {result.untrained_mpjpe_mm:.0f} mm before training, {t.mpjpe_mm:.0f} mm after "
               f"({t.p_mpjpe_mm:.0f} mm aligned)")
+        print("  (it has only ever seen this kind of figure; the bundled model is trained on real people's motion)")
         print(f"  video: {out / 'trained.mp4'}  checkpoint: {out / 'last.pt'}")
     print()
     print("Next: lift your own video with   poselift infer my_video.mp4 --render")
