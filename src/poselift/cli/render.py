@@ -46,7 +46,7 @@ def configure_render(p: argparse.ArgumentParser) -> None:
     p.add_argument("--azimuth", type=float, default=70.0, help="3D view azimuth in degrees; 70 = from the input camera's side (default, as VideoPose3D), 160 = side view")
     p.add_argument("--elevation", type=float, default=15.0, help="3D view elevation in degrees (default 15)")
     p.add_argument("--no-flip", action="store_true", help="skip the flip test-time augmentation")
-    p.add_argument("--export", default=None, metavar="PATH", help="also write the reconstruction: .npz (positions_3d, ground_truth, keypoints_2d, trajectory, fps, ...) or .bvh")
+    p.add_argument("--export", default=None, metavar="PATH", help="also write the reconstruction: .npz (positions_3d, ground_truth, keypoints_2d, trajectory, fps, ...) or .bvh, or the markers as .trc (OpenSim, metres) or .c3d (millimetres; needs pip install 'poselift[c3d]'), Y up")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_examples(
         p,

@@ -1,4 +1,4 @@
-"""Writers for lifted 3D poses: ``.npz``, ``.json``, ``.csv`` (and BVH).
+"""Writers for lifted 3D poses: ``.npz``, ``.json``, ``.csv`` (and BVH), and joint angles (``.csv``).
 
 Every writer goes through :func:`poselift.io.atomic_write`, so a failure never
 leaves a half-written file. Units: 3D joints in metres (camera frame: x right,
@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from poselift.errors import PoseliftError
-from poselift.geometry.skeleton import H36M_17
+from poselift.geometry.skeleton import H36M_17, JOINT_NAME
 from poselift.io import bvh
 from poselift.io.atomic import atomic_write
 
@@ -166,6 +166,50 @@ def write_csv(
                     u, v = uv[i][k]
                     lines.append(row_formats[k] % (f, time_s, x, y, z, u, v, conf[i][k], fill[i][k]))
             fh.write("".join(lines))
+    return Path(path)
+
+
+def write_angles_csv(
+    path: str | Path,
+    names: Sequence[str],
+    degrees: np.ndarray,
+    fps: float,
+    filled: np.ndarray | None = None,
+    decimals: int = 2,
+) -> Path:
+    """Wide-format CSV of angles over time, one row per frame: ``frame,time_s`` then one
+    column ``<name>_deg`` per angle (degrees, ``decimals`` places; an undefined angle,
+    NaN, is an empty cell), then ``filled`` (0/1: the frame's 2D was interpolated) when
+    ``filled`` ``[T]`` is given. degrees: ``[T, A]`` for the ``A`` ``names``;
+    ``time_s = frame / fps``. Atomic, like every writer here."""
+    degrees = np.asarray(degrees, dtype=np.float64)
+    names = [str(n) for n in names]
+    if degrees.ndim != 2 or degrees.shape[1] != len(names):
+        raise PoseliftError(f"`degrees` must be shaped [T, {len(names)}] (one column per name), got {list(degrees.shape)}")
+    if len(set(names)) != len(names) or not all(JOINT_NAME.fullmatch(n) for n in names):
+        raise PoseliftError("angle `names` must be distinct, each a letter followed by letters, digits or '_'")
+    if not (isinstance(fps, (int, float)) and not isinstance(fps, bool) and math.isfinite(fps) and fps > 0):
+        raise PoseliftError(f"`fps` must be a positive number of frames per second, got {fps!r:.40}")
+    t = degrees.shape[0]
+    if filled is not None:
+        filled = np.asarray(filled, dtype=bool)
+        if filled.shape != (t,):
+            raise PoseliftError(f"`filled` must be shaped [{t}] (one flag per frame), got {list(filled.shape)}")
+    header = ["frame", "time_s", *(f"{n}_deg" for n in names)] + (["filled"] if filled is not None else [])
+    block = 4096  # frames formatted at a time
+    with atomic_write(path, "w") as fh:
+        fh.write(",".join(header) + "\n")
+        for start in range(0, t, block):
+            stop = min(t, start + block)
+            cells = np.char.mod(f"%.{decimals}f", degrees[start:stop])
+            cells[~np.isfinite(degrees[start:stop])] = ""
+            lines = []
+            for i, f in enumerate(range(start, stop)):
+                row = [str(f), f"{f / fps:.6f}", *cells[i].tolist()]
+                if filled is not None:
+                    row.append("1" if filled[f] else "0")
+                lines.append(",".join(row))
+            fh.write("\n".join(lines) + "\n")
     return Path(path)
 
 

@@ -125,7 +125,8 @@ def run_batch(
             f"{', '.join(KEYPOINT_SUFFIXES)}; OpenPose folders)"
         )
     lifter = load_checked_lifter(checkpoint, bool(options.get("causal", False)))
-    names = output_names(bvh=bool(options.get("bvh")), render=bool(options.get("render")))
+    names = output_names(bvh=bool(options.get("bvh")), trc=bool(options.get("trc")), render=bool(options.get("render")),
+                         angles=bool(options.get("angles")))
     targets = batch_output_dirs(inputs, out_dir)
     items: list[BatchItem] = []
     bar = tqdm(inputs, desc="infer-batch", unit="file", disable=not progress, file=sys.stderr)

@@ -17,8 +17,9 @@ Stages, each a small pure function so that it can be tested alone:
    is causal or ``--no-flip``), plus the root trajectory when the checkpoint has a
    trajectory model; the 3D result is interpolated back to the video frame times.
 4. **write**: ``poses.npz``, ``poses.json``, ``poses.csv`` (and ``poses.bvh``,
-   ``render.mp4`` on request) into a staging folder inside ``--out``, then moved into
-   place: an error never leaves partial ``poses.*`` files behind.
+   ``poses.trc``, ``render.mp4``, ``angles.csv`` + ``angles.png`` on request) into a
+   staging folder inside ``--out``, then moved into place: an error never leaves
+   partial ``poses.*`` files behind.
 
 Units: 3D joints in metres, root-relative (the Hip joint is at the origin), camera
 frame (x right, y down, z forward); trajectory = root position in metres, camera frame;
@@ -64,6 +65,7 @@ import numpy as np
 
 from poselift.errors import PoseliftError
 from poselift.evaluation import plausibility
+from poselift.geometry.angles import VERTICAL_ANGLES, joint_angles
 from poselift.geometry.camera import normalize_screen
 from poselift.geometry.sequence import (
     FlipSpec,
@@ -76,7 +78,13 @@ from poselift.geometry.sequence import (
 )
 from poselift.geometry.skeleton import H36M_17, detector_layout_from_h36m, to_h36m17
 from poselift.geometry.trajectory import default_focal, depth_scale, fit_trajectory
-from poselift.io.exports import write_bvh, write_csv, write_json, write_npz
+from poselift.io.exports import (
+    write_angles_csv,
+    write_bvh,
+    write_csv,
+    write_json,
+    write_npz,
+)
 from poselift.io.keypoints import (
     KEYPOINT_FORMATS,
     detect_keypoints_format,
@@ -89,6 +97,8 @@ from poselift.io.staging import (
     commit_staged,
     created_folder,
 )
+from poselift.io.trc import check_units as check_trc_units
+from poselift.io.trc import write_trc
 from poselift.models.lifter import (
     check_lifter,
     check_lifter_config,
@@ -100,6 +110,7 @@ from poselift.models.lifter import (
 from poselift.models.predict import lift_sequence
 from poselift.pipeline.detect import DETECTORS, get_detector
 from poselift.pipeline.video import open_video, prefetch
+from poselift.viz.angles_plot import plot_angles
 from poselift.viz.render import PANEL_SIZE_RANGE, check_panel_size, render_video
 
 log = logging.getLogger("poselift.infer")
@@ -313,6 +324,8 @@ def check_infer_options(
     focal: float | None = None,
     trajectory_source: str = "fit",
     max_gap: int = DEFAULT_MAX_GAP,
+    trc: bool = False,
+    trc_units: str = "m",
     render: bool = False,
     render_size: int | None = None,
     azimuth: float | None = None,
@@ -338,6 +351,9 @@ def check_infer_options(
         raise PoseliftError(f"`trajectory_source` must be one of {', '.join(TRAJECTORY_SOURCES)}, got {trajectory_source!r:.40}")
     if not (_whole(max_gap) and max_gap >= 0):
         raise PoseliftError(f"`max_gap` must be >= 0 frames, got {max_gap}")
+    check_trc_units(trc_units, "trc_units")
+    if not trc and trc_units != "m":
+        log.warning("--trc-units only applies with --trc; ignored")
     if render_size is not None:
         check_panel_size(render_size, "render_size")
     if azimuth is not None and not (isinstance(azimuth, (int, float)) and not isinstance(azimuth, bool) and math.isfinite(azimuth)):
@@ -350,9 +366,10 @@ def check_infer_options(
         log.warning("--render-size, --azimuth and --limit-frames only apply with --render; ignored")
 
 
-def output_names(*, bvh: bool = False, render: bool = False) -> list[str]:
+def output_names(*, bvh: bool = False, trc: bool = False, render: bool = False, angles: bool = False) -> list[str]:
     """The files one ``poselift infer`` run writes into its output folder."""
-    return list(OUTPUT_FILES) + (["poses.bvh"] if bvh else []) + (["render.mp4"] if render else [])
+    return list(OUTPUT_FILES) + (["poses.bvh"] if bvh else []) + (["poses.trc"] if trc else []) + (["render.mp4"] if render else []) + (
+        ["angles.csv", "angles.png"] if angles else [])
 
 
 
@@ -386,6 +403,26 @@ def _bvh(out_path: Path, joints_3d: np.ndarray, fps: float, trajectory: np.ndarr
     write_bvh(out_path, joints_3d, H36M_17, fps, root_positions=trajectory)
 
 
+def _trc(out_path: Path, joints_3d: np.ndarray, fps: float, trajectory: np.ndarray | None, units: str) -> None:
+    """OpenSim marker file via :func:`poselift.io.trc.write_trc`: Y up (camera x, -y, -z), absolute
+    (the trajectory added) when there is a trajectory, else root-relative."""
+
+    write_trc(out_path, joints_3d, H36M_17, fps, units=units, root_positions=trajectory)
+
+
+def _angles(folder: Path, joints_3d: np.ndarray, fps: float, filled: np.ndarray) -> None:
+    """``angles.csv`` and ``angles.png`` (:func:`poselift.geometry.angles.joint_angles`,
+    unsmoothed) into ``folder``; ``filled`` ``[T]``: frames whose 2D was interpolated.
+    A video gives no vertical, so trunk flexion and the segment angles are measured
+    against the camera's up direction (−y): the true vertical only for a level camera."""
+    result = joint_angles(joints_3d)
+    write_angles_csv(folder / "angles.csv", result.names, result.degrees, fps, filled=filled)
+    note = ("Joint angles: 3D, independent of the camera's tilt. Trunk flexion and segment angles: measured against "
+            f"{result.vertical}. Degrees, unsmoothed.")
+    plot_angles(folder / "angles.png", result.names, result.degrees, fps, filled=filled, note=note)
+    log.info("angles: trunk flexion and the %d segment angles are measured against %s", len(VERTICAL_ANGLES) - 1, result.vertical)
+
+
 def run_infer(
     input: str | Path,
     out_dir: str | Path,
@@ -402,6 +439,9 @@ def run_infer(
     flip: bool = True,
     max_gap: int = DEFAULT_MAX_GAP,
     bvh: bool = False,
+    trc: bool = False,
+    trc_units: str = "m",
+    angles: bool = False,
     render: bool = False,
     render_size: int | None = None,
     azimuth: float | None = None,
@@ -420,6 +460,10 @@ def run_infer(
     (default: the image diagonal); ``max_gap`` is in input frames.
     ``trajectory_source``: ``"fit"`` (root fitted to the 2D, any checkpoint) or
     ``"model"`` (the checkpoint's trajectory model; none without one).
+    ``bvh`` / ``trc``: also write ``poses.bvh`` / ``poses.trc`` (OpenSim markers in
+    ``trc_units``, ``"m"`` or ``"mm"``; Y up, see :mod:`poselift.io.trc`).
+    ``angles``: also write ``angles.csv`` and ``angles.png``, joint and segment angles in
+    degrees (:mod:`poselift.geometry.angles`; trunk and segments against the camera's up).
 
     Existing outputs in ``out_dir`` (:func:`output_names`) are an error unless
     ``overwrite``; they are then replaced only when the whole run succeeds. A failed
@@ -434,13 +478,13 @@ def run_infer(
     # read, decoded or detected (the detection of a video takes seconds)
     check_infer_options(
         detector=detector, keypoints_format=keypoints_format, width=width, height=height, fps=fps, focal=focal,
-        trajectory_source=trajectory_source, max_gap=max_gap, render=render, render_size=render_size, azimuth=azimuth,
+        trajectory_source=trajectory_source, max_gap=max_gap, trc=trc, trc_units=trc_units, render=render, render_size=render_size, azimuth=azimuth,
         limit_frames=limit_frames, chunk_frames=chunk_frames,
     )
     if not source.exists():
         raise PoseliftError(f"input {source} does not exist")
     check_destination(out_dir, folder=True)  # not a folder, read-only, a file on the way: before decoding anything
-    targets = output_names(bvh=bvh, render=render)
+    targets = output_names(bvh=bvh, trc=trc, render=render, angles=angles)
     check_targets(out_dir, targets, overwrite)
     metadata = check_checkpoint(checkpoint, causal, lifter)  # the metadata only: the weights load during detection
     # the folder is created now and locked for the whole run (a second infer into it stops at
@@ -578,6 +622,14 @@ def run_infer(
                 tb = time.perf_counter()
                 _bvh(staging / "poses.bvh", joints, kp.fps, traj)
                 extra["bvh"] = time.perf_counter() - tb
+            if trc:
+                tt = time.perf_counter()
+                _trc(staging / "poses.trc", joints, kp.fps, traj, trc_units)
+                extra["trc"] = time.perf_counter() - tt
+            if angles:
+                ta = time.perf_counter()
+                _angles(staging, joints, kp.fps, filled_frames)
+                extra["angles"] = time.perf_counter() - ta
             write_outputs(staging, arrays, meta)
             names = sorted(p.name for p in staging.iterdir() if not p.name.startswith("."))
             written = commit_staged(staging, out_dir, names, overwrite)

@@ -1,6 +1,6 @@
 """``poselift render``'s work: lift one dataset (or procedural) sequence with a
 checkpoint and render input 2D | 3D reconstruction | ground truth, optionally
-exporting the reconstruction (npz or BVH)."""
+exporting the reconstruction (npz, BVH, TRC or C3D)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ from poselift.errors import PoseliftError
 from poselift.geometry.camera import load_cameras_json
 from poselift.geometry.sequence import FlipSpec
 from poselift.geometry.skeleton import Skeleton
+from poselift.io.c3d import require_ezc3d, write_c3d
 from poselift.io.exports import write_bvh, write_npz
 from poselift.io.staging import check_destination
+from poselift.io.trc import write_trc
 from poselift.models.lifter import load_model
 from poselift.models.predict import lift_sequence
 from poselift.training.config import TrainConfig
@@ -25,6 +27,8 @@ from poselift.viz.render import SUFFIXES, check_panel_size, render_video
 
 DEFAULT_SYNTHETIC_SEED = 4242  # not used by any training/test split of the synthetic dataset
 SYNTHETIC_FRAMES = 400
+#: What ``export`` may end with.
+EXPORT_SUFFIXES = (".npz", ".bvh", ".trc", ".c3d")
 
 
 def synthetic_render_sequence(seed: int = DEFAULT_SYNTHETIC_SEED, num_frames: int = SYNTHETIC_FRAMES):
@@ -77,9 +81,12 @@ def load_render_sequence(dataset: str, data_dir: str | None, subject: str, actio
 
 def _export(path: Path, positions, skeleton: Skeleton, fps: float, *, ground_truth=None, keypoints_2d=None,
             trajectory=None, frame_index=None, camera_rotation=None) -> None:
-    """``.bvh`` via :func:`poselift.io.exports.write_bvh`, else ``.npz`` (atomic)."""
-    if path.suffix.lower() == ".bvh":
-        write_bvh(path, positions, skeleton, fps, root_positions=trajectory, camera_rotation=camera_rotation)
+    """``.bvh`` via :func:`poselift.io.exports.write_bvh`, ``.trc`` via :func:`poselift.io.trc.write_trc`
+    (metres), ``.c3d`` via :func:`poselift.io.c3d.write_c3d` (millimetres), else ``.npz`` (atomic)."""
+    suffix = path.suffix.lower()
+    if suffix in (".bvh", ".trc", ".c3d"):
+        writer = {".bvh": write_bvh, ".trc": write_trc, ".c3d": write_c3d}[suffix]
+        writer(path, positions, skeleton, fps, root_positions=trajectory, camera_rotation=camera_rotation)
         return
     f32 = lambda v: None if v is None else np.asarray(v, np.float32)  # noqa: E731
     write_npz(path, {
@@ -97,7 +104,7 @@ def _export(path: Path, positions, skeleton: Skeleton, fps: float, *, ground_tru
 @dataclass
 class RenderOptions:
     """What ``poselift render`` draws. ``out``: ``.mp4`` or ``.gif``; ``export``: also
-    write the reconstruction (``.npz`` or ``.bvh``); ``keypoints``: 2D input source
+    write the reconstruction (``.npz``, ``.bvh``, ``.trc`` or ``.c3d``); ``keypoints``: 2D input source
     (``None``: as the checkpoint was trained); ``limit_frames``/``downsample``: the
     first N frames / every N-th frame; ``size``: panel height in pixels; ``azimuth``,
     ``elevation``: 3D view angles in degrees."""
@@ -139,8 +146,10 @@ def render_sequence(options: RenderOptions) -> RenderResult:
     if out.suffix.lower() not in SUFFIXES:
         raise PoseliftError(f"`out` {out}: unknown suffix {out.suffix!r}; use .mp4 or .gif")
     export = Path(options.export) if options.export else None
-    if export is not None and export.suffix.lower() not in (".npz", ".bvh"):
-        raise PoseliftError(f"`export` {export}: unknown suffix {export.suffix!r}; use .npz or .bvh")
+    if export is not None and export.suffix.lower() not in EXPORT_SUFFIXES:
+        raise PoseliftError(f"`export` {export}: unknown suffix {export.suffix!r}; use {', '.join(EXPORT_SUFFIXES[:-1])} or {EXPORT_SUFFIXES[-1]}")
+    if export is not None and export.suffix.lower() == ".c3d":
+        require_ezc3d()  # before the model and the data load
     for name in ("limit_frames", "downsample"):
         value = getattr(options, name)
         if value is not None and value < 1:
