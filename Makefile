@@ -9,12 +9,13 @@ STAMP := $(VENV)/.installed
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
-	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (poselift needs Python 3.11)"; exit 2; }
+$(STAMP): pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (poselift needs Python 3.11 or 3.12; e.g. make PYTHON=python3.12)"; exit 2; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	# torch first, pinned: the local CPU wheel (a bare `torch` would pull a CUDA build)
+	# torch first, pinned: the local CPU wheel (a bare `torch` would pull a CUDA build);
+	# then everything at the tested versions of constraints.txt
 	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet -e ".[test]"
+	$(PIP) install --quiet -c constraints.txt -e ".[test]"
 	touch $(STAMP)
 
 demo: $(STAMP)
