@@ -55,3 +55,22 @@ def test_cli_shows_flags_for_library_errors(capsys, tmp_path):
     assert_one_line_error(rc, err, "--recipe wild trains on Human3.6M", "--dataset h36m", "--keypoints gt")
     assert "`" not in err.split("error:", 1)[1].split("trains")[0]  # the flag is shown bare, not as a Python mark
 
+
+
+def test_error_wording_survives_a_broken_command_module(tmp_path, capsys, monkeypatch):
+    """Messages are worded with every command's options; if another command's module
+    cannot be imported, this command's own options still word it: one line, no traceback."""
+    import importlib
+
+    cli_main = importlib.import_module("poselift.cli.main")
+    real = cli_main.build_parser
+
+    def fragile(load=None):
+        if load is None:
+            raise ImportError("a half-edited command module")
+        return real(load=load)
+
+    monkeypatch.setattr(cli_main, "build_parser", fragile)
+    rc = cli_main.main(["infer", str(tmp_path / "clip.mp4"), "--out", str(tmp_path / "o"), "--render", "--render-size", "10"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "--render-size must be" in err and "Traceback" not in err

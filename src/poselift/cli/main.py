@@ -85,7 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     def in_cli_words(text: str) -> str:
         """A library message with this command's options (other commands' too)."""
         if not full:
-            full.append(build_parser())
+            try:  # every command's options, to name another command's flags too
+                full.append(build_parser())
+            except Exception:  # noqa: BLE001 - wording an error must never raise one: this command's options
+                log.debug("could not build every command's parser to word a message", exc_info=True)
+                full.append(parser)
         return cli_message(text, full[0], words)
 
     args.cli_message = in_cli_words  # for messages a command prints itself
