@@ -41,6 +41,15 @@ def check_frame_rate(fps: object, name: str = "fps") -> float:
     return value
 
 
+def check_frame_mask(mask: object, num_frames: int, name: str = "filled") -> np.ndarray:
+    """``mask`` as a ``[num_frames]`` bool array (one flag per frame), else a
+    :class:`PoseliftError` naming the argument ``name``."""
+    out = np.asarray(mask, dtype=bool)
+    if out.shape != (num_frames,):
+        raise PoseliftError(f"`{name}` must be shaped [{num_frames}] (one flag per frame), got {list(out.shape)}")
+    return out
+
+
 class GapFill(NamedTuple):
     """Result of :func:`fill_gaps`.
 

@@ -18,6 +18,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from poselift.errors import PoseliftError
+from poselift.geometry.sequence import check_frame_mask, check_frame_rate
 from poselift.geometry.skeleton import H36M_17, JOINT_NAME
 from poselift.io import bvh
 from poselift.io.atomic import atomic_write
@@ -188,13 +189,10 @@ def write_angles_csv(
         raise PoseliftError(f"`degrees` must be shaped [T, {len(names)}] (one column per name), got {list(degrees.shape)}")
     if len(set(names)) != len(names) or not all(JOINT_NAME.fullmatch(n) for n in names):
         raise PoseliftError("angle `names` must be distinct, each a letter followed by letters, digits or '_'")
-    if not (isinstance(fps, (int, float)) and not isinstance(fps, bool) and math.isfinite(fps) and fps > 0):
-        raise PoseliftError(f"`fps` must be a positive number of frames per second, got {fps!r:.40}")
+    fps = check_frame_rate(fps)
     t = degrees.shape[0]
     if filled is not None:
-        filled = np.asarray(filled, dtype=bool)
-        if filled.shape != (t,):
-            raise PoseliftError(f"`filled` must be shaped [{t}] (one flag per frame), got {list(filled.shape)}")
+        filled = check_frame_mask(filled, t)
     header = ["frame", "time_s", *(f"{n}_deg" for n in names)] + (["filled"] if filled is not None else [])
     block = 4096  # frames formatted at a time
     with atomic_write(path, "w") as fh:

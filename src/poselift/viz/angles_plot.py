@@ -11,13 +11,13 @@ is cheap.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from poselift.errors import PoseliftError
+from poselift.geometry.sequence import check_frame_mask, check_frame_rate
 from poselift.io.atomic import atomic_path
 
 LEFT_COLOUR = "#1f5fd6"  # the render's left side: blue
@@ -96,13 +96,10 @@ def plot_angles(
     names = [str(n) for n in names]
     if degrees.ndim != 2 or degrees.shape[1] != len(names) or degrees.shape[0] == 0 or not names:
         raise PoseliftError(f"`degrees` must be shaped [T, {len(names)}] with T > 0 (one column per name), got {list(degrees.shape)}")
-    if not (isinstance(fps, (int, float)) and not isinstance(fps, bool) and math.isfinite(fps) and fps > 0):
-        raise PoseliftError(f"`fps` must be a positive number of frames per second, got {fps!r:.40}")
+    fps = check_frame_rate(fps)
     t = degrees.shape[0]
     if filled is not None:
-        filled = np.asarray(filled, dtype=bool)
-        if filled.shape != (t,):
-            raise PoseliftError(f"`filled` must be shaped [{t}] (one flag per frame), got {list(filled.shape)}")
+        filled = check_frame_mask(filled, t)
 
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
