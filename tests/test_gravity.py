@@ -1,0 +1,74 @@
+"""The vertical estimated from the poses (poselift.geometry.gravity)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from poselift.data.synthetic import animate_figure
+from poselift.errors import PoseliftError
+from poselift.geometry.gravity import CAMERA_UP, angle_between_deg, estimate_up, level_rotation
+
+
+def _seen_by(world: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+    """World (z up) poses seen by a camera with ``X_cam = R · X_world``, root-relative."""
+    cam = world @ rotation.T
+    return cam - cam[:, :1]
+
+
+def _tilted_camera(pitch_deg: float, roll_deg: float) -> np.ndarray:
+    """A camera looking along world +y, pitched down by ``pitch_deg`` and rolled."""
+    level = level_rotation(CAMERA_UP)
+    p, r = np.radians(pitch_deg), np.radians(roll_deg)
+    pitch = np.array([[1, 0, 0], [0, np.cos(p), -np.sin(p)], [0, np.sin(p), np.cos(p)]])
+    roll = np.array([[np.cos(r), -np.sin(r), 0], [np.sin(r), np.cos(r), 0], [0, 0, 1]])
+    return roll @ pitch @ level
+
+
+def test_level_rotation_of_the_cameras_own_up_is_the_level_camera():
+    np.testing.assert_allclose(level_rotation(CAMERA_UP), [[1, 0, 0], [0, 0, -1], [0, 1, 0]], atol=1e-12)
+
+
+@pytest.mark.parametrize("pitch, roll", [(0, 0), (15, 0), (30, -5), (-10, 8)])
+def test_walking_figure_gives_the_cameras_tilt(pitch, roll):
+    world = animate_figure(200, seed=3)
+    rotation = _tilted_camera(pitch, roll)
+    estimate = estimate_up(_seen_by(world, rotation))
+    true_up = rotation @ np.array([0.0, 0.0, 1.0])
+    assert estimate.reliable
+    assert angle_between_deg(estimate.up, true_up) < 4.0  # the figure leans a little: not exactly 0
+    assert estimate.pitch_deg == pytest.approx(pitch, abs=4.0)
+    assert estimate.roll_deg == pytest.approx(roll, abs=4.0)
+    # the rotation it implies makes the vertical the world's z and keeps a rotation (no mirror)
+    r = level_rotation(estimate.up)
+    np.testing.assert_allclose(r.T @ estimate.up, [0, 0, 1], atol=1e-9)
+    assert np.linalg.det(r) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("heading_deg", [0, 90, 200])
+def test_estimate_does_not_depend_on_where_the_person_faces(heading_deg):
+    h = np.radians(heading_deg)
+    turn = np.array([[np.cos(h), -np.sin(h), 0], [np.sin(h), np.cos(h), 0], [0, 0, 1]])
+    world = animate_figure(200, seed=5) @ turn.T
+    rotation = _tilted_camera(20, 0)
+    estimate = estimate_up(_seen_by(world, rotation))
+    assert angle_between_deg(estimate.up, rotation @ np.array([0.0, 0.0, 1.0])) < 4.0
+
+
+def test_a_seated_clip_is_not_trusted():
+    pose = animate_figure(100, seed=1)
+    seated = pose.copy()
+    seated[:, [2, 5]] = pose[:, [1, 4]] + np.array([0.0, 0.45, 0.0])  # knees forward: thighs horizontal
+    seated[:, [3, 6]] = seated[:, [2, 5]] + np.array([0.0, 0.0, -0.45])  # shanks down
+    estimate = estimate_up(_seen_by(seated, _tilted_camera(10, 0)))
+    assert not estimate.reliable and estimate.straight_leg_frames == 0
+    np.testing.assert_array_equal(estimate.up_or_level(), CAMERA_UP)
+
+
+def test_bad_input():
+    with pytest.raises(PoseliftError, match="joints_3d"):
+        estimate_up(np.zeros((10, 15, 3)))
+    with pytest.raises(PoseliftError, match="`up`"):
+        level_rotation(np.zeros(3))
+    nan = np.full((5, 17, 3), np.nan)
+    assert not estimate_up(nan).reliable
