@@ -8,6 +8,7 @@ import pytest
 from poselift.data.synthetic import animate_figure
 from poselift.errors import PoseliftError
 from poselift.geometry.gravity import CAMERA_UP, angle_between_deg, estimate_up, level_rotation
+from poselift.geometry.skeleton import H36M_17
 
 
 def _seen_by(world: np.ndarray, rotation: np.ndarray) -> np.ndarray:
@@ -72,3 +73,47 @@ def test_bad_input():
         level_rotation(np.zeros(3))
     nan = np.full((5, 17, 3), np.nan)
     assert not estimate_up(nan).reliable
+
+
+def test_infer_level_writes_the_levelled_world_into_every_output(tmp_path):
+    """`run_infer(level=True)`: the estimate is stored, and BVH/TRC/angles/render take it."""
+    import json
+
+    from test_pipeline import _save_lifter, write_npz_input
+
+    from poselift.pipeline.infer import run_infer
+
+    ckpt = _save_lifter(tmp_path / "tiny.pt")
+    kp = write_npz_input(tmp_path / "kp.npz")
+    plain = run_infer(kp, tmp_path / "plain", ckpt, bvh=True, trc=True, progress=False)
+    levelled = run_infer(kp, tmp_path / "level", ckpt, bvh=True, trc=True, angles=True, level=True, progress=False)
+    meta_plain = json.loads((tmp_path / "plain" / "poses.json").read_text())["metadata"]
+    meta = json.loads((tmp_path / "level" / "poses.json").read_text())["metadata"]
+    assert meta_plain["level"] is None
+    level = meta["level"]
+    rotation = np.asarray(level["camera_rotation"])
+    np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=1e-5)
+    np.testing.assert_allclose(rotation @ [0, 0, 1], level["up_camera"] if level["reliable"] else CAMERA_UP, atol=1e-5)
+    assert {"poses.bvh", "poses.trc", "angles.csv"} <= {p.name for p in (tmp_path / "level").iterdir()}
+    assert levelled.num_frames == plain.num_frames
+    if level["reliable"] and angle_between_deg(level["up_camera"], CAMERA_UP) > 1.0:  # a tilt: the TRC differs
+        assert (tmp_path / "level" / "poses.trc").read_text() != (tmp_path / "plain" / "poses.trc").read_text()
+
+
+def test_levelled_trc_stands_upright_for_a_tilted_camera():
+    """A figure filmed by a camera pitched 25° down and rolled 6°: in the camera frame the
+    body leans; levelled by :func:`level_world`, the TRC's Y axis is the body's vertical."""
+    from poselift.io.trc import marker_positions
+    from poselift.pipeline.infer import level_world
+
+    world = animate_figure(200, seed=2)
+    joints = _seen_by(world, _tilted_camera(25, 6))
+    up_of = lambda markers: markers[:, 8] - markers[:, 0]  # noqa: E731 - hip → thorax, per frame
+    tilted = marker_positions(joints, H36M_17)  # the camera's own up
+    level = level_world(joints)
+    assert level.estimate.reliable
+    levelled = marker_positions(joints, H36M_17, camera_rotation=level.rotation)
+    y = np.array([0.0, 1.0, 0.0])
+    true_lean = angle_between_deg(up_of(world).mean(0), [0.0, 0.0, 1.0])  # the figure's own lean (world z up)
+    assert angle_between_deg(up_of(tilted).mean(0), y) > true_lean + 15
+    assert abs(angle_between_deg(up_of(levelled).mean(0), y) - true_lean) < 4

@@ -67,6 +67,7 @@ from poselift.errors import PoseliftError
 from poselift.evaluation import plausibility
 from poselift.geometry.angles import VERTICAL_ANGLES, joint_angles
 from poselift.geometry.camera import normalize_screen
+from poselift.geometry.gravity import MIN_STANDING_FRACTION, UpEstimate, estimate_up, level_rotation
 from poselift.geometry.sequence import (
     FlipSpec,
     GapFill,
@@ -375,9 +376,11 @@ def output_names(*, bvh: bool = False, trc: bool = False, render: bool = False, 
 
 def _render(out_path: Path, joints_3d: np.ndarray, keypoints_2d: np.ndarray, fps: float, *, video: Path | None,
             video_fps: float | None, image_size: tuple[int, int], render_size: int | None, azimuth: float | None,
-            limit_frames: int | None, progress: bool, filled: np.ndarray | None = None) -> None:
+            limit_frames: int | None, progress: bool, filled: np.ndarray | None = None,
+            camera_rotation: np.ndarray | None = None) -> None:
     """Side-by-side render (input video or 2D keypoints | 3D) via :func:`poselift.viz.render.render_video`;
-    ``filled`` (``[T, 17]`` bool): the interpolated 2D joints, marked in the video."""
+    ``filled`` (``[T, 17]`` bool): the interpolated 2D joints, marked in the video; ``camera_rotation``:
+    a levelled world (:func:`level_world`)."""
 
     options: dict[str, Any] = {}
     if render_size is not None:
@@ -390,32 +393,67 @@ def _render(out_path: Path, joints_3d: np.ndarray, keypoints_2d: np.ndarray, fps
     try:
         render_video(
             out_path, joints_3d, H36M_17, fps, keypoints_2d=keypoints_2d, frames=frames, filled=filled,
-            image_size=None if frames is not None else image_size, limit_frames=limit_frames, progress=progress, **options,
+            image_size=None if frames is not None else image_size, limit_frames=limit_frames, progress=progress,
+            camera_rotation=camera_rotation, **options,
         )
     finally:
         if frames is not None:
             frames.close()
 
 
-def _bvh(out_path: Path, joints_3d: np.ndarray, fps: float, trajectory: np.ndarray | None) -> None:
-    """BVH motion file via :func:`poselift.io.exports.write_bvh` (root moved by the trajectory when present)."""
+@dataclass(frozen=True)
+class LevelWorld:
+    """A y-up (z-up before the writers' own conversion) world levelled by the vertical the
+    poses show (:func:`poselift.geometry.gravity.estimate_up`): ``up`` (camera frame) and
+    ``rotation`` (``X_cam = R · X_world``, a z-up world), or the level camera's."""
 
-    write_bvh(out_path, joints_3d, H36M_17, fps, root_positions=trajectory)
-
-
-def _trc(out_path: Path, joints_3d: np.ndarray, fps: float, trajectory: np.ndarray | None, units: str) -> None:
-    """OpenSim marker file via :func:`poselift.io.trc.write_trc`: Y up (camera x, -y, -z), absolute
-    (the trajectory added) when there is a trajectory, else root-relative."""
-
-    write_trc(out_path, joints_3d, H36M_17, fps, units=units, root_positions=trajectory)
+    up: np.ndarray
+    rotation: np.ndarray
+    estimate: UpEstimate
 
 
-def _angles(folder: Path, joints_3d: np.ndarray, fps: float, filled: np.ndarray) -> None:
+def level_world(joints_3d: np.ndarray) -> LevelWorld:
+    """The world in which the lifted people stand upright (``level``; see :class:`LevelWorld`)."""
+    estimate = estimate_up(joints_3d)
+    if estimate.reliable:
+        log.info(
+            "level: the people's vertical puts the camera at %.0f° pitch (%s) and %.0f° roll; render, BVH, TRC and "
+            "angles use that vertical", abs(estimate.pitch_deg), "looking down" if estimate.pitch_deg >= 0 else "looking up",
+            estimate.roll_deg,
+        )
+    else:
+        log.warning(
+            "level: only %d of %d frames show a straight leg (fewer than %.0f%%): the vertical is not reliable, "
+            "keeping the camera's own up (a level camera)", estimate.straight_leg_frames, estimate.frames,
+            100 * MIN_STANDING_FRACTION,
+        )
+    up = estimate.up_or_level()
+    return LevelWorld(up, level_rotation(up), estimate)
+
+
+def _bvh(out_path: Path, joints_3d: np.ndarray, fps: float, trajectory: np.ndarray | None,
+         camera_rotation: np.ndarray | None = None) -> None:
+    """BVH motion file via :func:`poselift.io.exports.write_bvh` (root moved by the trajectory when present;
+    ``camera_rotation``: a levelled world, see :func:`level_world`)."""
+
+    write_bvh(out_path, joints_3d, H36M_17, fps, root_positions=trajectory, camera_rotation=camera_rotation)
+
+
+def _trc(out_path: Path, joints_3d: np.ndarray, fps: float, trajectory: np.ndarray | None, units: str,
+         camera_rotation: np.ndarray | None = None) -> None:
+    """OpenSim marker file via :func:`poselift.io.trc.write_trc`: Y up (camera x, -y, -z, or the levelled
+    world with ``camera_rotation``), absolute (the trajectory added) when there is a trajectory, else root-relative."""
+
+    write_trc(out_path, joints_3d, H36M_17, fps, units=units, root_positions=trajectory, camera_rotation=camera_rotation)
+
+
+def _angles(folder: Path, joints_3d: np.ndarray, fps: float, filled: np.ndarray, up: np.ndarray | None = None) -> None:
     """``angles.csv`` and ``angles.png`` (:func:`poselift.geometry.angles.joint_angles`,
     unsmoothed) into ``folder``; ``filled`` ``[T]``: frames whose 2D was interpolated.
     A video gives no vertical, so trunk flexion and the segment angles are measured
-    against the camera's up direction (−y): the true vertical only for a level camera."""
-    result = joint_angles(joints_3d)
+    against the camera's up direction (−y): the true vertical only for a level camera;
+    ``up`` (camera frame): the vertical of :func:`level_world` instead."""
+    result = joint_angles(joints_3d, up=up)
     write_angles_csv(folder / "angles.csv", result.names, result.degrees, fps, filled=filled)
     note = ("Joint angles: 3D, independent of the camera's tilt. Trunk flexion and segment angles: measured against "
             f"{result.vertical}. Degrees, unsmoothed.")
@@ -442,6 +480,7 @@ def run_infer(
     trc: bool = False,
     trc_units: str = "m",
     angles: bool = False,
+    level: bool = False,
     render: bool = False,
     render_size: int | None = None,
     azimuth: float | None = None,
@@ -557,6 +596,7 @@ def run_infer(
             traj[:, 2] *= depth_scale(focal_px, kp.width, train_focal_normalized(lifter.metadata))
         timings["lift"] = time.perf_counter() - t0
         checks = plausibility.summarize(joints, points_px, H36M_17, fps=kp.fps)  # frames: the input's
+        world = level_world(joints) if level else None
 
         filled_frames = gaps.filled.any(axis=1)
         flagged = gaps.flagged.any(axis=1)
@@ -593,6 +633,15 @@ def run_infer(
             "frames_with_person": found,
             "flagged_frames": flagged_list,
             "plausibility": checks,
+            "level": None if world is None else {
+                "up_camera": [round(float(v), 6) for v in world.up],
+                "camera_rotation": np.round(world.rotation, 6).tolist(),
+                "estimated_pitch_deg": round(world.estimate.pitch_deg, 2),
+                "estimated_roll_deg": round(world.estimate.roll_deg, 2),
+                "reliable": world.estimate.reliable,
+                "straight_leg_frames": world.estimate.straight_leg_frames,
+                "note": "X_cam = camera_rotation · X_world (z-up world); render, BVH, TRC and angles use it",
+            },
             "timings_s": dict(timings),
             "units": {
                 "joints_3d": "metres, root-relative (Hip at 0), camera frame (x right, y down, z forward)",
@@ -616,19 +665,20 @@ def run_infer(
                     staging / "render.mp4", joints, points_px, kp.fps, video=source if kind == "video" else None,
                     video_fps=fps, image_size=(kp.width, kp.height), render_size=render_size, azimuth=azimuth,
                     limit_frames=limit_frames, progress=progress, filled=gaps.filled,
+                    camera_rotation=None if world is None else world.rotation,
                 )
                 extra["render"] = time.perf_counter() - tr
             if bvh:
                 tb = time.perf_counter()
-                _bvh(staging / "poses.bvh", joints, kp.fps, traj)
+                _bvh(staging / "poses.bvh", joints, kp.fps, traj, None if world is None else world.rotation)
                 extra["bvh"] = time.perf_counter() - tb
             if trc:
                 tt = time.perf_counter()
-                _trc(staging / "poses.trc", joints, kp.fps, traj, trc_units)
+                _trc(staging / "poses.trc", joints, kp.fps, traj, trc_units, None if world is None else world.rotation)
                 extra["trc"] = time.perf_counter() - tt
             if angles:
                 ta = time.perf_counter()
-                _angles(staging, joints, kp.fps, filled_frames)
+                _angles(staging, joints, kp.fps, filled_frames, None if world is None else world.up)
                 extra["angles"] = time.perf_counter() - ta
             write_outputs(staging, arrays, meta)
             names = sorted(p.name for p in staging.iterdir() if not p.name.startswith("."))
