@@ -7,7 +7,7 @@ import pytest
 
 from poselift.data.synthetic import animate_figure
 from poselift.errors import PoseliftError
-from poselift.geometry.gravity import CAMERA_UP, angle_between_deg, estimate_up, level_rotation
+from poselift.geometry.gravity import CAMERA_UP, angle_between_deg, estimate_up, floor_below_camera, level_rotation
 from poselift.geometry.skeleton import H36M_17
 
 
@@ -117,3 +117,25 @@ def test_levelled_trc_stands_upright_for_a_tilted_camera():
     true_lean = angle_between_deg(up_of(world).mean(0), [0.0, 0.0, 1.0])  # the figure's own lean (world z up)
     assert angle_between_deg(up_of(tilted).mean(0), y) > true_lean + 15
     assert abs(angle_between_deg(up_of(levelled).mean(0), y) - true_lean) < 4
+
+
+def test_level_world_finds_the_floor_under_the_feet():
+    """A figure walking on the floor (world z = 0) filmed from 1.6 m high, pitched 20° down."""
+    from poselift.pipeline.infer import level_world
+
+    world = animate_figure(200, seed=4)
+    rotation, centre = _tilted_camera(20, 3), np.array([0.0, -5.0, 1.6])
+    cam = (world - centre) @ rotation.T
+    joints, trajectory = cam - cam[:, :1], cam[:, 0]
+    true_up = rotation @ np.array([0.0, 0.0, 1.0])
+    # with the true vertical the floor is where it is (the feet touch z = 0 in stance)
+    assert floor_below_camera(joints, trajectory, true_up) == pytest.approx(1.6, abs=0.01)
+    # with the estimated one, each degree off moves it by ~9 cm at 5 m (measured 3.7° → 1.76 m)
+    level = level_world(joints, trajectory)
+    tilt_error = angle_between_deg(level.up, true_up)
+    assert tilt_error < 4.0
+    assert level.floor_below_camera_m == pytest.approx(1.6, abs=0.05 + 5.2 * np.sin(np.radians(tilt_error)))
+    grounded = joints + level.grounded(trajectory)[:, None]
+    assert np.percentile((grounded[:, [3, 6]] @ level.up).min(axis=1), 5) == pytest.approx(0.0, abs=1e-6)
+    assert level_world(joints).floor_below_camera_m is None  # no trajectory: no floor
+    assert floor_below_camera(np.full((3, 17, 3), np.nan), np.zeros((3, 3)), true_up) is None

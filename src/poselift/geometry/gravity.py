@@ -92,6 +92,23 @@ def estimate_up(joints_3d: np.ndarray) -> UpEstimate:
     return UpEstimate(up, pitch, roll, straight, len(x))
 
 
+#: The floor: this percentile over the frames of the lower foot's height (a few frames of
+#: a foot sinking through a wrong depth do not pull it down).
+FLOOR_PERCENTILE = 5.0
+_FEET = (3, 6)  # RFoot, LFoot of H36M-17
+
+
+def floor_below_camera(joints_3d: np.ndarray, trajectory: np.ndarray, up: np.ndarray) -> float | None:
+    """How far the floor is below the camera along ``up`` (metres): the
+    :data:`FLOOR_PERCENTILE`-th percentile over the frames of the lower foot's height.
+    ``joints_3d`` ``[T, 17, 3]`` root-relative and ``trajectory`` ``[T, 3]`` (the root),
+    camera frame, metres; ``None`` when no frame has finite feet."""
+    heights = (np.asarray(joints_3d, float)[:, _FEET] + np.asarray(trajectory, float)[:, None]) @ _unit(np.asarray(up, float))
+    lowest = heights.min(axis=1)
+    lowest = lowest[np.isfinite(lowest)]
+    return float(-np.percentile(lowest, FLOOR_PERCENTILE)) if len(lowest) else None
+
+
 def level_rotation(up: np.ndarray) -> np.ndarray:
     """``R`` (``X_cam = R · X_world``) of a z-up world whose vertical is ``up`` (a unit
     vector in the camera frame) and whose y axis is the camera's viewing direction made

@@ -67,7 +67,14 @@ from poselift.errors import PoseliftError
 from poselift.evaluation import plausibility
 from poselift.geometry.angles import VERTICAL_ANGLES, joint_angles
 from poselift.geometry.camera import normalize_screen
-from poselift.geometry.gravity import MIN_STANDING_FRACTION, UpEstimate, estimate_up, level_rotation
+from poselift.geometry.gravity import (
+    FLOOR_PERCENTILE,
+    MIN_STANDING_FRACTION,
+    UpEstimate,
+    estimate_up,
+    floor_below_camera,
+    level_rotation,
+)
 from poselift.geometry.sequence import (
     FlipSpec,
     GapFill,
@@ -410,10 +417,20 @@ class LevelWorld:
     up: np.ndarray
     rotation: np.ndarray
     estimate: UpEstimate
+    #: How far the floor is below the camera along ``up``, metres (None without a trajectory).
+    floor_below_camera_m: float | None = None
+
+    def grounded(self, trajectory: np.ndarray | None) -> np.ndarray | None:
+        """``trajectory`` (camera frame, metres) moved down by the floor height, so that
+        in the levelled world (``rotation``) the floor is at height 0 and the feet stand on it."""
+        if trajectory is None or self.floor_below_camera_m is None:
+            return trajectory
+        return (trajectory + self.floor_below_camera_m * self.up).astype(trajectory.dtype)
 
 
-def level_world(joints_3d: np.ndarray) -> LevelWorld:
-    """The world in which the lifted people stand upright (``level``; see :class:`LevelWorld`)."""
+def level_world(joints_3d: np.ndarray, trajectory: np.ndarray | None = None) -> LevelWorld:
+    """The world in which the lifted people stand upright (``level``; see :class:`LevelWorld`);
+    with a ``trajectory`` (root, camera frame, metres) also the floor under their feet."""
     estimate = estimate_up(joints_3d)
     if estimate.reliable:
         log.info(
@@ -428,7 +445,11 @@ def level_world(joints_3d: np.ndarray) -> LevelWorld:
             100 * MIN_STANDING_FRACTION,
         )
     up = estimate.up_or_level()
-    return LevelWorld(up, level_rotation(up), estimate)
+    floor = None if trajectory is None else floor_below_camera(joints_3d, trajectory, up)
+    if floor is not None:
+        log.info("level: the floor is %.2f m below the camera (%g-th percentile of the lower foot); BVH and TRC "
+                 "stand on it", floor, FLOOR_PERCENTILE)
+    return LevelWorld(up, level_rotation(up), estimate, floor)
 
 
 def _bvh(out_path: Path, joints_3d: np.ndarray, fps: float, trajectory: np.ndarray | None,
@@ -596,7 +617,7 @@ def run_infer(
             traj[:, 2] *= depth_scale(focal_px, kp.width, train_focal_normalized(lifter.metadata))
         timings["lift"] = time.perf_counter() - t0
         checks = plausibility.summarize(joints, points_px, H36M_17, fps=kp.fps)  # frames: the input's
-        world = level_world(joints) if level else None
+        world = level_world(joints, traj) if level else None
 
         filled_frames = gaps.filled.any(axis=1)
         flagged = gaps.flagged.any(axis=1)
@@ -640,7 +661,9 @@ def run_infer(
                 "estimated_roll_deg": round(world.estimate.roll_deg, 2),
                 "reliable": world.estimate.reliable,
                 "straight_leg_frames": world.estimate.straight_leg_frames,
-                "note": "X_cam = camera_rotation · X_world (z-up world); render, BVH, TRC and angles use it",
+                "floor_below_camera_m": None if world.floor_below_camera_m is None else round(world.floor_below_camera_m, 4),
+                "note": ("X_cam = camera_rotation · X_world (z-up world); render, BVH, TRC and angles use it; BVH and TRC "
+                         "positions are moved down by floor_below_camera_m so that the floor is at height 0"),
             },
             "timings_s": dict(timings),
             "units": {
@@ -670,11 +693,13 @@ def run_infer(
                 extra["render"] = time.perf_counter() - tr
             if bvh:
                 tb = time.perf_counter()
-                _bvh(staging / "poses.bvh", joints, kp.fps, traj, None if world is None else world.rotation)
+                _bvh(staging / "poses.bvh", joints, kp.fps, traj if world is None else world.grounded(traj),
+                     None if world is None else world.rotation)
                 extra["bvh"] = time.perf_counter() - tb
             if trc:
                 tt = time.perf_counter()
-                _trc(staging / "poses.trc", joints, kp.fps, traj, trc_units, None if world is None else world.rotation)
+                _trc(staging / "poses.trc", joints, kp.fps, traj if world is None else world.grounded(traj), trc_units,
+                     None if world is None else world.rotation)
                 extra["trc"] = time.perf_counter() - tt
             if angles:
                 ta = time.perf_counter()
