@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -52,19 +51,7 @@ from poselift.geometry.skeleton import H36M_17, convert_input_layout
 from poselift.models.fast import fast_twin
 from poselift.models.lifter import load_model, model_fps
 from poselift.models.predict import lift_sequence
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"{platform.node()} | {cpu} | {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} "
-            f"threads | Python {platform.python_version()} | {platform.platform()}")
+from poselift.tools.bench import machine as machine_info
 
 
 def angle_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -125,7 +112,7 @@ def main() -> int:
     gt_all = np.concatenate(gt_all)
     elapsed = time.perf_counter() - t_start
 
-    print(f"machine: {machine()}")
+    print(f"machine: {machine_info()}")
     print(f"data: Human3.6M {', '.join(H36M_TEST_SUBJECTS)} (S11 Directions skipped), {len(seqs)} sequence views, "
           f"cameras {', '.join(args.cameras)}; ground-truth 2D → bundled model (input layout {layout}, flip TTA) at "
           f"{rate:g} frames/s = every {factor}. frame of 50 Hz; {frames} frames")

@@ -1,7 +1,7 @@
 """MPJPE of a wild model on the H36M test split fed at 50 Hz (what `evaluate` does) vs at
 the model's 25 Hz (both phases of the 2x downsampling, so every frame is scored once)."""
 import sys, time
-import numpy as np, torch
+import torch
 from poselift.data.datasets import normalized_keypoints, _slice_sequence, skeletons_for
 from poselift.evaluation.protocol import evaluate_sequences
 from poselift.models.lifter import load_model

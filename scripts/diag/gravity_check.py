@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from poselift.geometry.skeleton import H36M_17, convert_input_layout
 from poselift.models.fast import fast_twin
 from poselift.models.lifter import load_model, model_fps
 from poselift.models.predict import lift_sequence
+from poselift.tools.bench import machine as machine_info
 
 
 def main() -> int:
@@ -57,10 +57,7 @@ def main() -> int:
         rows.append((s.camera_id, action_name(s.name), angle_between_deg(e_gt.up, true_up),
                      angle_between_deg(e_pred.up, true_up), angle_between_deg(e_pred.up_or_level(), true_up), level,
                      e_pred.reliable))
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    print(f"machine: {cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {args.threads} threads; "
-          f"{len(rows)} sequence views in {time.perf_counter() - start:.0f} s")
+    print(f"machine: {machine_info()}; {len(rows)} sequence views in {time.perf_counter() - start:.0f} s")
     print("angle between the estimated and the true vertical, degrees: median / p90 / max over sequence views")
     print("'model, used': the model's estimate where reliable (enough standing frames), else the level camera")
     print(f"{'group':16s} {'views':>5s} {'reliable':>8s}  {'from GT 3D':>18s}  {'from the model':>18s}  "

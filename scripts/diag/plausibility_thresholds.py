@@ -25,8 +25,6 @@ Usage: .venv/bin/python scripts/diag/plausibility_thresholds.py [--subjects S9 S
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -45,22 +43,9 @@ from poselift.models.lifter import load_model, model_fps
 from poselift.models.predict import lift_sequence
 from poselift.pipeline.infer import run_infer
 from poselift.tools.evaluate import NOISY_EVAL_SEED
+from poselift.tools.bench import machine as machine_info
 
 PERCENTILES = (50, 90, 95, 99, 100)
-
-
-def machine() -> str:
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU used"
-    return (f"{platform.node()} | {cpu} | {os.cpu_count()} cores | {gpu} | Python {platform.python_version()}, "
-            f"numpy {np.__version__}, torch {torch.__version__}")
 
 
 def longest_run(flags: np.ndarray) -> int:
@@ -191,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    print("machine:", machine())
+    print("machine:", machine_info())
     print(f"thresholds now: BONE_CV_LIMIT {Q.BONE_CV_LIMIT}, BONE_DEVIATION_LIMIT {Q.BONE_DEVIATION_LIMIT} "
           f"(smoothed over {Q.BONE_SMOOTH_S} s), SWAP_MIN_S {Q.SWAP_MIN_S}, LABEL_SWITCH_LIMIT {Q.LABEL_SWITCH_LIMIT}, "
           f"MERGE_GAP_S {Q.MERGE_GAP_S}")
