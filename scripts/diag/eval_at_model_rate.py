@@ -6,7 +6,7 @@ from poselift.data.datasets import normalized_keypoints, _slice_sequence, skelet
 from poselift.evaluation.protocol import evaluate_sequences
 from poselift.models.lifter import load_model
 from poselift.training.config import TrainConfig
-from poselift.training.data import load_split, with_input_layout
+from poselift.training.data import load_split
 if len(sys.argv) != 2 or sys.argv[1] not in ("symmetric", "causal"):
     sys.exit("usage: python scripts/diag/eval_at_model_rate.py symmetric|causal   (the bundled model; data in ../shared/data/h36m)")
 torch.set_num_threads(2)
