@@ -73,7 +73,12 @@ def test_batch_over_a_folder(tmp_path, capsys, ckpt, inputs):
         entry = by_name[name if "." in name or name == "openpose_clip" else name + ".npz"]
         assert entry["status"] == "done" and entry["num_frames"] == T
         assert Path(entry["out_dir"]) == out / sub
-        assert sorted(p.name for p in (out / sub).iterdir()) == OUTPUTS
+        names = sorted(p.name for p in (out / sub).iterdir())
+        if name in ("detections.json", "openpose_clip"):  # may hold several people: a folder per person
+            assert names[0] == "people.json" and names[1:] == [f"person_{p['track_id']}" for p in entry["people"]]
+            assert all(sorted(q.name for q in (out / sub / n).iterdir()) == OUTPUTS for n in names[1:])
+        else:
+            assert names == OUTPUTS
     assert sorted(p.name for p in out.iterdir()) == sorted(expected_dirs.values())  # nothing for broken.npz
     # the same keypoints give the same poses whatever the file format
     with np.load(out / "walk" / "poses.npz") as a, np.load(out / "table" / "poses.npz") as b:
@@ -122,7 +127,7 @@ def test_batch_reports_failures_and_incomplete_outputs(tmp_path, capsys, ckpt, i
 def test_batch_with_videos_and_extra_outputs(tmp_path, capsys, ckpt, monkeypatch):
     import poselift.pipeline.infer
 
-    monkeypatch.setattr(poselift.pipeline.infer, "get_detector", lambda name: FakeDetector())
+    monkeypatch.setattr(poselift.pipeline.infer, "get_people_detector", lambda name: FakeDetector())
     folder = tmp_path / "videos"
     folder.mkdir()
     draw_video(folder / "one.mp4", figure=True)
@@ -136,8 +141,11 @@ def test_batch_with_videos_and_extra_outputs(tmp_path, capsys, ckpt, monkeypatch
     assert rc == 1 and (summary["done"], summary["failed"]) == (3, 1), err
     four = next(f for f in summary["files"] if f["input"].endswith("four.mp4"))
     assert "four.mp4" in four["reason"]
-    for sub in ("one", "two", "three"):
-        assert sorted(p.name for p in (out / sub).iterdir()) == ["poses.bvh", *OUTPUTS]
+    # a video may show several people: one folder per person (the fake detector finds one)
+    for sub in ("one", "two"):
+        assert sorted(p.name for p in (out / sub).iterdir()) == ["people.json", "person_1"]
+        assert sorted(p.name for p in (out / sub / "person_1").iterdir()) == ["poses.bvh", *OUTPUTS]
+    assert sorted(p.name for p in (out / "three").iterdir()) == ["poses.bvh", *OUTPUTS]
 
 
 def test_batch_progress_bar_and_errors(tmp_path, capsys, ckpt, inputs):

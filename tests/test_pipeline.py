@@ -263,11 +263,27 @@ def test_keypoint_files_to_poses(tmp_path, ckpt, fmt):
     else:
         src = write_openpose_folder(tmp_path / "op", body25=fmt.endswith("body25"))
     out = tmp_path / "out"
-    result = run_infer(src, out, ckpt, progress=False, **geometry)
+    # the coco-json fixture has a second, tiny low-scoring person in every frame: keep the largest
+    person = "largest" if fmt == "coco-json" else "all"
+    result = run_infer(src, out, ckpt, progress=False, person=person, **geometry)
     assert result.num_frames == T and result.frames_with_person == T - len(GAP_FRAMES)
     assert result.flagged_frames == list(LONG_GAP)
     assert set(result.timings_s) >= {"load_model", "load_keypoints", "convert", "lift", "write"}
-    check_outputs(out)
+    if fmt in ("npz", "csv"):  # one person by format: its files in OUT itself, no people.json
+        assert not (out / "people.json").exists() and result.people[0]["folder"] == "."
+        check_outputs(out)
+        return
+    people = json.loads((out / "people.json").read_text())["people"]
+    assert [p["first_frame"] for p in people] == [0] * len(people)
+    if fmt == "coco-json":  # two tracks, the real person written into OUT itself
+        assert len(people) == 2 and [p["written"] for p in people] == [False, True]
+        assert result.people[0]["track_id"] == 2 and result.people[0]["folder"] == "."
+        check_outputs(out)
+        return
+    assert [p["track_id"] for p in people] == [1]
+    # files that may hold several people (COCO, OpenPose) get one folder per person
+    check_outputs(out / "person_1")
+    assert result.people[0]["folder"] == "person_1"
 
 
 def test_importers_need_geometry_and_check_joints(tmp_path):
@@ -415,8 +431,10 @@ def test_mediapipe_on_drawn_figure_reports_person_frames(tmp_path, ckpt):
         assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("poses.*"))
     else:
         assert res.num_frames == T and 0 < res.frames_with_person <= T
-        with np.load(tmp_path / "out" / "poses.npz") as z:
-            assert z["joints_3d"].shape == (T, 17, 3) and np.isfinite(z["joints_3d"]).all()
+        for person in res.people:  # each over its span of the video
+            with np.load(tmp_path / "out" / person["folder"] / "poses.npz") as z:
+                assert z["joints_3d"].shape == (person["frames"], 17, 3) and np.isfinite(z["joints_3d"]).all()
+                assert z["frame_index"][0] == person["first_frame"]
 
 
 # --------------------------------------------------------------------- CLI errors

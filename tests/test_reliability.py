@@ -368,7 +368,7 @@ def test_failed_runs_leave_nothing_behind(tmp_path, capsys, ckpt, monkeypatch):
     # through the CLI (the detector is looked up by name)
     import poselift.pipeline.infer
 
-    monkeypatch.setattr(poselift.pipeline.infer, "get_detector", lambda name: FailingDetector(5))
+    monkeypatch.setattr(poselift.pipeline.infer, "get_people_detector", lambda name: FailingDetector(5))
     rc, _, err = run(["infer", video, "--out", out, "--checkpoint", ckpt, "--no-progress"], capsys)
     assert_one_line_error(rc, err, "frame 5")
     assert not (tmp_path / "new").exists()
@@ -388,7 +388,7 @@ def test_failed_runs_leave_nothing_behind(tmp_path, capsys, ckpt, monkeypatch):
         run_infer(video, done, ckpt, detector=FakeDetector(), render=True, overwrite=True, progress=False)
     assert {p.name: p.read_bytes() for p in done.iterdir()} == before
     # the CLI reports it as one line, exit 2
-    monkeypatch.setattr(poselift.pipeline.infer, "get_detector", lambda name: FakeDetector())
+    monkeypatch.setattr(poselift.pipeline.infer, "get_people_detector", lambda name: FakeDetector())
     rc, _, err = run(["infer", video, "--out", done, "--checkpoint", ckpt, "--render", "--overwrite", "--no-progress"], capsys)
     assert_one_line_error(rc, err, "No space left on device", "no outputs were written")
     assert {p.name: p.read_bytes() for p in done.iterdir()} == before

@@ -11,6 +11,7 @@ from typing import Any
 from poselift.cli.options import (
     add_examples,
     add_threads_option,
+    non_negative_float,
     non_negative_int,
     positive_float,
     positive_int,
@@ -22,11 +23,27 @@ from poselift.pipeline.batch import run_batch
 from poselift.pipeline.detect import DETECTORS
 from poselift.pipeline.infer import (
     DEFAULT_MAX_GAP,
+    DEFAULT_MIN_TRACK_S,
+    DEFAULT_TRACK_GAP_S,
+    PERSON_RULES,
     RENDER_SIZE_RANGE,
     TRAJECTORY_SOURCES,
     InferResult,
     run_infer,
 )
+
+def person_choice(text: str) -> str | int:
+    """``--person``: all, largest, longest or a track id (a whole number >= 0)."""
+    if text in PERSON_RULES:
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"use all, largest, longest or a track id (a whole number >= 0), not {text!r}")
+    return value
+
 
 #: The frame rate of the bundled model (its metadata 'fps'; tests/test_cli.py checks it),
 #: stated in `poselift infer --help`.
@@ -49,6 +66,13 @@ def cmd_infer(args: argparse.Namespace) -> int:
             f"{result.frames_per_s:.1f} frames/s → {result.out_dir}",
             file=sys.stderr,
         )
+        if len(result.people) > 1 or result.people and result.people[0]["folder"] != ".":
+            for person in result.people:
+                print(
+                    f"person {person['track_id']}: frames {person['first_frame']}-{person['last_frame']} "
+                    f"(found in {person['frames_with_person']}) → {Path(result.out_dir) / person['folder']}",
+                    file=sys.stderr,
+                )
         for path in result.files:
             print(f"wrote {path}", file=sys.stderr)
     return 0
@@ -66,6 +90,10 @@ def _shared_infer_options(args: argparse.Namespace) -> dict[str, Any]:
         "causal": args.causal,
         "flip": not args.no_flip,
         "max_gap": args.max_gap,
+        "person": args.person,
+        "track_gap_s": args.track_gap,
+        "min_track_s": args.min_track,
+        "crops": not args.no_crops,
         "bvh": args.bvh,
         "angles": args.angles,
         "level": args.level,
@@ -102,6 +130,11 @@ def _add_shared_infer_args(p: argparse.ArgumentParser, *, keypoints_format: bool
     g.add_argument("--fps", type=positive_float, default=None, metavar="FPS", help="input frame rate in frames/s: required for keypoint files without one; for a video it replaces the container's rate (needed when the container has none)")
     g.add_argument("--focal", type=positive_float, default=None, metavar="PX", help="camera focal length in pixels, used for the trajectory (root position) depth; default: the image diagonal sqrt(w²+h²) (≈53° diagonal field of view)")
     g.add_argument("--trajectory-source", choices=TRAJECTORY_SOURCES, default="fit", help="where the root trajectory comes from: 'fit' (default) places the lifted pose onto the 2D legs and arms through a pinhole camera with --focal (a robust fit, smoothed over 0.5 s (median) and 0.18 s (mean)), for any checkpoint; 'model' uses the checkpoint's trajectory model (depth scaled by --focal; none without one). On Human3.6M 'fit' is 4-5x more accurate and jitters far less")
+    g = p.add_argument_group("people")
+    g.add_argument("--person", type=person_choice, default="all", metavar="{all,largest,longest,ID}", help="whom to lift: 'all' (default) tracks every person and writes each into OUT/person_<id>/ with OUT/people.json (tracks, first/last frame, identity events); 'largest' (the most visible over the clip), 'longest' (the most frames) or a track id writes that one person's files into OUT itself. npz and csv keypoint files hold one person and are always written into OUT itself")
+    g.add_argument("--track-gap", type=non_negative_float, default=DEFAULT_TRACK_GAP_S, metavar="S", help=f"seconds a person may go undetected (occluded, out of the frame) and keep their identity (default {DEFAULT_TRACK_GAP_S:g})")
+    g.add_argument("--min-track", type=non_negative_float, default=DEFAULT_MIN_TRACK_S, metavar="S", help=f"tracks detected in fewer seconds of frames are dropped, with a log line (default {DEFAULT_MIN_TRACK_S:g})")
+    g.add_argument("--no-crops", action="store_true", help="videos: skip the second detection pass on a crop around each tracked person (others greyed out), which finds people the whole-frame pass misses or fuses when they overlap; about 2x faster detection")
     g = p.add_argument_group("lifting")
     g.add_argument("--causal", action="store_true", help="lift causally (each output sees only past frames): with --checkpoint, that checkpoint must be causal; without, the bundled causal model is used")
     g.add_argument("--no-flip", action="store_true", help="skip flip test-time augmentation (averaging with the mirrored input; never used for causal models); about 2x faster lifting")

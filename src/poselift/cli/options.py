@@ -40,6 +40,16 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
 def add_threads_option(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """``--threads N``: CPU threads torch may use (applied by :func:`apply_threads`)."""
     p.add_argument("--threads", type=positive_int, default=None, metavar="N",

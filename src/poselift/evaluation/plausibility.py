@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -310,6 +310,7 @@ def verdict(
     *,
     swapped: np.ndarray | None = None,
     switches: np.ndarray | None = None,
+    first_frame: int = 0,
 ) -> Verdict:
     """Whether the sequence looks ok, else what to check and where: the checks of this
     module against the thresholds measured on Human3.6M (module constants;
@@ -329,7 +330,8 @@ def verdict(
       (value and threshold: frames);
     * ``label_switch``: detector label switches (value: how many in the range).
 
-    Ranges of one kind less than :data:`MERGE_GAP_S` apart are joined.
+    Ranges of one kind less than :data:`MERGE_GAP_S` apart are joined. ``first_frame``:
+    the number of the sequence's first frame (a person's span of a video), added to every range.
     """
     rate = REFERENCE_FPS if fps is None else check_frame_rate(fps, "fps")
     joints_3d = _check_poses(joints_3d, skeleton)
@@ -368,6 +370,8 @@ def verdict(
         if count >= LABEL_SWITCH_LIMIT:
             issues.append(Issue("label_switch", a, b, float(count), float(LABEL_SWITCH_LIMIT)))
 
+    if first_frame:
+        issues = [replace(i, start=i.start + first_frame, end=i.end + first_frame) for i in issues]
     issues.sort(key=lambda i: (i.start, i.end, i.kind))
     thresholds = {
         "fps": rate,
@@ -381,11 +385,12 @@ def verdict(
     return Verdict(not issues, tuple(issues), num_frames, thresholds)
 
 
-def summarize(joints_3d: np.ndarray, keypoints_2d: np.ndarray, skeleton: Skeleton, fps: float | None = None) -> dict[str, Any]:
+def summarize(joints_3d: np.ndarray, keypoints_2d: np.ndarray, skeleton: Skeleton, fps: float | None = None,
+              first_frame: int = 0) -> dict[str, Any]:
     """Both checks as a JSON-ready dict: per-bone CV, its median and maximum, the
     left/right-swapped frames of the 3D and the frames where the 2D switched labels,
     and under ``verdict`` their :func:`verdict` (``fps``: the frames' rate, default
-    :data:`REFERENCE_FPS`)."""
+    :data:`REFERENCE_FPS`; frame numbers start at ``first_frame``)."""
     cv = bone_length_cv(joints_3d, skeleton)
     values = np.array([v for v in cv.values() if np.isfinite(v)])
     swapped = left_right_swapped(joints_3d, keypoints_2d, skeleton)
@@ -394,7 +399,8 @@ def summarize(joints_3d: np.ndarray, keypoints_2d: np.ndarray, skeleton: Skeleto
         "bone_length_cv": {k: round(v, 4) for k, v in cv.items()},
         "bone_length_cv_median": round(float(np.median(values)), 4) if len(values) else None,
         "bone_length_cv_max": round(float(values.max()), 4) if len(values) else None,
-        "left_right_swapped_frames": np.flatnonzero(swapped).tolist(),
-        "detector_label_switch_frames": np.flatnonzero(switches).tolist(),
-        "verdict": verdict(joints_3d, keypoints_2d, skeleton, fps, swapped=swapped, switches=switches).to_dict(),
+        "left_right_swapped_frames": (np.flatnonzero(swapped) + first_frame).tolist(),
+        "detector_label_switch_frames": (np.flatnonzero(switches) + first_frame).tolist(),
+        "verdict": verdict(joints_3d, keypoints_2d, skeleton, fps, swapped=swapped, switches=switches,
+                           first_frame=first_frame).to_dict(),
     }

@@ -126,12 +126,14 @@ def write_csv(
     filled: np.ndarray,
     fps: float,
     joint_names: Sequence[str],
+    first_frame: int = 0,
 ) -> Path:
     """Long-format CSV, one row per frame and joint (header :data:`CSV_HEADER`).
 
     joints_3d: ``[T, J, 3]`` metres (``x_m, y_m, z_m``); keypoints_2d: ``[T, J, 2]``
     pixels (``u_px, v_px``); confidence: ``[T, J]``; filled: ``[T, J]`` or ``[T]``
-    bool (written 0/1); ``time_s = frame / fps``.
+    bool (written 0/1); ``frame`` counts input frames from ``first_frame`` (a person's
+    span of a video), ``time_s = frame / fps``.
     """
     joints_3d = np.asarray(joints_3d)
     keypoints_2d = np.asarray(keypoints_2d)
@@ -160,7 +162,7 @@ def write_csv(
             conf = confidence[start:stop].tolist()
             fill = filled[start:stop].tolist()
             lines = []
-            for i, f in enumerate(range(start, stop)):
+            for i, f in enumerate(range(start + first_frame, stop + first_frame)):
                 time_s = f"{f / fps:.6f}"
                 for k in range(j):
                     x, y, z = xyz[i][k]

@@ -173,6 +173,72 @@ class Keypoints2D:
         return (self.confidence > 0).any(axis=1)
 
 
+@dataclass
+class PeopleKeypoints2D:
+    """Every person's 2D keypoints in every frame, before tracking: S slots per frame.
+
+    points: ``[T, S, J, 2]`` float32 pixels, NaN where missing (an unused slot is all NaN).
+    confidence: ``[T, S, J]`` float32 in ``[0, 1]``, 0 where missing.
+    layout, fps, width, height: as :class:`Keypoints2D`.
+    track_ids: ``[T, S]`` int64 identities the source already gives (PoseTrack-style
+    ``track_id``; a single-person file is identity 1), -1 for an empty slot; ``None``
+    when slots carry no identity (a tracker must assign them).
+    world: ``[T, S, J, 3]`` the detector's own 3D in metres (hip-centred), or ``None``.
+    Checked like :class:`Keypoints2D`.
+    """
+
+    points: np.ndarray
+    confidence: np.ndarray
+    layout: str
+    fps: float
+    width: int
+    height: int
+    track_ids: np.ndarray | None = None
+    world: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        points = np.asarray(self.points, dtype=np.float32)
+        conf = np.asarray(self.confidence, dtype=np.float32)
+        if points.ndim != 4 or conf.shape != points.shape[:3]:
+            raise PoseliftError(
+                f"people keypoints must be [frames, people, joints, 2] with confidence [frames, people, joints], "
+                f"got {list(points.shape)} and {list(conf.shape)}"
+            )
+        t, s, j, _ = points.shape
+        if s == 0:
+            raise PoseliftError("people keypoints need at least one person slot")
+        flat = Keypoints2D(points.reshape(t * s, j, 2), conf.reshape(t * s, j), self.layout, self.fps, self.width, self.height)
+        self.points, self.confidence, self.fps = flat.points.reshape(points.shape), flat.confidence.reshape(conf.shape), flat.fps
+        if self.track_ids is not None:
+            ids = np.asarray(self.track_ids)
+            if ids.shape != (t, s) or not np.issubdtype(ids.dtype, np.integer):
+                raise PoseliftError(f"track_ids must be whole numbers shaped {[t, s]}, got {ids.dtype} {list(ids.shape)}")
+            self.track_ids = ids.astype(np.int64)
+        if self.world is not None:
+            world = np.asarray(self.world, dtype=np.float32)
+            if world.shape != (t, s, j, 3):
+                raise PoseliftError(f"world must be shaped {[t, s, j, 3]} metres, got {list(world.shape)}")
+            self.world = world
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.points.shape[0])
+
+    @property
+    def num_slots(self) -> int:
+        return int(self.points.shape[1])
+
+    def detections_per_frame(self) -> np.ndarray:
+        """``[T]`` int: slots with at least one joint found."""
+        return (self.confidence > 0).any(axis=2).sum(axis=1)
+
+    @classmethod
+    def from_single(cls, kp: Keypoints2D) -> "PeopleKeypoints2D":
+        """One person (identity 1 wherever a joint was found) from a :class:`Keypoints2D`."""
+        ids = np.where(kp.person_frames(), 1, -1).astype(np.int64)[:, None]
+        return cls(kp.points[:, None], kp.confidence[:, None], kp.layout, kp.fps, kp.width, kp.height, track_ids=ids)
+
+
 def _natural_key(text: str) -> list[Any]:
     return [int(tok) if tok.isdigit() else tok for tok in re.split(r"(\d+)", text)]
 
@@ -197,6 +263,11 @@ def _valid_id(value: Any) -> bool:
     return isinstance(value, (int, float, str)) and not isinstance(value, bool) and (
         not isinstance(value, float) or math.isfinite(value)
     )
+
+
+def _whole_number(value: Any) -> bool:
+    """A JSON whole number (an int, or a float with no fraction), not a bool."""
+    return (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, float) and value.is_integer())
 
 
 def _valid_size(value: Any) -> bool:
@@ -253,11 +324,15 @@ def _coco_confidence(xyv: np.ndarray, flags: bool) -> tuple[np.ndarray, np.ndarr
     return pts, conf
 
 
-def load_coco_json(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Read a COCO-style keypoint JSON (format: module docstring).
+def load_coco_json_people(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Read every person of a COCO-style keypoint JSON (format: module docstring).
 
-    Returns points ``[T, 17, 2]`` pixels (NaN = missing), confidence ``[T, 17]`` and
-    what the file says about the video (``width``/``height`` in pixels, if any).
+    Returns points ``[T, S, 17, 2]`` pixels (NaN = missing; S = the most annotations
+    of one frame, slots in file order), confidence ``[T, S, 17]`` and what the file
+    says: ``width``/``height`` (pixels, if any), ``scores`` ``[T, S]`` (the
+    annotation's ``score``, else its number of visible joints; -inf for an empty
+    slot) and, when every annotation has a ``track_id`` (PoseTrack style),
+    ``track_ids`` ``[T, S]`` (-1 for an empty slot).
     """
     path = Path(path)
     data = _read_json(path)
@@ -280,7 +355,10 @@ def load_coco_json(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[str, 
             raise PoseliftError(f"{path}: annotation {i}: 'image_id' must be a number or a string, got {ann['image_id']!r:.40}")
         xyv = _xyv_triplets(ann["keypoints"], 17, f"{path}: annotation {i}")
         _check_magnitude(xyv, f"{path}: annotation {i}")
-        rows.append((ann["image_id"], xyv, ann.get("score")))
+        track = ann.get("track_id")
+        if track is not None and not (_whole_number(track) and int(track) >= 0):
+            raise PoseliftError(f"{path}: annotation {i}: 'track_id' must be a whole number >= 0, got {track!r:.40}")
+        rows.append((ann["image_id"], xyv, ann.get("score"), None if track is None else int(track)))
     if not rows and not images:
         raise PoseliftError(f"{path} has no annotations")
     third = np.concatenate([r[1][:, 2] for r in rows]) if rows else np.zeros(0)
@@ -313,17 +391,55 @@ def load_coco_json(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[str, 
         else:
             frame_of = {i: t for t, i in enumerate(sorted(ids, key=lambda x: _natural_key(str(x))))}
             num_frames = len(ids)
-    points = np.full((num_frames, 17, 2), np.nan, dtype=np.float32)
-    conf = np.zeros((num_frames, 17), dtype=np.float32)
-    best = np.full(num_frames, -np.inf)
-    for image_id, xyv, score in rows:
+    per_frame = np.zeros(num_frames, dtype=np.int64)
+    slot_of = []
+    for image_id, *_ in rows:
+        t = frame_of[image_id]
+        slot_of.append(int(per_frame[t]))
+        per_frame[t] += 1
+    slots = max(1, int(per_frame.max()) if num_frames else 1)
+    points = np.full((num_frames, slots, 17, 2), np.nan, dtype=np.float32)
+    conf = np.zeros((num_frames, slots, 17), dtype=np.float32)
+    scores = np.full((num_frames, slots), -np.inf)
+    with_tracks = bool(rows) and all(r[3] is not None for r in rows)
+    if rows and not with_tracks and any(r[3] is not None for r in rows):
+        raise PoseliftError(f"{path}: only some annotations have a 'track_id'; give it to all of them or to none")
+    track_ids = np.full((num_frames, slots), -1, dtype=np.int64)
+    for (image_id, xyv, score, track), s in zip(rows, slot_of):
         t = frame_of[image_id]
         pts, c = _coco_confidence(xyv, flags)
-        s = float(score) if isinstance(score, (int, float)) else float((c > 0).sum())
-        if s > best[t]:
-            best[t] = s
-            points[t], conf[t] = pts, c
+        points[t, s], conf[t, s] = pts, c
+        scores[t, s] = float(score) if isinstance(score, (int, float)) and not isinstance(score, bool) else float((c > 0).sum())
+        if with_tracks:
+            track_ids[t, s] = track
+    if with_tracks:
+        for t in range(num_frames):
+            ids = track_ids[t][track_ids[t] >= 0]
+            if len(np.unique(ids)) != len(ids):
+                raise PoseliftError(f"{path}: frame {t} has two annotations with the same 'track_id'")
+        meta["track_ids"] = track_ids
+    meta["scores"] = scores
     return points, conf, meta
+
+
+def best_per_frame(points: np.ndarray, confidence: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The highest-scoring person of each frame: ``[T, S, J, 2]``, ``[T, S, J]`` and
+    ``scores`` ``[T, S]`` (-inf = empty slot) → ``[T, J, 2]``, ``[T, J]``."""
+    pick = np.argmax(scores, axis=1)
+    rows = np.arange(points.shape[0])
+    return points[rows, pick].copy(), confidence[rows, pick].copy()
+
+
+def load_coco_json(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Read a COCO-style keypoint JSON keeping one person per frame, the highest-scoring
+    (format: module docstring; every person: :func:`load_coco_json_people`).
+
+    Returns points ``[T, 17, 2]`` pixels (NaN = missing), confidence ``[T, 17]`` and
+    what the file says about the video (``width``/``height`` in pixels, if any).
+    """
+    points, conf, meta = load_coco_json_people(path)
+    points, conf = best_per_frame(points, conf, meta["scores"])
+    return points, conf, {k: v for k, v in meta.items() if k in ("width", "height")}
 
 
 def _openpose_person(person: Any, where: str) -> np.ndarray:
@@ -336,10 +452,12 @@ def _openpose_person(person: Any, where: str) -> np.ndarray:
     return xyv[list(BODY25_TO_COCO17 if len(xyv) == 25 else COCO18_TO_COCO17)]
 
 
-def load_openpose_folder(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Read an OpenPose JSON folder (format: module docstring) as COCO-17.
+def load_openpose_folder_people(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Read every person of an OpenPose JSON folder (format: module docstring) as COCO-17.
 
-    Returns points ``[T, 17, 2]`` pixels (NaN = missing), confidence ``[T, 17]``, ``{}``.
+    Returns points ``[T, S, 17, 2]`` pixels (NaN = missing; S = the most people of one
+    file, in file order), confidence ``[T, S, 17]`` and ``{"scores": [T, S]}`` (summed
+    keypoint confidence, -inf for an empty slot).
     """
     path = Path(path)
     if not path.is_dir():
@@ -349,23 +467,39 @@ def load_openpose_folder(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict
         files = sorted(path.glob("*.json"), key=lambda p: _natural_key(p.name))
     if not files:
         raise PoseliftError(f"{path} contains no OpenPose *_keypoints.json files")
-    points = np.full((len(files), 17, 2), np.nan, dtype=np.float32)
-    conf = np.zeros((len(files), 17), dtype=np.float32)
-    for t, f in enumerate(files):
+    frames: list[list[np.ndarray]] = []
+    for f in files:
         data = _read_json(f)
         people = data.get("people") if isinstance(data, dict) else None
         if not isinstance(people, list):
             raise PoseliftError(f"{f}: not an OpenPose file (no 'people' list)")
-        if not people:
-            continue
         candidates = [_openpose_person(p, str(f)) for p in people]
         for xyv in candidates:
             _check_magnitude(xyv, str(f))
-        xyv = max(candidates, key=lambda a: float(np.nansum(a[:, 2])))
-        missing = (xyv[:, 2] <= 0) | ((xyv[:, 0] == 0) & (xyv[:, 1] == 0))
-        xyv = xyv.copy()
-        xyv[missing, 2] = 0.0
-        points[t], conf[t] = _coco_confidence(xyv, flags=False)
+        frames.append(candidates)
+    slots = max(1, max(len(c) for c in frames))
+    points = np.full((len(files), slots, 17, 2), np.nan, dtype=np.float32)
+    conf = np.zeros((len(files), slots, 17), dtype=np.float32)
+    scores = np.full((len(files), slots), -np.inf)
+    for t, candidates in enumerate(frames):
+        for s, xyv in enumerate(candidates):
+            missing = (xyv[:, 2] <= 0) | ((xyv[:, 0] == 0) & (xyv[:, 1] == 0))
+            xyv = xyv.copy()
+            xyv[missing, 2] = 0.0
+            points[t, s], conf[t, s] = _coco_confidence(xyv, flags=False)
+            scores[t, s] = float(np.nansum(xyv[:, 2]))
+    return points, conf, {"scores": scores}
+
+
+def load_openpose_folder(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Read an OpenPose JSON folder keeping one person per file, the one with the highest
+    summed confidence (format: module docstring; every person:
+    :func:`load_openpose_folder_people`).
+
+    Returns points ``[T, 17, 2]`` pixels (NaN = missing), confidence ``[T, 17]``, ``{}``.
+    """
+    points, conf, meta = load_openpose_folder_people(path)
+    points, conf = best_per_frame(points, conf, meta["scores"])
     return points, conf, {}
 
 
@@ -630,6 +764,38 @@ def detect_keypoints_format(path: str | Path) -> str:
     return {".json": "coco-json", ".npz": "npz", ".csv": "csv"}.get(suffix, "")
 
 
+def _check_keypoint_path(path: Path, fmt: str) -> str:
+    """The format of ``path`` (``fmt``, or guessed when ``"auto"``), after checking that
+    the path exists, the format is known and a one-file format is a non-empty file."""
+    if not path.exists():
+        raise PoseliftError(f"keypoint input {path} does not exist")
+    if fmt == "auto":
+        fmt = detect_keypoints_format(path)
+        if not fmt:
+            raise PoseliftError(f"cannot tell the keypoint format of {path}; pass `keypoints_format` ({', '.join(KEYPOINT_FORMATS)})")
+    if fmt not in KEYPOINT_FORMATS:
+        raise PoseliftError(f"unknown keypoint format {fmt!r}; use one of auto, {', '.join(KEYPOINT_FORMATS)}")
+    if fmt != "openpose" and not path.is_file():
+        raise PoseliftError(f"{path} is not a file ({fmt} keypoints are one file)")
+    if path.is_file() and path.stat().st_size == 0:
+        raise PoseliftError(f"keypoint file {path} is empty (0 bytes)")
+    return fmt
+
+
+def _video_properties(path: Path, meta: dict[str, Any], *, width: int | None, height: int | None, fps: float | None) -> dict[str, Any]:
+    """Image width/height (pixels) and frame rate (frames/s): given, else what the file says."""
+    chosen: dict[str, Any] = {}
+    for key, given in (("width", width), ("height", height), ("fps", fps)):
+        value = given if given is not None else meta.get(key)
+        if value is None:
+            raise PoseliftError(
+                f"{path} does not say its {'frame rate' if key == 'fps' else 'image ' + key}; pass `{key}` "
+                f"({'frames per second' if key == 'fps' else 'pixels'})"
+            )
+        chosen[key] = value
+    return chosen
+
+
 def load_keypoints(
     path: str | Path,
     fmt: str = "auto",
@@ -644,31 +810,42 @@ def load_keypoints(
     they are required when the file does not carry them.
     """
     path = Path(path)
-    if not path.exists():
-        raise PoseliftError(f"keypoint input {path} does not exist")
-    if fmt == "auto":
-        fmt = detect_keypoints_format(path)
-        if not fmt:
-            raise PoseliftError(f"cannot tell the keypoint format of {path}; pass `keypoints_format` ({', '.join(KEYPOINT_FORMATS)})")
+    fmt = _check_keypoint_path(path, fmt)
     loaders = {"coco-json": load_coco_json, "openpose": load_openpose_folder, "npz": load_npz_keypoints, "csv": load_csv_keypoints}
-    if fmt not in loaders:
-        raise PoseliftError(f"unknown keypoint format {fmt!r}; use one of auto, {', '.join(KEYPOINT_FORMATS)}")
-    if fmt != "openpose" and not path.is_file():
-        raise PoseliftError(f"{path} is not a file ({fmt} keypoints are one file)")
-    if path.is_file() and path.stat().st_size == 0:
-        raise PoseliftError(f"keypoint file {path} is empty (0 bytes)")
     points, conf, meta = loaders[fmt](path)
     layout = meta.get("layout", "coco17")
-    chosen: dict[str, Any] = {}
-    for key, given in (("width", width), ("height", height), ("fps", fps)):
-        value = given if given is not None else meta.get(key)
-        if value is None:
-            raise PoseliftError(
-                f"{path} does not say its {'frame rate' if key == 'fps' else 'image ' + key}; pass `{key}` "
-                f"({'frames per second' if key == 'fps' else 'pixels'})"
-            )
-        chosen[key] = value
+    chosen = _video_properties(path, meta, width=width, height=height, fps=fps)
     try:
         return Keypoints2D(points, conf, layout, float(chosen["fps"]), int(chosen["width"]), int(chosen["height"]))
+    except PoseliftError as exc:
+        raise PoseliftError(f"{path}: {exc}") from None
+
+
+def load_people_keypoints(
+    path: str | Path,
+    fmt: str = "auto",
+    *,
+    width: int | None = None,
+    height: int | None = None,
+    fps: float | None = None,
+) -> PeopleKeypoints2D:
+    """Import every person of a keypoint file or folder as :class:`PeopleKeypoints2D`.
+
+    COCO JSON and OpenPose folders keep every annotation of a frame (COCO ``track_id``
+    values become ``track_ids``); the single-person formats (npz, csv) give one person
+    with identity 1. ``width``/``height``/``fps``: as :func:`load_keypoints`.
+    """
+    path = Path(path)
+    if fmt == "auto" and path.exists():
+        fmt = detect_keypoints_format(path) or fmt
+    if fmt not in ("coco-json", "openpose"):
+        return PeopleKeypoints2D.from_single(load_keypoints(path, fmt, width=width, height=height, fps=fps))
+    _check_keypoint_path(path, fmt)
+    loader = load_coco_json_people if fmt == "coco-json" else load_openpose_folder_people
+    points, conf, meta = loader(path)
+    chosen = _video_properties(path, meta, width=width, height=height, fps=fps)
+    try:
+        return PeopleKeypoints2D(points, conf, "coco17", float(chosen["fps"]), int(chosen["width"]), int(chosen["height"]),
+                                 track_ids=meta.get("track_ids"))
     except PoseliftError as exc:
         raise PoseliftError(f"{path}: {exc}") from None

@@ -11,26 +11,29 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 from poselift.errors import PoseliftError
 
 
-def check_targets(out_dir: Path, names: list[str], overwrite: bool) -> None:
-    """Refuse to replace existing outputs unless ``overwrite`` (and never replace a folder)."""
+def check_targets(out_dir: Path, names: list[str], overwrite: bool, folders: tuple[str, ...] = ()) -> None:
+    """Refuse to replace existing outputs unless ``overwrite``; never replace a folder
+    unless its name is in ``folders`` (output folders, e.g. one per person)."""
     for name in names:
         target = out_dir / name
-        if target.exists() and not target.is_file():
+        if target.exists() and not target.is_file() and not (name in folders and target.is_dir()):
             raise PoseliftError(f"{target} exists and is not a file; remove it or choose another `out_dir`")
         if target.exists() and not overwrite:
             raise PoseliftError(f"{target} already exists; pass `overwrite=True` to replace the outputs in {out_dir}")
 
 
-def commit_staged(staging: Path, out_dir: Path, names: list[str], overwrite: bool) -> list[str]:
-    """Move the staged ``names`` into ``out_dir``, all or nothing: replaced files are
-    set aside first and restored if any move fails."""
-    check_targets(out_dir, names, overwrite)  # again: something may have appeared meanwhile
+def commit_staged(staging: Path, out_dir: Path, names: list[str], overwrite: bool, folders: tuple[str, ...] = ()) -> list[str]:
+    """Move the staged ``names`` into ``out_dir``, all or nothing: replaced files (and
+    replaced output ``folders``, see :func:`check_targets`) are set aside first and
+    restored if any move fails."""
+    check_targets(out_dir, names, overwrite, folders)  # again: something may have appeared meanwhile
     aside = Path(tempfile.mkdtemp(prefix=".replaced-", dir=staging))
     moved: list[str] = []
     kept: list[str] = []
@@ -44,7 +47,10 @@ def commit_staged(staging: Path, out_dir: Path, names: list[str], overwrite: boo
     except BaseException:
         for name in moved:
             with contextlib.suppress(OSError):
-                os.unlink(out_dir / name)
+                if (out_dir / name).is_dir():
+                    shutil.rmtree(out_dir / name)
+                else:
+                    os.unlink(out_dir / name)
         for name in kept:
             with contextlib.suppress(OSError):
                 os.replace(aside / name, out_dir / name)

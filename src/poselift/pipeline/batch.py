@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from poselift.pipeline.infer import (
     check_infer_options,
     input_kind,
     load_checked_lifter,
-    output_names,
+    outputs_complete,
     run_infer,
 )
 from poselift.pipeline.video import VIDEO_SUFFIXES
@@ -37,6 +37,8 @@ class BatchItem:
     reason: str | None = None
     num_frames: int | None = None
     seconds: float = 0.0
+    #: the people written (track id, frames, folder; see :class:`poselift.pipeline.infer.InferResult`)
+    people: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -125,15 +127,17 @@ def run_batch(
             f"{', '.join(KEYPOINT_SUFFIXES)}; OpenPose folders)"
         )
     lifter = load_checked_lifter(checkpoint, bool(options.get("causal", False)))
-    names = output_names(bvh=bool(options.get("bvh")), trc=bool(options.get("trc")), render=bool(options.get("render")),
-                         angles=bool(options.get("angles")))
     targets = batch_output_dirs(inputs, out_dir)
     items: list[BatchItem] = []
     bar = tqdm(inputs, desc="infer-batch", unit="file", disable=not progress, file=sys.stderr)
     for source in bar:
         dst = targets[source]
         bar.set_postfix_str(source.name[:40])
-        if not overwrite and all((dst / name).is_file() for name in names):
+        complete = outputs_complete(
+            dst, source, detector=options.get("detector", "mediapipe"), person=options.get("person", "all"),
+            **{k: bool(options.get(k)) for k in ("bvh", "trc", "render", "angles")},
+        )
+        if not overwrite and complete:
             items.append(BatchItem(str(source), str(dst), "skipped", "outputs already complete (`overwrite=True` to redo)"))
             continue
         t0 = time.perf_counter()
@@ -150,6 +154,7 @@ def run_batch(
             reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             items.append(BatchItem(str(source), str(dst), "failed", reason, seconds=time.perf_counter() - t0))
         else:
-            items.append(BatchItem(str(source), str(dst), "done", num_frames=result.num_frames, seconds=time.perf_counter() - t0))
+            items.append(BatchItem(str(source), str(dst), "done", num_frames=result.num_frames, seconds=time.perf_counter() - t0,
+                                   people=result.people))
     bar.close()
     return BatchResult(str(input_dir), str(out_dir), items)

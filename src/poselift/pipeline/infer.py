@@ -51,6 +51,7 @@ model, depth-scaled as above.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import shutil
@@ -95,8 +96,9 @@ from poselift.io.exports import (
 )
 from poselift.io.keypoints import (
     KEYPOINT_FORMATS,
+    PeopleKeypoints2D,
     detect_keypoints_format,
-    load_keypoints,
+    load_people_keypoints,
 )
 from poselift.io.locks import folder_lock
 from poselift.io.staging import (
@@ -116,15 +118,35 @@ from poselift.models.lifter import (
     train_focal_normalized,
 )
 from poselift.models.predict import lift_sequence
-from poselift.pipeline.detect import DETECTORS, get_detector
+from poselift.pipeline.detect import DETECTORS
+from poselift.pipeline.tracks import get_people_detector, redetect_in_crops, track_detections, tracker_config
 from poselift.pipeline.video import open_video, prefetch
 from poselift.viz.angles_plot import plot_angles
-from poselift.viz.render import PANEL_SIZE_RANGE, check_panel_size, render_video
+from poselift.viz.render import PANEL_SIZE_RANGE, PersonRender, check_panel_size, render_people_video, render_video
 
 log = logging.getLogger("poselift.infer")
 
 DEFAULT_MAX_GAP = 10
 OUTPUT_FILES = ("poses.npz", "poses.json", "poses.csv")
+
+#: ``person`` of :func:`run_infer`: every tracked person (one folder each), or one of them
+#: (``largest``: the most visible over the clip, ``longest``: the most frames, or a track id).
+PERSON_RULES = ("all", "largest", "longest")
+#: Tracking defaults, seconds: an identity survives this long without a detection, and a
+#: track with fewer detected seconds is dropped (a log line says so).
+DEFAULT_TRACK_GAP_S = 1.0
+DEFAULT_MIN_TRACK_S = 0.4
+
+
+def check_person(person: Any) -> None:
+    """``person`` must be ``all``, ``largest``, ``longest`` or a track id (a whole number >= 0)."""
+    if isinstance(person, str) and person in PERSON_RULES:
+        return
+    if _whole(person) and person >= 0:
+        return
+    raise PoseliftError(f"`person` must be all, largest, longest or a track id (a whole number >= 0), got {person!r:.40}")
+
+
 
 
 # -------------------------------------------------------------------------- lifting
@@ -206,6 +228,10 @@ class InferResult:
     timings_s: dict[str, float] = field(default_factory=dict)
     # checks of the result that need no ground truth (poselift.evaluation.plausibility.summarize)
     plausibility: dict[str, Any] = field(default_factory=dict)
+    #: every person written: track id, first/last input frame, frames, filled/flagged frames, folder
+    people: list[dict[str, Any]] = field(default_factory=list)
+    #: tracking events (start, end, gap, dropped, ambiguous): see poselift.geometry.tracking
+    events: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def total_s(self) -> float:
@@ -240,9 +266,10 @@ def _abort_on_failure(frames: Iterator[np.ndarray], future: Future) -> Iterator[
 
 
 def _detect_video(path: Path, detector, fps: float | None, progress: bool, background: Future | None = None,
-                  model_rate: float | None = None):
-    """Decode (in a prefetch thread) and detect; ``background`` failing aborts detection early.
-    ``model_rate``: the model's frame rate, to refuse an absurd video rate before detecting."""
+                  model_rate: float | None = None) -> PeopleKeypoints2D:
+    """Decode (in a prefetch thread) and detect every person; ``background`` failing aborts
+    detection early. ``model_rate``: the model's frame rate, to refuse an absurd video rate
+    before detecting. A one-person detector (``detect`` only) gives one person, track id 1."""
     info, frames = open_video(path, fps=fps)
     log.info("video %s: %dx%d px, %.3f frames/s, ~%d frames", path, info.width, info.height, info.fps, info.num_frames)
     if model_rate is not None and info.num_frames > 0:
@@ -251,26 +278,67 @@ def _detect_video(path: Path, detector, fps: float | None, progress: bool, backg
         except PoseliftError as exc:
             frames.close()
             raise PoseliftError(f"{path}: {exc}") from None
-    det = get_detector(detector) if isinstance(detector, str) else detector
+    det = get_people_detector(detector) if isinstance(detector, str) else detector
     stream = prefetch(frames)
     if background is not None:
         stream = _abort_on_failure(stream, background)
     try:
-        return det.detect(stream, info, progress=progress)
+        if hasattr(det, "detect_people"):
+            found = det.detect_people(stream, info, progress=progress)
+            return PeopleKeypoints2D(found.points, found.confidence, found.layout, found.fps, found.width, found.height,
+                                     world=getattr(found, "world", None))
+        return PeopleKeypoints2D.from_single(det.detect(stream, info, progress=progress))
     finally:
         with contextlib.suppress(ValueError):  # still running in a detector thread that timed out
             stream.close()
 
 
-def _person_check(kp, source: Path) -> int:
+def one_person_source(source: Path, keypoints_format: str, detector: Any) -> bool:
+    """Whether the input can hold one person only: an npz or csv keypoint file, or a
+    video with a detector object that finds one person (``detect``, no ``detect_people``)."""
+    if input_kind(source, keypoints_format) == "keypoints":
+        fmt = keypoints_format if keypoints_format != "auto" else detect_keypoints_format(source)
+        return fmt in ("npz", "csv")
+    return not isinstance(detector, str) and not hasattr(detector, "detect_people")
+
+
+def outputs_complete(out_dir: Path, source: Path, *, keypoints_format: str = "auto", detector: Any = "mediapipe",
+                     person: Any = "all", bvh: bool = False, trc: bool = False, render: bool = False,
+                     angles: bool = False) -> bool:
+    """Whether ``out_dir`` holds every output a :func:`run_infer` of ``source`` with these
+    options writes (``person_<id>/`` folders: those ``people.json`` lists as written)."""
+    one = one_person_source(source, keypoints_format, detector)
+    every = person == "all" and not one
+    names = output_names(bvh=bvh, trc=trc, render=render, angles=angles, every_person=every, people_file=not one)
+    if not all((out_dir / name).is_file() for name in names):
+        return False
+    if not every:
+        return True
+    try:
+        people = json.loads((out_dir / "people.json").read_text(encoding="utf-8"))["people"]
+        folders = [p["folder"] for p in people if p.get("written")]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    files = person_output_names(bvh=bvh, trc=trc, angles=angles)
+    return bool(folders) and all((out_dir / str(f) / name).is_file() for f in folders for name in files)
+
+
+def _crop_capable(detector: Any) -> bool:
+    """Whether the crop pass can re-detect the tracked people (the bundled detector)."""
+    return isinstance(detector, str)
+
+
+def _person_check(kp, source: Path, track_id: int = 1) -> int:
+    """Frames of ``kp`` with the person found (an error if none); logs the interpolated share."""
     found = kp.person_frames()
     if not found.any():
         raise PoseliftError(f"no person detected in any frame of {source} ({kp.num_frames} frames)")
     n = int(found.sum())
+    who = f"person {track_id}" if track_id != 1 else "person"
     if n < kp.num_frames:
-        log.info("person found in %d of %d frames; the other frames are interpolated", n, kp.num_frames)
+        log.info("%s found in %d of %d frames; the other frames are interpolated", who, n, kp.num_frames)
     if n < 0.5 * kp.num_frames:
-        log.warning("a person was found in only %d of %d frames: expect unreliable 3D in the gaps", n, kp.num_frames)
+        log.warning("%s was found in only %d of %d frames: expect unreliable 3D in the gaps", who, n, kp.num_frames)
     return n
 
 
@@ -332,6 +400,9 @@ def check_infer_options(
     focal: float | None = None,
     trajectory_source: str = "fit",
     max_gap: int = DEFAULT_MAX_GAP,
+    person: Any = "all",
+    track_gap_s: float = DEFAULT_TRACK_GAP_S,
+    min_track_s: float = DEFAULT_MIN_TRACK_S,
     trc: bool = False,
     trc_units: str = "m",
     render: bool = False,
@@ -359,6 +430,10 @@ def check_infer_options(
         raise PoseliftError(f"`trajectory_source` must be one of {', '.join(TRAJECTORY_SOURCES)}, got {trajectory_source!r:.40}")
     if not (_whole(max_gap) and max_gap >= 0):
         raise PoseliftError(f"`max_gap` must be >= 0 frames, got {max_gap}")
+    check_person(person)
+    for name, value in (("track_gap_s", track_gap_s), ("min_track_s", min_track_s)):
+        if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and 0 <= value <= 3600):
+            raise PoseliftError(f"`{name}` must be a number of seconds from 0 to 3600, got {value!r:.40}")
     check_trc_units(trc_units, "trc_units")
     if not trc and trc_units != "m":
         log.warning("--trc-units only applies with --trc; ignored")
@@ -374,10 +449,19 @@ def check_infer_options(
         log.warning("--render-size, --azimuth and --limit-frames only apply with --render; ignored")
 
 
-def output_names(*, bvh: bool = False, trc: bool = False, render: bool = False, angles: bool = False) -> list[str]:
-    """The files one ``poselift infer`` run writes into its output folder."""
-    return list(OUTPUT_FILES) + (["poses.bvh"] if bvh else []) + (["poses.trc"] if trc else []) + (["render.mp4"] if render else []) + (
+def person_output_names(*, bvh: bool = False, trc: bool = False, angles: bool = False) -> list[str]:
+    """The files written for one person (into ``person_<id>/``, or the output folder for one person)."""
+    return list(OUTPUT_FILES) + (["poses.bvh"] if bvh else []) + (["poses.trc"] if trc else []) + (
         ["angles.csv", "angles.png"] if angles else [])
+
+
+def output_names(*, bvh: bool = False, trc: bool = False, render: bool = False, angles: bool = False,
+                 every_person: bool = False, people_file: bool = False) -> list[str]:
+    """The files one ``poselift infer`` run writes into its output folder (with
+    ``every_person`` the person files go into ``person_<id>/`` folders, not listed;
+    ``people_file``: ``people.json``, the tracks of a source that may hold several people)."""
+    person = [] if every_person else person_output_names(bvh=bvh, trc=trc, angles=angles)
+    return person + (["people.json"] if people_file or every_person else []) + (["render.mp4"] if render else [])
 
 
 
@@ -482,6 +566,235 @@ def _angles(folder: Path, joints_3d: np.ndarray, fps: float, filled: np.ndarray,
     log.info("angles: trunk flexion and the %d segment angles are measured against %s", len(VERTICAL_ANGLES) - 1, result.vertical)
 
 
+def person_folder(track_id: int) -> str:
+    """The output folder of one person when every person is written (``person="all"``)."""
+    return f"person_{track_id}"
+
+
+@dataclass
+class LiftedPerson:
+    """One person lifted: the arrays and metadata written to its ``poses.*`` (frames: the
+    person's span of the input, ``first_frame`` … ``first_frame + T - 1``)."""
+
+    track_id: int
+    first_frame: int
+    keypoints: Any  # the person's Keypoints2D over its span
+    joints: np.ndarray  # [T, 17, 3] metres, root-relative, camera frame
+    trajectory: np.ndarray | None  # [T, 3] metres, camera frame
+    points_px: np.ndarray  # [T, 17, 2] pixels, gaps filled
+    confidence: np.ndarray  # [T, 17]
+    gaps: GapFill
+    checks: dict[str, Any]
+    found: int
+    focal_px: float
+    world_detector: np.ndarray | None = None  # [T, 33, 3] the detector's own 3D, metres
+    timings_s: dict[str, float] = field(default_factory=dict)  # convert, lift
+
+    @property
+    def filled_frames(self) -> np.ndarray:
+        return self.gaps.filled.any(axis=1)
+
+    @property
+    def flagged_frames(self) -> list[int]:
+        """Flagged frames as input (video) frame numbers."""
+        return (np.flatnonzero(self.gaps.flagged.any(axis=1)) + self.first_frame).tolist()
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "track_id": self.track_id,
+            "first_frame": self.first_frame,
+            "last_frame": self.first_frame + self.keypoints.num_frames - 1,
+            "frames": self.keypoints.num_frames,
+            "frames_with_person": self.found,
+            "filled_frames": int(self.filled_frames.sum()),
+            "flagged_frames": self.flagged_frames,
+            "plausibility": self.checks["verdict"]["line"],
+        }
+
+
+def _lift_person(person, lifter, *, source: Path, max_gap: int, flip: bool, chunk_frames: int,
+                 trajectory_source: str, focal: float | None) -> LiftedPerson:
+    """Convert, lift and place one tracked person (:class:`poselift.pipeline.tracks.TrackedPerson`)."""
+    t0 = time.perf_counter()
+    kp = person.keypoints
+    found = _person_check(kp, source, person.track_id)
+    if kp.layout in ("h36m17", "h36m32") and lifter.metadata.get("input_layout") == "h36m17-detector":
+        log.warning(
+            "the keypoints are in the motion-capture %s layout but this model expects the detector layout "
+            "(hip/thorax/spine/head derived from hips, shoulders and eyes); converting approximately", kp.layout,
+        )
+        points, conf = to_h36m17(kp.points, kp.layout, kp.confidence)
+        kp = replace(kp, points=detector_layout_from_h36m(points), confidence=conf, layout="h36m17")
+    points_px, conf, gaps = _to_h36m(kp, max_gap)
+    norm = normalize_screen(points_px, kp.width, kp.height).astype(np.float32)
+    timings = {"convert": time.perf_counter() - t0}
+    t0 = time.perf_counter()
+    try:
+        joints, traj = lift(lifter, norm, kp.fps, flip=flip, chunk_frames=chunk_frames, trajectory=trajectory_source == "model")
+    except PoseliftError as exc:
+        raise PoseliftError(f"{source}: {exc}") from None
+    focal_px = float(focal) if focal is not None else default_focal(kp.width, kp.height)
+    if trajectory_source == "fit":
+        try:
+            traj = fit_trajectory(joints, points_px, conf, kp.width, kp.height, focal_px, kp.fps).astype(np.float32)
+            log.info(
+                "trajectory%s: root fitted to the 2D through a camera with focal length %.0f px (%s); depth %.1f-%.1f m",
+                f" of person {person.track_id}" if person.track_id else "", focal_px,
+                "--focal" if focal is not None else "default: the image diagonal; pass --focal PX if you know it",
+                float(traj[:, 2].min()), float(traj[:, 2].max()),
+            )
+        except PoseliftError as exc:  # degenerate 2D (e.g. every joint at one point): the poses are still useful
+            log.warning("%s: %s; writing no trajectory", source, exc)
+            traj = None
+    elif traj is not None:
+        traj = traj.copy()
+        traj[:, 2] *= depth_scale(focal_px, kp.width, train_focal_normalized(lifter.metadata))
+    timings["lift"] = time.perf_counter() - t0
+    checks = plausibility.summarize(joints, points_px, H36M_17, fps=kp.fps, first_frame=person.first_frame)  # input frames
+    return LiftedPerson(person.track_id, person.first_frame, kp, joints, traj, points_px, conf, gaps, checks, found,
+                        focal_px, person.world, timings)
+
+
+def _shared_level(people: list[LiftedPerson]) -> LevelWorld:
+    """One levelled world for everyone (one camera): the vertical and the floor from all people."""
+    joints = np.concatenate([p.joints for p in people])
+    placed = [p for p in people if p.trajectory is not None]
+    if len(placed) == len(people):
+        return level_world(joints, np.concatenate([p.trajectory for p in people]))
+    world = level_world(joints)
+    if placed:
+        floor = floor_below_camera(np.concatenate([p.joints for p in placed]),
+                                   np.concatenate([p.trajectory for p in placed]), world.up)
+        world = replace(world, floor_below_camera_m=floor)
+    return world
+
+
+def _person_arrays(p: LiftedPerson) -> dict[str, Any]:
+    kp = p.keypoints
+    frame_index = np.arange(kp.num_frames, dtype=np.int64) + p.first_frame
+    arrays: dict[str, Any] = {
+        "joints_3d": p.joints,
+        "trajectory": p.trajectory,
+        "keypoints_2d": p.points_px.astype(np.float32),
+        "confidence": p.confidence,
+        "filled": p.filled_frames,
+        "filled_joints": p.gaps.filled,
+        "flagged": p.gaps.flagged.any(axis=1),
+        "frame_index": frame_index,
+        "time_s": (frame_index / kp.fps).astype(np.float64),
+        "track_id": np.int64(p.track_id),
+        "fps": np.float64(kp.fps),
+        "width": np.int64(kp.width),
+        "height": np.int64(kp.height),
+        "focal_px": np.float64(p.focal_px),
+        "layout": "h36m17",
+        "joint_names": np.asarray(H36M_17.joint_names, dtype=f"<U{max(map(len, H36M_17.joint_names))}"),
+        "parents": np.asarray(H36M_17.parents, dtype=np.int64),
+    }
+    if p.world_detector is not None:
+        arrays["detector_world_3d"] = p.world_detector.astype(np.float32)
+    return arrays
+
+
+def _level_meta(world: LevelWorld | None) -> dict[str, Any] | None:
+    if world is None:
+        return None
+    return {
+        "up_camera": [round(float(v), 6) for v in world.up],
+        "camera_rotation": np.round(world.rotation, 6).tolist(),
+        "estimated_pitch_deg": round(world.estimate.pitch_deg, 2),
+        "estimated_roll_deg": round(world.estimate.roll_deg, 2),
+        "reliable": world.estimate.reliable,
+        "straight_leg_frames": world.estimate.straight_leg_frames,
+        "floor_below_camera_m": None if world.floor_below_camera_m is None else round(world.floor_below_camera_m, 4),
+        "note": ("X_cam = camera_rotation · X_world (z-up world); render, BVH, TRC and angles use it; BVH and TRC "
+                 "positions are moved down by floor_below_camera_m so that the floor is at height 0"),
+    }
+
+
+def _person_meta(p: LiftedPerson, common: dict[str, Any], world: LevelWorld | None, trajectory_source: str) -> dict[str, Any]:
+    return {
+        **common,
+        "person": p.summary(),
+        "trajectory_source": trajectory_source if p.trajectory is not None else None,
+        "frames_with_person": p.found,
+        "flagged_frames": p.flagged_frames,
+        "plausibility": p.checks,
+        "level": _level_meta(world),
+        "units": {
+            "joints_3d": "metres, root-relative (Hip at 0), camera frame (x right, y down, z forward)",
+            "trajectory": (
+                "metres, root position in the camera frame: fitted to the 2D with focal_px (trajectory_source fit) "
+                "or the trajectory model's, depth scaled by focal_px (model); see poselift.pipeline"
+            ),
+            "keypoints_2d": "pixels, origin top-left (H36M-17 joints, gaps filled)",
+            "frame_index": "input (video) frame of each row; the person's span of the input",
+            "time_s": "seconds since the first input frame",
+            "detector_world_3d": "metres, the detector's own 3D (MediaPipe world landmarks, hip-centred, BlazePose-33)",
+        },
+    }
+
+
+def _write_person(folder: Path, p: LiftedPerson, meta: dict[str, Any], world: LevelWorld | None, *, bvh: bool,
+                  trc: bool, trc_units: str, angles: bool) -> dict[str, float]:
+    """One person's files into ``folder``; returns the seconds spent per extra output."""
+    extra: dict[str, float] = {}
+    fps = p.keypoints.fps
+    placed = p.trajectory if world is None else world.grounded(p.trajectory)
+    rotation = None if world is None else world.rotation
+    if bvh:
+        t0 = time.perf_counter()
+        _bvh(folder / "poses.bvh", p.joints, fps, placed, rotation)
+        extra["bvh"] = time.perf_counter() - t0
+    if trc:
+        t0 = time.perf_counter()
+        _trc(folder / "poses.trc", p.joints, fps, placed, trc_units, rotation)
+        extra["trc"] = time.perf_counter() - t0
+    if angles:
+        t0 = time.perf_counter()
+        _angles(folder, p.joints, fps, p.filled_frames, None if world is None else world.up)
+        extra["angles"] = time.perf_counter() - t0
+    write_outputs(folder, _person_arrays(p), meta)
+    return extra
+
+
+def _render_people(out_path: Path, people: list[LiftedPerson], num_frames: int, *, video: Path | None,
+                   video_fps: float | None, render_size: int | None, azimuth: float | None, limit_frames: int | None,
+                   progress: bool, camera_rotation: np.ndarray | None) -> None:
+    """Everyone in one video (:func:`poselift.viz.render.render_people_video`): each person's arrays
+    padded to the ``num_frames`` input frames (nothing drawn outside the person's span)."""
+    renders = []
+    for p in people:
+        span = slice(p.first_frame, p.first_frame + p.keypoints.num_frames)
+
+        def padded(a: np.ndarray | None, fill: Any = np.nan) -> np.ndarray | None:
+            if a is None:
+                return None
+            out = np.full((num_frames,) + a.shape[1:], fill, dtype=a.dtype)
+            out[span] = a
+            return out
+
+        present = np.zeros(num_frames, dtype=bool)
+        present[span] = True
+        renders.append(PersonRender(p.track_id, padded(p.joints), padded(p.trajectory), padded(p.points_px),
+                                    filled=padded(p.gaps.filled, False), present=present))
+    kp = people[0].keypoints
+    options: dict[str, Any] = {}
+    if render_size is not None:
+        options["size"] = render_size
+    if azimuth is not None:
+        options["azimuth"] = azimuth
+    frames = prefetch(open_video(video, fps=video_fps)[1]) if video is not None else None
+    try:
+        render_people_video(
+            out_path, renders, H36M_17, kp.fps, frames=frames, image_size=None if frames is not None else (kp.width, kp.height),
+            limit_frames=limit_frames, progress=progress, camera_rotation=camera_rotation, **options,
+        )
+    finally:
+        if frames is not None:
+            frames.close()
+
+
 def run_infer(
     input: str | Path,
     out_dir: str | Path,
@@ -497,6 +810,10 @@ def run_infer(
     causal: bool = False,
     flip: bool = True,
     max_gap: int = DEFAULT_MAX_GAP,
+    person: str | int = "all",
+    track_gap_s: float = DEFAULT_TRACK_GAP_S,
+    min_track_s: float = DEFAULT_MIN_TRACK_S,
+    crops: bool = True,
     bvh: bool = False,
     trc: bool = False,
     trc_units: str = "m",
@@ -513,13 +830,27 @@ def run_infer(
 ) -> InferResult:
     """Video or keypoint file → 3D poses written to ``out_dir`` (see module docstring).
 
-    ``detector`` is a detector name (``"mediapipe"``) or an object following
-    :class:`poselift.pipeline.detect.Detector`. ``width``/``height`` (pixels) and ``fps``
-    (frames/s) describe keypoint inputs that do not carry them (``fps`` also
-    overrides a video's frame rate); ``focal`` is the focal length in pixels
-    (default: the image diagonal); ``max_gap`` is in input frames.
+    ``detector`` is a detector name (``"mediapipe"``: every person, see
+    :mod:`poselift.pipeline.people`) or an object with ``detect_people`` (several people)
+    or ``detect`` (one person, :class:`poselift.pipeline.detect.Detector`).
+    ``width``/``height`` (pixels) and ``fps`` (frames/s) describe keypoint inputs that
+    do not carry them (``fps`` also overrides a video's frame rate); ``focal`` is the
+    focal length in pixels (default: the image diagonal); ``max_gap`` is in input frames.
     ``trajectory_source``: ``"fit"`` (root fitted to the 2D, any checkpoint) or
     ``"model"`` (the checkpoint's trajectory model; none without one).
+
+    People (:mod:`poselift.pipeline.tracks`): every person of a video, COCO JSON or
+    OpenPose folder is tracked (identities survive ``track_gap_s`` seconds without a
+    detection; tracks with fewer than ``min_track_s`` detected seconds are dropped);
+    ``crops``: re-detect each tracked person of a video on a crop around them, the
+    others greyed out (overlapping people are otherwise missed or fused). ``person``:
+    ``"all"`` writes each person into ``person_<id>/`` (``poses.*`` and the extras) with
+    ``people.json`` (tracks, identity events) beside them; ``"largest"``, ``"longest"``
+    or a track id writes that one person's files into ``out_dir`` itself (and
+    ``people.json``). The npz and csv formats (and a one-person detector) hold one
+    person (track id 1): written as for one person, into ``out_dir`` itself, without
+    ``people.json``.
+
     ``bvh`` / ``trc``: also write ``poses.bvh`` / ``poses.trc`` (OpenSim markers in
     ``trc_units``, ``"m"`` or ``"mm"``; Y up, see :mod:`poselift.io.trc`).
     ``angles``: also write ``angles.csv`` and ``angles.png``, joint and segment angles in
@@ -538,14 +869,19 @@ def run_infer(
     # read, decoded or detected (the detection of a video takes seconds)
     check_infer_options(
         detector=detector, keypoints_format=keypoints_format, width=width, height=height, fps=fps, focal=focal,
-        trajectory_source=trajectory_source, max_gap=max_gap, trc=trc, trc_units=trc_units, render=render, render_size=render_size, azimuth=azimuth,
+        trajectory_source=trajectory_source, max_gap=max_gap, person=person, track_gap_s=track_gap_s,
+        min_track_s=min_track_s, trc=trc, trc_units=trc_units, render=render, render_size=render_size, azimuth=azimuth,
         limit_frames=limit_frames, chunk_frames=chunk_frames,
     )
     if not source.exists():
         raise PoseliftError(f"input {source} does not exist")
     check_destination(out_dir, folder=True)  # not a folder, read-only, a file on the way: before decoding anything
-    targets = output_names(bvh=bvh, trc=trc, render=render, angles=angles)
-    check_targets(out_dir, targets, overwrite)
+    # a source that holds one person (npz/csv keypoints, a one-person detector) is written as for one `person`
+    one_person = one_person_source(source, keypoints_format, detector)
+    every = person == "all" and not one_person
+    old_folders = tuple(sorted(p.name for p in out_dir.glob("person_*") if p.is_dir())) if out_dir.is_dir() and every else ()
+    targets = output_names(bvh=bvh, trc=trc, render=render, angles=angles, every_person=every, people_file=not one_person)
+    check_targets(out_dir, targets + list(old_folders), overwrite, folders=old_folders)
     metadata = check_checkpoint(checkpoint, causal, lifter)  # the metadata only: the weights load during detection
     # the folder is created now and locked for the whole run (a second infer into it stops at
     # once); a run that fails removes the folders it created
@@ -561,7 +897,7 @@ def run_infer(
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="poselift-load") as pool:
                 loading = pool.submit(load_checked_lifter, checkpoint, causal, lifter)
                 try:
-                    kp = _detect_video(source, detector, fps, progress, loading, model_fps(metadata))
+                    detections = _detect_video(source, detector, fps, progress, loading, model_fps(metadata))
                 except BaseException:
                     if loading.done() and loading.exception() is not None:
                         raise loading.exception() from None  # type: ignore[misc]
@@ -575,169 +911,123 @@ def run_infer(
             lifter = load_checked_lifter(checkpoint, causal, lifter)
             timings["load_model"] = time.perf_counter() - t0
             t0 = time.perf_counter()
-            kp = load_keypoints(source, keypoints_format, width=width, height=height, fps=fps)
+            detections = load_people_keypoints(source, keypoints_format, width=width, height=height, fps=fps)
             timings["load_keypoints"] = time.perf_counter() - t0
         use_flip = flip and not lifter.config.causal
-        found = _person_check(kp, source)
 
         t0 = time.perf_counter()
+        config = tracker_config(detections.fps, track_gap_s, min_track_s)
+        tracked = track_detections(detections, config)
+        if not tracked.people:
+            raise PoseliftError(f"no person detected in any frame of {source} ({detections.num_frames} frames)")
+        timings["track"] = time.perf_counter() - t0
+        if crops and kind == "video" and _crop_capable(detector) and detections.num_slots > 0:
+            t0 = time.perf_counter()
+            tracked = redetect_in_crops(tracked, source, fps, progress=progress)
+            timings["crops"] = time.perf_counter() - t0
+        chosen = tracked.people if every else [tracked.select("largest" if person == "all" else person)]
+        log.info("people: %s", "; ".join(
+            f"#{p.track_id} frames {p.first_frame}-{p.first_frame + p.keypoints.num_frames - 1}" for p in tracked.people))
 
-        if kp.layout in ("h36m17", "h36m32") and lifter.metadata.get("input_layout") == "h36m17-detector":
-            log.warning(
-                "the keypoints are in the motion-capture %s layout but this model expects the detector layout "
-                "(hip/thorax/spine/head derived from hips, shoulders and eyes); converting approximately", kp.layout,
-            )
-            points, conf = to_h36m17(kp.points, kp.layout, kp.confidence)
-            kp = replace(kp, points=detector_layout_from_h36m(points), confidence=conf, layout="h36m17")
-        points_px, conf, gaps = _to_h36m(kp, max_gap)
-        norm = normalize_screen(points_px, kp.width, kp.height).astype(np.float32)
-        timings["convert"] = time.perf_counter() - t0
+        lifted = [
+            _lift_person(p, lifter, source=source, max_gap=max_gap, flip=use_flip, chunk_frames=chunk_frames,
+                         trajectory_source=trajectory_source, focal=focal)
+            for p in chosen
+        ]
+        for stage in ("convert", "lift"):
+            timings[stage] = sum(p.timings_s[stage] for p in lifted)
+        world = _shared_level(lifted) if level else None
 
-        t0 = time.perf_counter()
-        try:
-            joints, traj = lift(
-                lifter, norm, kp.fps, flip=use_flip, chunk_frames=chunk_frames, trajectory=trajectory_source == "model"
-            )
-        except PoseliftError as exc:
-            raise PoseliftError(f"{source}: {exc}") from None
-        focal_px = float(focal) if focal is not None else default_focal(kp.width, kp.height)
-        if trajectory_source == "fit":
-            try:
-                traj = fit_trajectory(joints, points_px, conf, kp.width, kp.height, focal_px, kp.fps).astype(np.float32)
-                log.info(
-                    "trajectory: root fitted to the 2D through a camera with focal length %.0f px (%s); depth %.1f-%.1f m",
-                    focal_px, "--focal" if focal is not None else "default: the image diagonal; pass --focal PX if you know it",
-                    float(traj[:, 2].min()), float(traj[:, 2].max()),
-                )
-            except PoseliftError as exc:  # degenerate 2D (e.g. every joint at one point): the poses are still useful
-                log.warning("%s: %s; writing no trajectory", source, exc)
-                traj = None
-        elif traj is not None:
-            traj = traj.copy()
-            traj[:, 2] *= depth_scale(focal_px, kp.width, train_focal_normalized(lifter.metadata))
-        timings["lift"] = time.perf_counter() - t0
-        checks = plausibility.summarize(joints, points_px, H36M_17, fps=kp.fps)  # frames: the input's
-        world = level_world(joints, traj) if level else None
-
-        filled_frames = gaps.filled.any(axis=1)
-        flagged = gaps.flagged.any(axis=1)
-        flagged_list = np.flatnonzero(flagged).tolist()
         checkpoint_name = str(checkpoint) if checkpoint is not None else ("bundled-causal" if causal else "bundled")
-        arrays: dict[str, Any] = {
-            "joints_3d": joints,
-            "trajectory": traj,
-            "keypoints_2d": points_px.astype(np.float32),
-            "confidence": conf,
-            "filled": filled_frames,
-            "filled_joints": gaps.filled,
-            "flagged": flagged,
-            "time_s": (np.arange(kp.num_frames) / kp.fps).astype(np.float64),
-            "fps": np.float64(kp.fps),
-            "width": np.int64(kp.width),
-            "height": np.int64(kp.height),
-            "focal_px": np.float64(focal_px),
-            "layout": "h36m17",
-            "joint_names": np.asarray(H36M_17.joint_names, dtype=f"<U{max(map(len, H36M_17.joint_names))}"),
-            "parents": np.asarray(H36M_17.parents, dtype=np.int64),
-        }
-        meta = {
+        common = {
             "input": str(source),
             "input_kind": kind,
-            "source_layout": kp.layout,
+            "source_layout": detections.layout,
             "checkpoint": checkpoint_name,
             "model_fps": model_fps(lifter.metadata),
             "receptive_field": lifter.receptive_field,
             "flip": use_flip,
             "causal": bool(lifter.config.causal),
             "max_gap_frames": max_gap,
-            "trajectory_source": trajectory_source if traj is not None else None,
-            "frames_with_person": found,
-            "flagged_frames": flagged_list,
-            "plausibility": checks,
-            "level": None if world is None else {
-                "up_camera": [round(float(v), 6) for v in world.up],
-                "camera_rotation": np.round(world.rotation, 6).tolist(),
-                "estimated_pitch_deg": round(world.estimate.pitch_deg, 2),
-                "estimated_roll_deg": round(world.estimate.roll_deg, 2),
-                "reliable": world.estimate.reliable,
-                "straight_leg_frames": world.estimate.straight_leg_frames,
-                "floor_below_camera_m": None if world.floor_below_camera_m is None else round(world.floor_below_camera_m, 4),
-                "note": ("X_cam = camera_rotation · X_world (z-up world); render, BVH, TRC and angles use it; BVH and TRC "
-                         "positions are moved down by floor_below_camera_m so that the floor is at height 0"),
-            },
             "timings_s": dict(timings),
-            "units": {
-                "joints_3d": "metres, root-relative (Hip at 0), camera frame (x right, y down, z forward)",
-                "trajectory": (
-                    "metres, root position in the camera frame: fitted to the 2D with focal_px (trajectory_source fit) "
-                    "or the trajectory model's, depth scaled by focal_px (model); see poselift.pipeline"
-                ),
-                "keypoints_2d": "pixels, origin top-left (H36M-17 joints, gaps filled)",
-                "time_s": "seconds",
-            },
         }
+        people_doc = tracked.document(
+            written=[p.track_id for p in lifted], folders={p.track_id: person_folder(p.track_id) for p in lifted} if every else None,
+        )
 
         t0 = time.perf_counter()
         staging = Path(tempfile.mkdtemp(prefix=".poselift-infer-", dir=out_dir))
-        written: list[str] = []
+        extra: dict[str, float] = {}
         try:
-            extra: dict[str, float] = {}
             if render:
                 tr = time.perf_counter()
-                _render(
-                    staging / "render.mp4", joints, points_px, kp.fps, video=source if kind == "video" else None,
-                    video_fps=fps, image_size=(kp.width, kp.height), render_size=render_size, azimuth=azimuth,
-                    limit_frames=limit_frames, progress=progress, filled=gaps.filled,
-                    camera_rotation=None if world is None else world.rotation,
-                )
+                rotation = None if world is None else world.rotation
+                if tracked.single_source:
+                    p = lifted[0]
+                    _render(
+                        staging / "render.mp4", p.joints, p.points_px, p.keypoints.fps, video=source if kind == "video" else None,
+                        video_fps=fps, image_size=(p.keypoints.width, p.keypoints.height), render_size=render_size,
+                        azimuth=azimuth, limit_frames=limit_frames, progress=progress, filled=p.gaps.filled,
+                        camera_rotation=rotation,
+                    )
+                else:
+                    _render_people(
+                        staging / "render.mp4", lifted, detections.num_frames, video=source if kind == "video" else None,
+                        video_fps=fps, render_size=render_size, azimuth=azimuth, limit_frames=limit_frames,
+                        progress=progress, camera_rotation=rotation,
+                    )
                 extra["render"] = time.perf_counter() - tr
-            if bvh:
-                tb = time.perf_counter()
-                _bvh(staging / "poses.bvh", joints, kp.fps, traj if world is None else world.grounded(traj),
-                     None if world is None else world.rotation)
-                extra["bvh"] = time.perf_counter() - tb
-            if trc:
-                tt = time.perf_counter()
-                _trc(staging / "poses.trc", joints, kp.fps, traj if world is None else world.grounded(traj), trc_units,
-                     None if world is None else world.rotation)
-                extra["trc"] = time.perf_counter() - tt
-            if angles:
-                ta = time.perf_counter()
-                _angles(staging, joints, kp.fps, filled_frames, None if world is None else world.up)
-                extra["angles"] = time.perf_counter() - ta
-            write_outputs(staging, arrays, meta)
+            for p in lifted:
+                folder = staging / person_folder(p.track_id) if every else staging
+                folder.mkdir(exist_ok=True)
+                spent = _write_person(folder, p, _person_meta(p, common, world, trajectory_source), world, bvh=bvh,
+                                      trc=trc, trc_units=trc_units, angles=angles)
+                for k, v in spent.items():
+                    extra[k] = extra.get(k, 0.0) + v
+            if not one_person:
+                write_json(staging / "people.json", people_doc)
             names = sorted(p.name for p in staging.iterdir() if not p.name.startswith("."))
-            written = commit_staged(staging, out_dir, names, overwrite)
+            written = commit_staged(staging, out_dir, names, overwrite, folders=tuple(person_folder(p.track_id) for p in lifted))
+            for stale in set(old_folders) - set(names):  # an earlier run's people that this run did not find
+                shutil.rmtree(out_dir / stale, ignore_errors=True)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         shutil.rmtree(staging, ignore_errors=True)
         timings["write"] = time.perf_counter() - t0 - sum(extra.values())
         timings.update(extra)
+        main = lifted[0]
+        any_person = np.zeros(detections.num_frames, dtype=bool)
+        filled_any = np.zeros(detections.num_frames, dtype=bool)
+        for p in lifted:
+            span = slice(p.first_frame, p.first_frame + p.keypoints.num_frames)
+            any_person[span] |= p.keypoints.person_frames()
+            filled_any[span] |= p.filled_frames
+        flagged_list = sorted({f for p in lifted for f in p.flagged_frames})
         result = InferResult(
-            out_dir=str(out_dir), files=written, num_frames=kp.num_frames, frames_with_person=found,
-            filled_frames=int(filled_frames.sum()), flagged_frames=flagged_list, fps=kp.fps,
-            model_fps=model_fps(lifter.metadata), width=kp.width, height=kp.height, focal_px=focal_px,
-            checkpoint=checkpoint_name, has_trajectory=traj is not None, flip=use_flip,
-            causal=bool(lifter.config.causal), timings_s=timings, plausibility=checks,
+            out_dir=str(out_dir), files=written, num_frames=detections.num_frames, frames_with_person=int(any_person.sum()),
+            filled_frames=int(filled_any.sum()), flagged_frames=flagged_list, fps=detections.fps,
+            model_fps=model_fps(lifter.metadata), width=detections.width, height=detections.height, focal_px=main.focal_px,
+            checkpoint=checkpoint_name, has_trajectory=all(p.trajectory is not None for p in lifted), flip=use_flip,
+            causal=bool(lifter.config.causal), timings_s=timings,
+            plausibility=main.checks if len(lifted) == 1 else {str(p.track_id): p.checks for p in lifted},
+            people=[{**p.summary(), "folder": person_folder(p.track_id) if every else "."} for p in lifted],
+            events=people_doc["events"],
         )
         log.info(
-            "infer: %d frames (person in %d, %d filled, %d flagged) in %.2f s = %.1f frames/s; %s",
-            result.num_frames, found, result.filled_frames, len(flagged_list), result.total_s, result.frames_per_s,
+            "infer: %d frames, %d %s (a person in %d frames, %d filled, %d flagged) in %.2f s = %.1f frames/s; %s",
+            result.num_frames, len(lifted), "people" if len(lifted) != 1 else "person", result.frames_with_person,
+            result.filled_frames, len(flagged_list), result.total_s, result.frames_per_s,
             ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()),
         )
-        log.debug(
-            "plausibility numbers: bone-length CV median %s, max %s; swapped frames %s; 2D label switches %s",
-            checks["bone_length_cv_median"], checks["bone_length_cv_max"], checks["left_right_swapped_frames"],
-            checks["detector_label_switch_frames"],
-        )
-        verdict = checks["verdict"]  # one line: "ok", or the frame ranges to check (docs/plausibility.md)
-        if verdict["ok"]:
-            log.info("plausibility: ok")
-        else:
-            log.warning("plausibility: %s (numbers: metadata.plausibility in poses.json; docs/plausibility.md)", verdict["line"])
+        for p in lifted:
+            verdict = p.checks["verdict"]  # one line: "ok", or the frame ranges to check (docs/plausibility.md)
+            who = f"person {p.track_id}: " if len(lifted) > 1 else ""
+            if verdict["ok"]:
+                log.info("plausibility: %sok", who)
+            else:
+                log.warning("plausibility: %s%s (numbers: metadata.plausibility in poses.json; docs/plausibility.md)", who, verdict["line"])
         return result
-
 
 
 def write_outputs(folder: Path, arrays: dict[str, Any], meta: dict[str, Any]) -> list[Path]:
@@ -749,6 +1039,7 @@ def write_outputs(folder: Path, arrays: dict[str, Any], meta: dict[str, Any]) ->
     cs = write_csv(
         folder / "poses.csv", arrays["joints_3d"], arrays["keypoints_2d"], arrays["confidence"],
         arrays["filled_joints"], float(arrays["fps"]), [str(n) for n in arrays["joint_names"]],
+        first_frame=int(arrays["frame_index"][0]) if "frame_index" in arrays else 0,
     )
     return [npz, js, cs]
 

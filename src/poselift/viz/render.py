@@ -31,6 +31,19 @@ reconstruction panels (not the ground truth's); with a per-joint mask, the inter
 dashed in the input panel.
 
 Colours (BGR): the subject's left side blue, right side red, centre line grey.
+
+Several people
+--------------
+:func:`render_people_video` draws every tracked person of a clip (one
+:class:`PersonRender` each) into the same two panels: input 2D | one 3D scene. Each
+person has a colour of :data:`PERSON_PALETTE_BGR` (by track id order, cycling; the
+left side a lighter shade of it, the right a darker one) and a ``#<id>`` label above
+the head, and is drawn only in the frames they are present in. In the 3D scene the
+poses are not re-centred: each stands at its trajectory (root position in the camera
+frame), the floor grid centred on the mean of the people's mean positions, its axes
+in metres from there (``View3D(..., centre=False)``). Without trajectories the people
+stand side by side along x, in their left-to-right order in the image, under the
+title "Reconstruction - side by side".
 """
 
 from __future__ import annotations
@@ -40,9 +53,10 @@ import logging
 import math
 import sys
 import time
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -65,6 +79,19 @@ MISSING_BGR = (150, 150, 150)  # the skeleton of a frame without a detection
 BANNER_BGR = (0, 170, 255)  # amber: "no detection - interpolated"
 MISSING_LABEL = "no detection - interpolated"
 VIDEO_AZIMUTH_OF_CAMERA = 70.0
+# One colour per person (render_people_video), cycling: Tableau 10 without its grey and olive.
+PERSON_PALETTE_BGR = (
+    (180, 119, 31),  # blue
+    (14, 127, 255),  # orange
+    (44, 160, 44),  # green
+    (40, 39, 214),  # red
+    (189, 103, 148),  # purple
+    (75, 86, 140),  # brown
+    (194, 119, 227),  # pink
+    (207, 190, 23),  # cyan
+)
+PERSON_LIGHTER = 0.45  # left side: this far from the person's colour towards white
+PERSON_DARKER = 0.6  # right side: the person's colour times this
 SUFFIXES = (".mp4", ".gif")
 H264_ENCODER = "libx264"
 _SHIFT = 4  # sub-pixel drawing: coordinates in 1/16 px
@@ -101,23 +128,38 @@ def _sides(skeleton: Skeleton) -> np.ndarray:
     return side
 
 
-def _bone_colours(skeleton: Skeleton, centre: tuple[int, int, int]) -> list[tuple[int, int, int]]:
+def _bone_colours(skeleton: Skeleton, centre: tuple[int, int, int], left=LEFT_BGR, right=RIGHT_BGR) -> list[tuple[int, int, int]]:
     side = _sides(skeleton)
-    return [LEFT_BGR if side[c] > 0 else RIGHT_BGR if side[c] < 0 else centre for c, _ in skeleton.bones()]
+    return [left if side[c] > 0 else right if side[c] < 0 else centre for c, _ in skeleton.bones()]
 
 
-def _joint_colours(skeleton: Skeleton, centre: tuple[int, int, int]) -> list[tuple[int, int, int]]:
+def _joint_colours(skeleton: Skeleton, centre: tuple[int, int, int], left=LEFT_BGR, right=RIGHT_BGR) -> list[tuple[int, int, int]]:
     side = _sides(skeleton)
-    return [LEFT_BGR if s > 0 else RIGHT_BGR if s < 0 else centre for s in side]
+    return [left if s > 0 else right if s < 0 else centre for s in side]
+
+
+def person_colours(index: int) -> tuple[tuple[int, int, int], tuple[int, int, int], tuple[int, int, int]]:
+    """(left, right, centre) BGR colours of the ``index``-th person (the palette cycles):
+    the centre line in the person's colour, the left side a lighter shade, the right a darker one."""
+    c = np.array(PERSON_PALETTE_BGR[index % len(PERSON_PALETTE_BGR)], dtype=np.float64)
+    left = c + (255.0 - c) * PERSON_LIGHTER
+    right = c * PERSON_DARKER
+    return (tuple(int(round(v)) for v in left), tuple(int(round(v)) for v in right),
+            tuple(int(v) for v in c))  # type: ignore[return-value]
 
 
 # --- 3D view ---------------------------------------------------------------------------------
 
 
 class View3D:
-    """Orthographic view of root-centred poses in a fixed square panel.
+    """Orthographic view of poses in a fixed square panel.
 
     ``poses``: list of ``[T, J, 3]`` camera-frame arrays sharing the axis limits.
+    ``centre=True`` (one person): every pose is re-centred at its root (joint 0) in
+    every frame. ``centre=False`` (a scene of several people): poses are taken as they
+    are, placed relative to ``origin`` (a camera-frame point, metres; default the mean
+    over the arrays of each array's mean root position), which becomes the centre of
+    the floor grid; the axes then read metres from that point.
     """
 
     def __init__(
@@ -128,8 +170,20 @@ class View3D:
         azimuth: float = 70.0,
         elevation: float = 15.0,
         camera_rotation: np.ndarray | None = None,
+        centre: bool = True,
+        origin: np.ndarray | None = None,
     ) -> None:
         self.size = size
+        self.centre = bool(centre)
+        self.origin = np.zeros(3)
+        if not self.centre:
+            if origin is not None:
+                self.origin = np.asarray(origin, dtype=np.float64).reshape(3)
+            else:
+                roots = [np.asarray(p, dtype=np.float64)[:, 0] for p in poses]
+                means = [r[np.isfinite(r).all(-1)].mean(0) for r in roots if np.isfinite(r).all(-1).any()]
+                if means:
+                    self.origin = np.mean(means, axis=0)
         r_wc = _LEVEL_CAMERA if camera_rotation is None else np.asarray(camera_rotation, dtype=np.float64)
         # camera → world (z up), then turn the world about z so the camera looks along +y
         forward = r_wc[2]
@@ -178,8 +232,9 @@ class View3D:
         self.offset = np.array([size / 2 - self.scale * mid[0], top + avail_h / 2 + self.scale * mid[1]])
 
     def to_world(self, pose_cam: np.ndarray) -> np.ndarray:
-        """Root-centred camera-frame ``[T, J, 3]`` → aligned z-up world."""
-        centred = pose_cam - pose_cam[:, :1]
+        """Camera-frame ``[T, J, 3]`` → aligned z-up world: root-centred (``centre``),
+        else relative to ``origin``."""
+        centred = pose_cam - pose_cam[:, :1] if self.centre else pose_cam - self.origin
         return centred @ self.world_matrix.T
 
     def project(self, pose_cam: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -480,9 +535,13 @@ def _write_mp4v(path: Path, frames: Iterator[np.ndarray], fps: float, width: int
     return count
 
 
-def _write_gif(path: Path, frames: Iterator[np.ndarray], fps: float, fixed_palette: bool) -> int:
+def _write_gif(path: Path, frames: Iterator[np.ndarray], fps: float, fixed_palette: bool,
+               swatch: np.ndarray | None = None) -> int:
     """Animated GIF; ``fixed_palette``: reuse the first frame's palette (drawings on a
-    blank canvas: 3x faster), else an adaptive palette per frame (video)."""
+    blank canvas: 3x faster), else an adaptive palette per frame (video). ``swatch``
+    (BGR rows as wide as a frame): colours the fixed palette must hold although the
+    first frame may lack them (a person who enters later), added under that frame
+    when the palette is made."""
     import cv2
 
     try:
@@ -498,6 +557,9 @@ def _write_gif(path: Path, frames: Iterator[np.ndarray], fps: float, fixed_palet
         for frame in frames:
             count += 1
             im = Image.fromarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+            if palette is None and fixed_palette and swatch is not None:
+                palette = Image.fromarray(cv2.cvtColor(np.concatenate([frame, swatch]), cv2.COLOR_BGR2RGB)).quantize(
+                    colors=128, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
             if palette is None:
                 q = im.quantize(colors=128, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
                 if fixed_palette:
@@ -530,6 +592,25 @@ def check_panel_size(size, name: str = "size") -> None:
         raise PoseliftError(
             f"`{name}` must be a whole number of pixels from {low} to {high} (the rendered video's height), got {size!r:.40}"
         )
+
+
+def _check_options(fps, size, downsample, limit_frames, camera_rotation) -> tuple[int, int, np.ndarray | None]:
+    """The checks the renderers share; returns the even panel size, the integer
+    ``downsample`` and ``camera_rotation`` as a float array (or None)."""
+    if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
+        raise PoseliftError(f"fps must be a positive number, got {fps!r}")
+    check_panel_size(size)
+    size = _even(size)
+    if int(downsample) != downsample or downsample < 1:
+        raise PoseliftError(f"downsample must be a positive integer, got {downsample}")
+    downsample = int(downsample)
+    if limit_frames is not None and (int(limit_frames) != limit_frames or limit_frames < 1):
+        raise PoseliftError(f"limit_frames must be a positive integer, got {limit_frames}")
+    if camera_rotation is not None:
+        camera_rotation = np.asarray(camera_rotation, dtype=np.float64)
+        if camera_rotation.shape != (3, 3):
+            raise PoseliftError(f"camera_rotation must be a 3x3 matrix, got {list(camera_rotation.shape)}")
+    return size, downsample, camera_rotation
 
 
 def render_video(
@@ -580,19 +661,7 @@ def render_video(
     gt = None if ground_truth is None else _as_poses(ground_truth, "ground_truth", skeleton.num_joints, 3, total)
     kskel = keypoints_skeleton or skeleton
     kp = None if keypoints_2d is None else _as_poses(keypoints_2d, "keypoints_2d", kskel.num_joints, 2, total)
-    if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
-        raise PoseliftError(f"fps must be a positive number, got {fps!r}")
-    check_panel_size(size)
-    size = _even(size)
-    if int(downsample) != downsample or downsample < 1:
-        raise PoseliftError(f"downsample must be a positive integer, got {downsample}")
-    downsample = int(downsample)
-    if limit_frames is not None and (int(limit_frames) != limit_frames or limit_frames < 1):
-        raise PoseliftError(f"limit_frames must be a positive integer, got {limit_frames}")
-    if camera_rotation is not None:
-        camera_rotation = np.asarray(camera_rotation, dtype=np.float64)
-        if camera_rotation.shape != (3, 3):
-            raise PoseliftError(f"camera_rotation must be a 3x3 matrix, got {list(camera_rotation.shape)}")
+    size, downsample, camera_rotation = _check_options(fps, size, downsample, limit_frames, camera_rotation)
     used = total if limit_frames is None else min(total, int(limit_frames))
     indices = np.arange(0, used, downsample)
     missing = joint_filled = None
@@ -743,6 +812,456 @@ def render_video(
         count = _write_gif(out_path, stream, out_fps, fixed_palette=frames is None)
     elapsed = time.perf_counter() - start
     log.info("rendered %d frames (%dx%d) to %s in %.1f s (%.0f frames/s)", count, width, size, Path(out_path).name, elapsed, count / max(elapsed, 1e-9))
+    return out_path
+
+
+# --- several people ------------------------------------------------------------------------------
+
+#: The reconstruction panel's title when people are placed side by side (no trajectories).
+SIDE_BY_SIDE_TITLE = "Reconstruction - side by side"
+MIN_SIDE_BY_SIDE_SPACING = 1.0  # metres between neighbouring roots placed side by side
+
+
+@dataclass(frozen=True, eq=False)
+class PersonRender:
+    """One tracked person of a clip, for :func:`render_people_video`. Every array has
+    the clip's ``T`` frames.
+
+    track_id: shown as ``#<id>`` next to the head; unique within a video.
+    joints_3d: ``[T, J, 3]`` metres, root-relative, camera frame (x right, y down,
+    z forward); NaN in frames where the person is absent.
+    trajectory: ``[T, 3]`` metres, the root's (joint 0's) position in the camera
+    frame, or None (no person has one: they are shown side by side).
+    keypoints_2d: ``[T, J2, 2]`` pixels of the input image, or None (the person is
+    not drawn in the input panel).
+    filled: which 2D input was interpolated, ``[T]`` bool per frame or ``[T, J2]``
+    per keypoint, drawn as by :func:`render_video`; or None.
+    present: ``[T]`` bool, the frames in which the person is in the clip; nothing of
+    the person is drawn in the others. None: the frames where ``joints_3d`` has a
+    finite joint.
+    """
+
+    track_id: int
+    joints_3d: np.ndarray
+    trajectory: np.ndarray | None = None
+    keypoints_2d: np.ndarray | None = None
+    filled: np.ndarray | None = None
+    present: np.ndarray | None = None
+
+
+@dataclass
+class _Person:
+    """A checked :class:`PersonRender`: float arrays, ``present`` filled in."""
+
+    track_id: int
+    joints: np.ndarray
+    trajectory: np.ndarray | None
+    keypoints: np.ndarray | None
+    filled: np.ndarray | None
+    present: np.ndarray
+
+
+def _check_people(people, skeleton: Skeleton, kskel: Skeleton) -> tuple[list[_Person], int]:
+    """Check ``people`` (shapes, one frame count, unique ids); returns them and ``T``."""
+    if isinstance(people, PersonRender):
+        raise PoseliftError("`people` must be a sequence of PersonRender, got a single PersonRender (pass [person])")
+    try:
+        people = list(people)
+    except TypeError:
+        raise PoseliftError(f"`people` must be a sequence of PersonRender, got {type(people).__name__}") from None
+    if not people:
+        raise PoseliftError("`people` is empty: there is nobody to render")
+    for i, p in enumerate(people):
+        if not isinstance(p, PersonRender):
+            raise PoseliftError(f"people[{i}] must be a PersonRender, got {type(p).__name__}")
+        if not isinstance(p.track_id, (int, np.integer)) or isinstance(p.track_id, (bool, np.bool_)):
+            raise PoseliftError(f"people[{i}].track_id must be an integer, got {p.track_id!r:.40}")
+    ids = [int(p.track_id) for p in people]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise PoseliftError(f"duplicate track ids {', '.join(f'#{i}' for i in repeated)}: every person needs their own id")
+    checked: list[_Person] = []
+    total = 0
+    for p, tid in zip(people, ids):
+        tag = f"person #{tid}"
+        joints = _as_poses(p.joints_3d, f"{tag} joints_3d", skeleton.num_joints, 3, None)
+        if not checked:
+            total = joints.shape[0]
+        elif joints.shape[0] != total:
+            raise PoseliftError(
+                f"{tag} has {joints.shape[0]} frames but person #{checked[0].track_id} has {total}: every person "
+                "needs the clip's frame count (NaN where absent)"
+            )
+        trajectory = None
+        if p.trajectory is not None:
+            try:
+                trajectory = np.asarray(p.trajectory, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise PoseliftError(f"{tag} trajectory must be a numeric array shaped [{total}, 3]") from None
+            if trajectory.shape != (total, 3):
+                raise PoseliftError(f"{tag} trajectory must be shaped [{total}, 3], got {list(trajectory.shape)}")
+        kp = None if p.keypoints_2d is None else _as_poses(p.keypoints_2d, f"{tag} keypoints_2d", kskel.num_joints, 2, total)
+        if p.present is None:
+            present = np.isfinite(joints).all(-1).any(-1)
+        else:
+            present = np.asarray(p.present)
+            if present.dtype != bool or present.shape != (total,):
+                raise PoseliftError(f"{tag} `present` must be a bool array shaped [{total}], got {present.dtype} {list(present.shape)}")
+        filled = None
+        if p.filled is not None:
+            filled = np.asarray(p.filled)
+            if filled.dtype != bool or filled.shape not in ((total,), (total, kskel.num_joints)):
+                raise PoseliftError(
+                    f"{tag} `filled` must be a bool array shaped [{total}] (per frame) or [{total}, {kskel.num_joints}] "
+                    f"(per keypoint), got {filled.dtype} {list(filled.shape)}"
+                )
+        checked.append(_Person(tid, joints, trajectory, kp, filled, present))
+    with_track = [p.track_id for p in checked if p.trajectory is not None]
+    if with_track and len(with_track) != len(checked):
+        without = [f"#{p.track_id}" for p in checked if p.trajectory is None]
+        raise PoseliftError(
+            f"a trajectory is given for some people but not for {', '.join(without)}: give one for every person "
+            "(placed where they are) or for none (shown side by side)"
+        )
+    return checked, total
+
+
+def _place_people(persons: list[_Person], used: int) -> list[np.ndarray]:
+    """Each person's joints in the camera frame, joint 0 at the trajectory; NaN outside
+    the frames the person is present in. Without trajectories the people stand side by
+    side along the camera's x axis at one depth, as far apart as the widest needs, in
+    their left-to-right order in the image when every person has 2D keypoints, else by
+    track id."""
+    rel = [p.joints - p.joints[:, :1] for p in persons]
+    if persons[0].trajectory is not None:
+        roots = [p.trajectory[:, None] for p in persons]
+    else:
+        reach = 0.3
+        for r, p in zip(rel, persons):
+            x = np.abs(r[:used][p.present[:used], :, 0])
+            x = x[np.isfinite(x)]
+            reach = max(reach, float(x.max()) if x.size else 0.0)
+        spacing = max(MIN_SIDE_BY_SIDE_SPACING, 2 * reach + 0.4)
+        keys = []
+        for p in persons:
+            x = np.inf
+            if all(q.keypoints is not None for q in persons):
+                k = p.keypoints[:used][p.present[:used], :, 0]
+                k = k[np.isfinite(k)]
+                x = float(k.mean()) if k.size else np.inf
+            keys.append((x, p.track_id))
+        order = sorted(range(len(persons)), key=lambda i: keys[i])
+        slots = np.empty(len(persons), int)
+        slots[order] = np.arange(len(persons))
+        roots = [np.array([(s - (len(persons) - 1) / 2) * spacing, 0.0, 0.0]) for s in slots]
+    placed = []
+    for r, root, p in zip(rel, roots, persons):
+        a = r + root
+        a[~p.present] = np.nan
+        placed.append(a)
+    return placed
+
+
+def _head_joint(skeleton: Skeleton) -> int | None:
+    """The joint the id label sits above: the head (top), else the nose, else None."""
+    names = [n.lower() for n in skeleton.joint_names]
+    for want in ("headtop", "head_top", "head", "nose"):
+        if want in names:
+            return names.index(want)
+    return next((i for i, n in enumerate(names) if "head" in n), None)
+
+
+def _label_anchors(px: np.ndarray, finite: np.ndarray, head: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Where a person's id label goes, per frame: above the top-most drawn joint, centred
+    on the head (or on the drawn joints' mean x). ``px [n, J, 2]`` float pixels,
+    ``finite [n, J]``; returns the anchors ``[n, 2]`` and whether there is one ``[n]``."""
+    drawn = finite.any(1)
+    top = np.where(finite, px[..., 1], np.inf).min(1)
+    mean_x = np.where(finite, px[..., 0], 0.0).sum(1) / np.maximum(finite.sum(1), 1)
+    x = mean_x if head is None else np.where(finite[:, head], px[:, head, 0], mean_x)
+    return np.stack([x, np.where(drawn, top, 0.0)], -1), drawn
+
+
+def _id_label(img: np.ndarray, text: str, anchor: np.ndarray, colour, scale: float, gap: float) -> None:
+    """``text`` on a box in ``colour``, centred ``gap`` px above ``anchor``, kept inside the panel."""
+    import cv2
+
+    h, w = img.shape[:2]
+    (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    pad = max(2, round(th / 3))
+    bw, bh = tw + 2 * pad, th + 2 * pad
+    x0 = int(round(min(max(anchor[0] - bw / 2, 0), w - bw)))
+    y0 = int(round(min(max(anchor[1] - gap - bh, 0), h - bh)))
+    cv2.rectangle(img, (x0, y0), (x0 + bw - 1, y0 + bh - 1), colour, -1)
+    light = 0.114 * colour[0] + 0.587 * colour[1] + 0.299 * colour[2] > 150
+    cv2.putText(img, text, (x0 + pad, y0 + pad + th), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                (20, 20, 20) if light else (255, 255, 255), 1, cv2.LINE_AA)
+
+
+def _palette_swatch(colours, width: int, rows: int = 6) -> np.ndarray:
+    """BGR rows holding ``colours`` blended into the background and the floor (their
+    anti-aliased edges), for a GIF's fixed palette."""
+    cells = []
+    for c in colours:
+        c = np.asarray(c, dtype=np.float64)
+        for bg in (np.full(3, float(BACKGROUND)), np.asarray(FLOOR_BGR, dtype=np.float64)):
+            for a in (0.35, 0.7, 1.0):
+                cells.append(np.round(a * c + (1 - a) * bg))
+    cells = np.asarray(cells, dtype=np.uint8)
+    pick = (np.arange(width) * len(cells)) // width
+    return np.ascontiguousarray(np.repeat(cells[pick][None], rows, axis=0))
+
+
+def render_people_video(
+    out_path: str | Path,
+    people: Sequence[PersonRender],
+    skeleton: Skeleton,
+    fps: float,
+    *,
+    keypoints_skeleton: Skeleton | None = None,
+    frames: Iterable[np.ndarray] | None = None,
+    image_size: tuple[int, int] | None = None,
+    camera_rotation: np.ndarray | None = None,
+    size: int = 480,
+    azimuth: float = 70.0,
+    elevation: float = 15.0,
+    limit_frames: int | None = None,
+    downsample: int = 1,
+    progress: bool = True,
+) -> Path:
+    """Render several people of one clip: input 2D | one shared 3D scene.
+
+    people: one :class:`PersonRender` per track, all with the clip's ``T`` frames.
+    Each person is drawn in their own colour (:data:`PERSON_PALETTE_BGR` in the order
+    of their track ids, cycling; the left side a lighter shade, the right a darker
+    one) with a ``#<id>`` label above the head, in both panels, and only in the frames
+    they are ``present`` in. The 3D panel is one scene: every pose stands at its
+    ``trajectory`` (the root in the camera frame), so people at different depths keep
+    their places relative to each other; the floor grid is centred on the mean of the
+    people's mean positions over the clip and its axes read metres from there. Without
+    trajectories (None for every person) the people stand side by side along x, in
+    their left-to-right order in the image (or by track id), and the panel is titled
+    :data:`SIDE_BY_SIDE_TITLE`. Limits are fixed over the whole clip, the floor at the
+    lowest joint of anyone. Interpolated input (``filled``) is drawn as by
+    :func:`render_video`, the banner naming the people it concerns.
+
+    The other arguments are :func:`render_video`'s: ``keypoints_skeleton`` (default
+    ``skeleton``) is every person's ``keypoints_2d`` joint set; ``frames`` the source
+    video, ``image_size`` the blank canvas (default: fitted around everyone's
+    keypoints); without frames and keypoints the input panel is left out.
+    Returns the output path (``.mp4`` or ``.gif``).
+    """
+    import cv2
+
+    out_path = Path(out_path)
+    suffix = out_path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise PoseliftError(f"cannot render to {out_path}: unknown suffix {out_path.suffix!r}; use .mp4 or .gif")
+    kskel = keypoints_skeleton or skeleton
+    persons, total = _check_people(people, skeleton, kskel)
+    size, downsample, camera_rotation = _check_options(fps, size, downsample, limit_frames, camera_rotation)
+    used = total if limit_frames is None else min(total, int(limit_frames))
+    indices = np.arange(0, used, downsample)
+    n_out = len(indices)
+    count = len(persons)
+    ids = [p.track_id for p in persons]
+    rank = np.argsort(np.argsort(ids, kind="stable"), kind="stable")
+    shades = [person_colours(int(r)) for r in rank]  # (left, right, centre) per person
+    labels = [f"#{i}" for i in ids]
+    present = [p.present[indices] for p in persons]
+
+    # interpolated input, per person: whole frames (also marked in 3D) and single joints (2D)
+    missing: list[np.ndarray | None] = []
+    joint_filled: list[np.ndarray | None] = []
+    for p, here in zip(persons, present):
+        if p.filled is None:
+            missing.append(None)
+            joint_filled.append(None)
+            continue
+        mask = p.filled[indices]
+        lost = (mask if mask.ndim == 1 else mask.all(axis=1)) & here
+        missing.append(lost)
+        joint_filled.append(mask & ~lost[:, None] & here[:, None] if mask.ndim == 2 and p.keypoints is not None else None)
+    lost_text: list[str | None] = []
+    part_text: list[str | None] = []
+    for n in range(n_out):
+        lost = [labels[i] for i in range(count) if missing[i] is not None and missing[i][n]]
+        part = [f"{labels[i]}: {int(joint_filled[i][n].sum())}" for i in range(count)
+                if joint_filled[i] is not None and joint_filled[i][n].any()]
+        lost_text.append(f"{' '.join(lost)} {MISSING_LABEL}" if lost else None)
+        part_text.append(f"{', '.join(part)} joint(s) interpolated" if part else None)
+
+    # ---- the 3D scene
+    placed = _place_people(persons, used)
+    side_by_side = persons[0].trajectory is None
+    view = View3D([a[:used] for a in placed], size, azimuth=azimuth, elevation=elevation,
+                  camera_rotation=camera_rotation, centre=False)
+    title3 = SIDE_BY_SIDE_TITLE if side_by_side else "Reconstruction"
+    background3 = view.background(title3)
+    title_end3 = _title(np.zeros((size, size, 3), np.uint8), title3)
+    bones = skeleton.bones()
+    colours3 = [_bone_colours(skeleton, c, l, r) for l, r, c in shades]
+    jcolours3 = [_joint_colours(skeleton, c, l, r) for l, r, c in shades]
+    thick3 = max(1, int(round(size / 130)))
+    radius3 = max(1, int(round(size / 170)))
+    label_scale = max(0.35, size / 1100)
+    projected = [view.project(a[indices]) for a in placed]  # (pts, depth, finite) per person
+    head3 = _head_joint(skeleton)
+    anchors3 = [_label_anchors(pts / _ONE, finite, head3) for pts, _, finite in projected]
+    nearness = np.stack([np.where(finite.any(1), (depth * finite).sum(1) / np.maximum(finite.sum(1), 1), -np.inf)
+                         for _, depth, finite in projected], axis=1)
+    order3 = np.argsort(nearness, axis=1, kind="stable")  # the farthest person first
+    all_faded = np.ones(skeleton.num_joints, bool)
+    all_faded2 = np.ones(kskel.num_joints, bool)
+
+    # ---- the input panel
+    has_kp = [p.keypoints is not None for p in persons]
+    show_input = any(has_kp) or frames is not None
+    in_w = 0
+    if show_input:
+        if frames is not None:
+            frame_iter = iter(frames)
+            try:
+                first = next(frame_iter)
+            except StopIteration:
+                raise PoseliftError("the video has no frames") from None
+            first = _as_bgr(first)
+            src_h, src_w = first.shape[:2]
+            if image_size is not None and tuple(int(v) for v in image_size) != (src_w, src_h):
+                raise PoseliftError(f"image_size {tuple(image_size)} differs from the video frames ({src_w}x{src_h})")
+            origin = np.zeros(2)
+        else:
+            first = None
+            if image_size is not None:
+                src_w, src_h = (int(v) for v in image_size)
+                if src_w < 1 or src_h < 1:
+                    raise PoseliftError(f"image_size must be two positive integers (w, h), got {tuple(image_size)}")
+                origin = np.zeros(2)
+            else:  # fit a canvas around everyone's keypoints
+                pts = np.concatenate([p.keypoints[:used][p.present[:used]].reshape(-1, 2) for p in persons
+                                      if p.keypoints is not None])
+                pts = pts[np.isfinite(pts).all(-1)]
+                if len(pts) == 0:
+                    raise PoseliftError("keypoints_2d contain no finite points in the frames the people are present in")
+                lo, hi = pts.min(0), pts.max(0)
+                pad = 0.1 * max(float((hi - lo).max()), 1.0)
+                extent = hi - lo + 2 * pad
+                extent = np.maximum(extent, np.array([extent[1] * 0.75, extent[0] * 0.75]))
+                origin = (lo + hi) / 2 - extent / 2
+                src_w, src_h = (int(math.ceil(v)) for v in extent)
+        in_scale = size / src_h
+        in_w = _even(src_w * in_scale)
+        canvas = np.full((size, in_w, 3), BACKGROUND, np.uint8)
+        if frames is None:
+            cv2.rectangle(canvas, (0, 0), (in_w - 1, size - 1), GRID_BGR, 1)
+        thick2 = max(1, int(round(size / 180)))
+        radius2 = max(1, int(round(size / 200)))
+        colours2 = [_bone_colours(kskel, c, l, r) for l, r, c in shades]
+        jcolours2 = [_joint_colours(kskel, c, l, r) for l, r, c in shades]
+        bones2 = kskel.bones()
+        head2 = _head_joint(kskel)
+        k2: list[np.ndarray | None] = []
+        finite2: list[np.ndarray | None] = []
+        anchors2: list[tuple[np.ndarray, np.ndarray] | None] = []
+        for p, here in zip(persons, present):
+            if p.keypoints is None:
+                k2.append(None)
+                finite2.append(None)
+                anchors2.append(None)
+                continue
+            k = (p.keypoints[indices] - origin) * np.array([in_w / src_w, size / src_h])
+            fin = np.isfinite(k).all(-1) & here[:, None]
+            k = np.clip(np.where(fin[..., None], k, 0.0), -4 * size, 5 * size)
+            k2.append(np.round(k * _ONE).astype(np.int32))
+            finite2.append(fin)
+            anchors2.append(_label_anchors(k, fin, head2))
+        if side_by_side:
+            order2 = np.tile(np.arange(count), (n_out, 1))
+        else:  # the farthest from the camera first
+            depth2 = np.stack([np.nan_to_num(p.trajectory[indices, 2], nan=0.0) for p in persons], axis=1)
+            order2 = np.argsort(-depth2, axis=1, kind="stable")
+
+    width = in_w + size
+    swatch = None
+    if suffix == ".gif" and frames is None:
+        swatch = _palette_swatch([c for s in shades for c in s] + [MISSING_BGR, BANNER_BGR, GRID_BGR], width)
+
+    def frame_source() -> Iterator[np.ndarray | None]:
+        if frames is None:
+            for _ in range(n_out):
+                yield None
+            return
+        wanted = set(indices.tolist())
+        produced = 0
+        for i in range(used):
+            img = first if i == 0 else next(frame_iter, None)
+            if img is None:
+                raise PoseliftError(f"the video ended after {i} frames but the poses have {used}")
+            if i in wanted:
+                produced += 1
+                yield _as_bgr(img)
+            if produced == n_out:
+                return
+
+    def render_frames() -> Iterator[np.ndarray]:
+        out = np.empty((size, width, 3), np.uint8)
+        for n, src in enumerate(frame_source()):
+            x = 0
+            if show_input:
+                panel = out[:, :in_w]
+                if src is None:
+                    panel[:] = canvas
+                else:
+                    if src.shape[:2] != (src_h, src_w):
+                        raise PoseliftError(f"video frame {indices[n]} is {src.shape[1]}x{src.shape[0]}, expected {src_w}x{src_h}")
+                    _resize_into(src, panel)
+                drawn = [i for i in order2[n] if has_kp[i] and present[i][n]]
+                for i in drawn:
+                    lost = missing[i] is not None and missing[i][n]
+                    part = joint_filled[i] is not None and joint_filled[i][n].any()
+                    faded = all_faded2 if lost else joint_filled[i][n] if part else None
+                    _draw_skeleton(panel, k2[i][n], finite2[i][n], None, bones2, colours2[i], jcolours2[i], thick2,
+                                   radius2, outline=frames is not None, faded=faded)
+                for i in drawn:
+                    at, ok = anchors2[i]
+                    if ok[n]:
+                        _id_label(panel, labels[i], at[n], shades[i][2], label_scale, radius2 + 3)
+                end = _title(panel, f"Input 2D  {indices[n] + 1}/{total}")
+                if lost_text[n]:
+                    _banner(panel, lost_text[n], end)
+                elif part_text[n]:
+                    _banner(panel, part_text[n], end, colour=GRID_BGR)
+                x = in_w
+            panel = out[:, x : x + size]
+            panel[:] = background3
+            drawn = [i for i in order3[n] if present[i][n]]
+            for i in drawn:
+                pts, depth, finite = projected[i]
+                lost = missing[i] is not None and missing[i][n]
+                _draw_skeleton(panel, pts[n], finite[n], depth[n], bones, colours3[i], jcolours3[i], thick3, radius3,
+                               faded=all_faded if lost else None)
+            for i in drawn:
+                at, ok = anchors3[i]
+                if ok[n]:
+                    _id_label(panel, labels[i], at[n], shades[i][2], label_scale, radius3 + 3)
+            if lost_text[n]:
+                _banner(panel, lost_text[n], title_end3)
+            yield out
+
+    start = time.perf_counter()
+    stream: Iterator[np.ndarray] = render_frames()
+    if progress:
+        from tqdm import tqdm
+
+        stream = iter(tqdm(stream, total=n_out, desc=f"render {out_path.name}", unit="frame", leave=False, file=sys.stderr))
+    out_fps = fps / downsample
+    if suffix == ".mp4":
+        written = _write_mp4(out_path, stream, out_fps, width, size)
+    else:
+        written = _write_gif(out_path, stream, out_fps, fixed_palette=frames is None, swatch=swatch)
+    elapsed = time.perf_counter() - start
+    log.info("rendered %d frames (%dx%d) to %s in %.1f s (%.0f frames/s)", written, width, size, out_path.name, elapsed,
+             written / max(elapsed, 1e-9))
     return out_path
 
 
