@@ -691,6 +691,10 @@ def _person_arrays(p: LiftedPerson) -> dict[str, Any]:
         "joint_names": np.asarray(H36M_17.joint_names, dtype=f"<U{max(map(len, H36M_17.joint_names))}"),
         "parents": np.asarray(H36M_17.parents, dtype=np.int64),
     }
+    # the detector's own output, in its layout: what the 3D was lifted from, and its own 3D
+    arrays["detector_keypoints_2d"] = kp.points.astype(np.float32)
+    arrays["detector_confidence"] = kp.confidence.astype(np.float32)
+    arrays["detector_layout"] = kp.layout
     if p.world_detector is not None:
         arrays["detector_world_3d"] = p.world_detector.astype(np.float32)
     return arrays
@@ -730,6 +734,7 @@ def _person_meta(p: LiftedPerson, common: dict[str, Any], world: LevelWorld | No
             "keypoints_2d": "pixels, origin top-left (H36M-17 joints, gaps filled)",
             "frame_index": "input (video) frame of each row; the person's span of the input",
             "time_s": "seconds since the first input frame",
+            "detector_keypoints_2d": "pixels, the detector's (or file's) own keypoints in detector_layout, NaN where missing",
             "detector_world_3d": "metres, the detector's own 3D (MediaPipe world landmarks, hip-centred, BlazePose-33)",
         },
     }
