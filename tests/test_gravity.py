@@ -85,7 +85,7 @@ def test_infer_level_writes_the_levelled_world_into_every_output(tmp_path):
 
     ckpt = _save_lifter(tmp_path / "tiny.pt")
     kp = write_npz_input(tmp_path / "kp.npz")
-    plain = run_infer(kp, tmp_path / "plain", ckpt, bvh=True, trc=True, progress=False)
+    plain = run_infer(kp, tmp_path / "plain", ckpt, bvh=True, trc=True, level=False, progress=False)
     levelled = run_infer(kp, tmp_path / "level", ckpt, bvh=True, trc=True, angles=True, level=True, progress=False)
     meta_plain = json.loads((tmp_path / "plain" / "poses.json").read_text())["metadata"]
     meta = json.loads((tmp_path / "level" / "poses.json").read_text())["metadata"]

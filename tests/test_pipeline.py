@@ -203,8 +203,12 @@ def check_outputs(out: Path, expect_traj: bool = True) -> dict:
     assert doc["metadata"]["flagged_frames"] == list(LONG_GAP)
     assert "timings_s" in doc["metadata"] and "lift" in doc["metadata"]["timings_s"]
     lines = (out / "poses.csv").read_text().splitlines()
-    assert lines[0] == "frame,time_s,joint,x_m,y_m,z_m,u_px,v_px,confidence,filled"
+    assert lines[0] == "frame,time_s,joint,x_m,y_m,z_m,u_px,v_px,confidence,filled,world_x_m,world_y_m,world_z_m"
     assert len(lines) == 1 + T * 17
+    if "world_3d" in d:  # levelled (the default) with a trajectory: the CSV's world columns are world_3d
+        rows = np.array([[float(v) for v in line.split(",")[-3:]] for line in lines[1:]]).reshape(T, 17, 3)
+        np.testing.assert_allclose(rows, d["world_3d"], atol=2e-6)
+        assert doc["metadata"]["level"] is not None
     assert not list(out.glob(".poselift-infer-*"))
     return d
 

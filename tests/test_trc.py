@@ -216,7 +216,15 @@ def test_cli_infer_writes_poses_trc(tmp_path, ckpt, capsys, units, scale, atol):
     assert data["Markers"] == list(H36M_17.joint_names) and data["Frame#"] == list(range(1, T + 1))
     with np.load(out / "poses.npz") as z:
         absolute = z["joints_3d"].astype(np.float64) + z["trajectory"].astype(np.float64)[:, None]
-    np.testing.assert_allclose(coordinates(data), absolute * [1, -1, -1] * scale, atol=atol)
+        world = z["world_3d"].astype(np.float64)
+    # levelled (the default): the markers are the levelled world's positions (Y up, floor at 0)
+    np.testing.assert_allclose(coordinates(data), world * scale, atol=max(atol, 2e-6 * scale))
+    # --no-level: the camera frame turned Y up, (x, -y, -z)
+    flat = tmp_path / "flat"
+    rc, _, err = run(["infer", src, "--out", flat, "--checkpoint", ckpt, "--trc", "--trc-units", units, "--no-level",
+                      "--no-progress"], capsys)
+    assert rc == 0, err
+    np.testing.assert_allclose(coordinates(read_trc(flat / "poses.trc")), absolute * [1, -1, -1] * scale, atol=atol)
 
 
 def test_cli_bad_trc_units_is_one_line(tmp_path, ckpt, capsys):

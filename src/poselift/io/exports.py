@@ -115,7 +115,8 @@ def write_json(path: str | Path, data: Mapping[str, Any], decimals: int = 6) -> 
     return path
 
 
-CSV_HEADER = ("frame", "time_s", "joint", "x_m", "y_m", "z_m", "u_px", "v_px", "confidence", "filled")
+CSV_HEADER = ("frame", "time_s", "joint", "x_m", "y_m", "z_m", "u_px", "v_px", "confidence", "filled",
+              "world_x_m", "world_y_m", "world_z_m")
 
 
 def write_csv(
@@ -127,13 +128,16 @@ def write_csv(
     fps: float,
     joint_names: Sequence[str],
     first_frame: int = 0,
+    world_3d: np.ndarray | None = None,
 ) -> Path:
     """Long-format CSV, one row per frame and joint (header :data:`CSV_HEADER`).
 
     joints_3d: ``[T, J, 3]`` metres (``x_m, y_m, z_m``); keypoints_2d: ``[T, J, 2]``
     pixels (``u_px, v_px``); confidence: ``[T, J]``; filled: ``[T, J]`` or ``[T]``
     bool (written 0/1); ``frame`` counts input frames from ``first_frame`` (a person's
-    span of a video), ``time_s = frame / fps``.
+    span of a video), ``time_s = frame / fps``. world_3d: ``[T, J, 3]`` metres in a world
+    frame (``world_x_m, world_y_m, world_z_m``; poselift infer: Y up, floor at 0), or
+    None (those cells left empty).
     """
     joints_3d = np.asarray(joints_3d)
     keypoints_2d = np.asarray(keypoints_2d)
@@ -146,12 +150,15 @@ def write_csv(
         raise ValueError("write_csv: joints_3d [T,J,3], keypoints_2d [T,J,2], confidence and filled [T,J] must agree")
     if len(joint_names) != j:
         raise ValueError(f"write_csv: {len(joint_names)} joint names for {j} joints")
+    if world_3d is not None and np.shape(world_3d) != (t, j, 3):
+        raise ValueError("write_csv: world_3d must be [T,J,3] like joints_3d")
     names = []
     for name in joint_names:  # quoted as the csv module would (commas, quotes)
         cell = io.StringIO()
         csv.writer(cell, lineterminator="").writerow([name])
         names.append(cell.getvalue().replace("%", "%%"))
-    row_formats = [f"%d,%s,{name},%.6f,%.6f,%.6f,%.3f,%.3f,%.4f,%d\n" for name in names]
+    world_format = ",%.6f,%.6f,%.6f\n" if world_3d is not None else ",,,\n"
+    row_formats = [f"%d,%s,{name},%.6f,%.6f,%.6f,%.3f,%.3f,%.4f,%d{world_format}" for name in names]
     block = 4096  # frames formatted at a time: memory stays bounded for long sequences
     with atomic_write(path, "w") as fh:
         fh.write(",".join(CSV_HEADER) + "\n")
@@ -161,13 +168,15 @@ def write_csv(
             uv = keypoints_2d[start:stop].tolist()
             conf = confidence[start:stop].tolist()
             fill = filled[start:stop].tolist()
+            world = np.asarray(world_3d[start:stop]).tolist() if world_3d is not None else None
             lines = []
             for i, f in enumerate(range(start + first_frame, stop + first_frame)):
                 time_s = f"{f / fps:.6f}"
                 for k in range(j):
                     x, y, z = xyz[i][k]
                     u, v = uv[i][k]
-                    lines.append(row_formats[k] % (f, time_s, x, y, z, u, v, conf[i][k], fill[i][k]))
+                    values = (f, time_s, x, y, z, u, v, conf[i][k], fill[i][k])
+                    lines.append(row_formats[k] % (values + tuple(world[i][k]) if world is not None else values))
             fh.write("".join(lines))
     return Path(path)
 

@@ -108,7 +108,7 @@ from poselift.io.staging import (
     created_folder,
 )
 from poselift.io.trc import check_units as check_trc_units
-from poselift.io.trc import write_trc
+from poselift.io.trc import marker_positions, write_trc
 from poselift.models.lifter import (
     check_lifter,
     check_lifter_config,
@@ -669,7 +669,17 @@ def _shared_level(people: list[LiftedPerson]) -> LevelWorld:
     return world
 
 
-def _person_arrays(p: LiftedPerson) -> dict[str, Any]:
+def world_positions(p: LiftedPerson, world: LevelWorld | None) -> np.ndarray | None:
+    """Every joint's position ``[T, 17, 3]`` in metres in the levelled world of the BVH and
+    TRC (Y up, the floor at 0, X and Z horizontal: X to the camera's right, Z towards the
+    camera), or None without a levelled world or a trajectory."""
+    if world is None or p.trajectory is None or not np.isfinite(p.trajectory).all():
+        return None
+    return marker_positions(p.joints, H36M_17, root_positions=world.grounded(p.trajectory),
+                            camera_rotation=world.rotation).astype(np.float32)
+
+
+def _person_arrays(p: LiftedPerson, world: LevelWorld | None = None) -> dict[str, Any]:
     kp = p.keypoints
     frame_index = np.arange(kp.num_frames, dtype=np.int64) + p.first_frame
     arrays: dict[str, Any] = {
@@ -691,6 +701,7 @@ def _person_arrays(p: LiftedPerson) -> dict[str, Any]:
         "joint_names": np.asarray(H36M_17.joint_names, dtype=f"<U{max(map(len, H36M_17.joint_names))}"),
         "parents": np.asarray(H36M_17.parents, dtype=np.int64),
     }
+    arrays["world_3d"] = world_positions(p, world)
     # the detector's own output, in its layout: what the 3D was lifted from, and its own 3D
     arrays["detector_keypoints_2d"] = kp.points.astype(np.float32)
     arrays["detector_confidence"] = kp.confidence.astype(np.float32)
@@ -732,6 +743,8 @@ def _person_meta(p: LiftedPerson, common: dict[str, Any], world: LevelWorld | No
                 "or the trajectory model's, depth scaled by focal_px (model); see poselift.pipeline"
             ),
             "keypoints_2d": "pixels, origin top-left (H36M-17 joints, gaps filled)",
+            "world_3d": ("metres, every joint in the levelled world (level): Y up, the floor at 0, X to the camera's "
+                         "right, Z towards the camera; the frame of poses.bvh and poses.trc"),
             "frame_index": "input (video) frame of each row; the person's span of the input",
             "time_s": "seconds since the first input frame",
             "detector_keypoints_2d": "pixels, the detector's (or file's) own keypoints in detector_layout, NaN where missing",
@@ -759,7 +772,7 @@ def _write_person(folder: Path, p: LiftedPerson, meta: dict[str, Any], world: Le
         t0 = time.perf_counter()
         _angles(folder, p.joints, fps, p.filled_frames, None if world is None else world.up)
         extra["angles"] = time.perf_counter() - t0
-    write_outputs(folder, _person_arrays(p), meta)
+    write_outputs(folder, _person_arrays(p, world), meta)
     return extra
 
 
@@ -823,7 +836,7 @@ def run_infer(
     trc: bool = False,
     trc_units: str = "m",
     angles: bool = False,
-    level: bool = False,
+    level: bool = True,
     render: bool = False,
     render_size: int | None = None,
     azimuth: float | None = None,
@@ -859,7 +872,11 @@ def run_infer(
     ``bvh`` / ``trc``: also write ``poses.bvh`` / ``poses.trc`` (OpenSim markers in
     ``trc_units``, ``"m"`` or ``"mm"``; Y up, see :mod:`poselift.io.trc`).
     ``angles``: also write ``angles.csv`` and ``angles.png``, joint and segment angles in
-    degrees (:mod:`poselift.geometry.angles`; trunk and segments against the camera's up).
+    degrees (:mod:`poselift.geometry.angles`; trunk and segments against the vertical).
+    ``level`` (default): estimate the vertical and the floor from the people's poses
+    (:func:`level_world`); the render, BVH, TRC, angles and ``world_3d`` (CSV ``world_*``
+    columns) then stand upright on the floor; ``False`` keeps the camera frame (BVH/TRC
+    as the camera sees them, no ``world_3d``).
 
     Existing outputs in ``out_dir`` (:func:`output_names`) are an error unless
     ``overwrite``; they are then replaced only when the whole run succeeds. A failed
@@ -1044,7 +1061,7 @@ def write_outputs(folder: Path, arrays: dict[str, Any], meta: dict[str, Any]) ->
     cs = write_csv(
         folder / "poses.csv", arrays["joints_3d"], arrays["keypoints_2d"], arrays["confidence"],
         arrays["filled_joints"], float(arrays["fps"]), [str(n) for n in arrays["joint_names"]],
-        first_frame=int(arrays["frame_index"][0]) if "frame_index" in arrays else 0,
+        first_frame=int(arrays["frame_index"][0]) if "frame_index" in arrays else 0, world_3d=arrays.get("world_3d"),
     )
     return [npz, js, cs]
 
