@@ -230,3 +230,23 @@ def test_a_split_track_is_joined_back_with_an_event():
     together = np.full_like(person, np.nan)
     together[20:] = person[20:] + 3.0
     assert stitch_tracks(_two_tracks(first, together), TrackerConfig(max_gap_frames=5)).num_people == 2
+
+
+def test_limb_agreement_is_invariant_to_similarity_and_counts_frames():
+    from poselift.evaluation.metrics import limb_agreement
+
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(5, 12, 3))
+    angle = 0.7
+    rot = np.array([[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]])
+    b = 1.3 * a @ rot.T + [0.2, -1.0, 3.0]
+    b[4] = np.nan  # not counted
+    same = limb_agreement(a, b)
+    assert same["frames"] == 4 and same["pmpjpe_mm"] < 1e-6 and same["angle_diff_deg"] < 1e-6
+    moved = a.copy()
+    moved[:, 4] += 0.1  # a wrist 10 cm off
+    diff = limb_agreement(a, moved)
+    assert diff["pmpjpe_mm"] > 1.0 and diff["angle_diff_deg"] > 0.1
+    assert limb_agreement(a, np.full_like(a, np.nan)) == {"frames": 0, "pmpjpe_mm": None, "angle_diff_deg": None}
+    with pytest.raises(PoseliftError, match="two \\[T, 12, 3\\] arrays"):
+        limb_agreement(a[:, :11], b[:, :11])

@@ -111,3 +111,39 @@ def _action_of_key(key: str) -> str:
     if len(parts) >= 3 and (parts[-1].isdigit() or re.fullmatch(r"C\d+", parts[-1]) or parts[-1] == "virtual"):
         parts = parts[:-1]
     return action_name(parts[-1])
+
+
+#: The 8 joint angles of the 12 limb joints (:data:`poselift.geometry.skeleton.LIMB12_NAMES`
+#: order) compared by :func:`limb_agreement`: (a, b, c) = the angle at b, degrees: elbows
+#: (shoulder-elbow-wrist), knees (hip-knee-ankle), hips (shoulder-hip-knee), shoulders
+#: (hip-shoulder-elbow), left then right.
+LIMB12_ANGLES = ((0, 2, 4), (1, 3, 5), (6, 8, 10), (7, 9, 11), (0, 6, 8), (1, 7, 9), (6, 0, 2), (7, 1, 3))
+
+
+def limb_angles(limbs: np.ndarray) -> np.ndarray:
+    """``[..., 12, 3]`` limb joints → ``[..., 8]`` angles (:data:`LIMB12_ANGLES`), degrees."""
+    limbs = np.asarray(limbs, dtype=np.float64)
+    a, b, c = (limbs[..., [t[k] for t in LIMB12_ANGLES], :] for k in range(3))
+    u, v = a - b, c - b
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = (u * v).sum(-1) / (np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1))
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def limb_agreement(a: np.ndarray, b: np.ndarray) -> dict[str, float | int | None]:
+    """How far two 3D estimates of the same person ``[T, 12, 3]`` (metres, any frames of
+    reference) are apart, over the frames where both have all 12 limb joints:
+    ``pmpjpe_mm`` (per-frame similarity alignment, then mean joint distance, mean over
+    frames) and ``angle_diff_deg`` (mean absolute difference of the 8 joint angles).
+    The multi-view reference recipe (../shared/data/multiview/README.md), without a reference."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 3 or a.shape[1:] != (12, 3):
+        raise PoseliftError(f"limb_agreement needs two [T, 12, 3] arrays, got {list(a.shape)} and {list(b.shape)}")
+    ok = np.isfinite(a).all(axis=(1, 2)) & np.isfinite(b).all(axis=(1, 2))
+    if not ok.any():
+        return {"frames": 0, "pmpjpe_mm": None, "angle_diff_deg": None}
+    return {
+        "frames": int(ok.sum()),
+        "pmpjpe_mm": round(float(p_mpjpe(a[ok], b[ok]).mean() * 1000.0), 2),
+        "angle_diff_deg": round(float(np.abs(limb_angles(a[ok]) - limb_angles(b[ok])).mean()), 2),
+    }

@@ -426,3 +426,15 @@ def limbs_for(skeleton: Skeleton) -> tuple[tuple[tuple[int, ...], tuple[int, ...
     if skeleton.name == H36M_17.name:
         return H36M17_LIMBS
     return tuple(((left,), (right,)) for left, right in zip(skeleton.joints_left, skeleton.joints_right))
+
+
+#: The 12 limb joints shared by every layout (left/right shoulder, elbow, wrist, hip, knee,
+#: ankle, in that order), as indices of each layout: what poses of different skeletons are
+#: compared on (e.g. poselift's 3D against a detector's own 3D).
+LIMB12_NAMES = ("LShoulder", "RShoulder", "LElbow", "RElbow", "LWrist", "RWrist", "LHip", "RHip", "LKnee", "RKnee",
+                "LAnkle", "RAnkle")
+LIMB12 = {
+    "h36m17": (11, 14, 12, 15, 13, 16, 4, 1, 5, 2, 6, 3),
+    "blazepose33": (11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28),
+    "coco17": (5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16),
+}

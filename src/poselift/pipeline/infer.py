@@ -66,6 +66,7 @@ import numpy as np
 
 from poselift.errors import PoseliftError
 from poselift.evaluation import plausibility
+from poselift.evaluation.metrics import limb_agreement
 from poselift.geometry.angles import VERTICAL_ANGLES, joint_angles
 from poselift.geometry.camera import normalize_screen
 from poselift.geometry.gravity import (
@@ -85,7 +86,7 @@ from poselift.geometry.sequence import (
     resample,
     same_rate,
 )
-from poselift.geometry.skeleton import H36M_17, detector_layout_from_h36m, to_h36m17
+from poselift.geometry.skeleton import H36M_17, LIMB12, detector_layout_from_h36m, to_h36m17
 from poselift.geometry.trajectory import default_focal, depth_scale, fit_trajectory
 from poselift.io.exports import (
     write_angles_csv,
@@ -589,6 +590,8 @@ class LiftedPerson:
     focal_px: float
     world_detector: np.ndarray | None = None  # [T, 33, 3] the detector's own 3D, metres
     timings_s: dict[str, float] = field(default_factory=dict)  # convert, lift
+    #: our 3D against the detector's own (:func:`poselift.evaluation.metrics.limb_agreement`), or None
+    detector_agreement: dict[str, Any] | None = None
 
     @property
     def filled_frames(self) -> np.ndarray:
@@ -609,6 +612,7 @@ class LiftedPerson:
             "filled_frames": int(self.filled_frames.sum()),
             "flagged_frames": self.flagged_frames,
             "plausibility": self.checks["verdict"]["line"],
+            "vs_detector_3d": self.detector_agreement,
         }
 
 
@@ -650,9 +654,14 @@ def _lift_person(person, lifter, *, source: Path, max_gap: int, flip: bool, chun
         traj = traj.copy()
         traj[:, 2] *= depth_scale(focal_px, kp.width, train_focal_normalized(lifter.metadata))
     timings["lift"] = time.perf_counter() - t0
+    if person.world is not None and kp.layout in LIMB12:
+        # the detector's own 3D (MediaPipe world landmarks) against ours: what the temporal model changes
+        checks_detector = limb_agreement(joints[:, list(LIMB12["h36m17"])], person.world[:, list(LIMB12[kp.layout])])
+    else:
+        checks_detector = None
     checks = plausibility.summarize(joints, points_px, H36M_17, fps=kp.fps, first_frame=person.first_frame)  # input frames
     return LiftedPerson(person.track_id, person.first_frame, kp, joints, traj, points_px, conf, gaps, checks, found,
-                        focal_px, person.world, timings)
+                        focal_px, person.world, timings, checks_detector)
 
 
 def _shared_level(people: list[LiftedPerson]) -> LevelWorld:
@@ -958,6 +967,11 @@ def run_infer(
         ]
         for stage in ("convert", "lift"):
             timings[stage] = sum(p.timings_s[stage] for p in lifted)
+        for p in lifted:
+            if p.detector_agreement and p.detector_agreement["frames"]:
+                log.info("person %d: the 3D differs from the detector's own 3D by %.0f mm P-MPJPE and %.1f° in joint "
+                         "angles (%d frames; metadata.person.vs_detector_3d)", p.track_id,
+                         p.detector_agreement["pmpjpe_mm"], p.detector_agreement["angle_diff_deg"], p.detector_agreement["frames"])
         world = _shared_level(lifted) if level else None
 
         checkpoint_name = str(checkpoint) if checkpoint is not None else ("bundled-causal" if causal else "bundled")
