@@ -86,7 +86,8 @@ from poselift.geometry.sequence import (
     resample,
     same_rate,
 )
-from poselift.geometry.skeleton import H36M_17, LIMB12, detector_layout_from_h36m, to_h36m17
+from poselift.geometry.skeleton import H36M_17, LIMB12, detector_layout_from_h36m, get_skeleton, to_h36m17
+from poselift.geometry.swaps import correct_swaps
 from poselift.geometry.trajectory import default_focal, depth_scale, fit_trajectory
 from poselift.io.exports import (
     write_angles_csv,
@@ -120,7 +121,7 @@ from poselift.models.lifter import (
 )
 from poselift.models.predict import lift_sequence
 from poselift.pipeline.detect import DETECTORS
-from poselift.pipeline.tracks import get_people_detector, redetect_in_crops, track_detections, tracker_config
+from poselift.pipeline.tracks import get_people_detector, track_detections, tracker_config
 from poselift.pipeline.video import open_video, prefetch
 from poselift.viz.angles_plot import plot_angles
 from poselift.viz.render import PANEL_SIZE_RANGE, PersonRender, check_panel_size, render_people_video, render_video
@@ -267,10 +268,13 @@ def _abort_on_failure(frames: Iterator[np.ndarray], future: Future) -> Iterator[
 
 
 def _detect_video(path: Path, detector, fps: float | None, progress: bool, background: Future | None = None,
-                  model_rate: float | None = None) -> PeopleKeypoints2D:
+                  model_rate: float | None = None, follow: bool = False) -> PeopleKeypoints2D:
     """Decode (in a prefetch thread) and detect every person; ``background`` failing aborts
     detection early. ``model_rate``: the model's frame rate, to refuse an absurd video rate
-    before detecting. A one-person detector (``detect`` only) gives one person, track id 1."""
+    before detecting. ``follow``: each person followed by a landmarker of their own
+    (``follow_people``, where the detector has it) instead of the whole-frame pass on every
+    frame (``detect_people``). A one-person detector (``detect`` only) gives one person,
+    track id 1."""
     info, frames = open_video(path, fps=fps)
     log.info("video %s: %dx%d px, %.3f frames/s, ~%d frames", path, info.width, info.height, info.fps, info.num_frames)
     if model_rate is not None and info.num_frames > 0:
@@ -285,7 +289,10 @@ def _detect_video(path: Path, detector, fps: float | None, progress: bool, backg
         stream = _abort_on_failure(stream, background)
     try:
         if hasattr(det, "detect_people"):
-            found = det.detect_people(stream, info, progress=progress)
+            if follow and hasattr(det, "follow_people"):
+                found = det.follow_people(stream, info, progress=progress)
+            else:
+                found = det.detect_people(stream, info, progress=progress)
             return PeopleKeypoints2D(found.points, found.confidence, found.layout, found.fps, found.width, found.height,
                                      world=getattr(found, "world", None))
         return PeopleKeypoints2D.from_single(det.detect(stream, info, progress=progress))
@@ -325,7 +332,7 @@ def outputs_complete(out_dir: Path, source: Path, *, keypoints_format: str = "au
 
 
 def _crop_capable(detector: Any) -> bool:
-    """Whether the crop pass can re-detect the tracked people (the bundled detector)."""
+    """Whether each person can be followed on crops (the bundled detector)."""
     return isinstance(detector, str)
 
 
@@ -592,6 +599,8 @@ class LiftedPerson:
     timings_s: dict[str, float] = field(default_factory=dict)  # convert, lift
     #: our 3D against the detector's own (:func:`poselift.evaluation.metrics.limb_agreement`), or None
     detector_agreement: dict[str, Any] | None = None
+    #: the left/right label swaps put back in the 2D (:func:`poselift.geometry.swaps.correct_swaps`), or None
+    swaps: Any = None
 
     @property
     def filled_frames(self) -> np.ndarray:
@@ -613,15 +622,26 @@ class LiftedPerson:
             "flagged_frames": self.flagged_frames,
             "plausibility": self.checks["verdict"]["line"],
             "vs_detector_3d": self.detector_agreement,
+            "label_swaps_fixed": None if self.swaps is None else {
+                "frames": self.swaps.frames_changed,
+                "runs": [[g, a + self.first_frame, b + self.first_frame] for g, a, b in self.swaps.runs()],
+            },
         }
 
 
 def _lift_person(person, lifter, *, source: Path, max_gap: int, flip: bool, chunk_frames: int,
-                 trajectory_source: str, focal: float | None) -> LiftedPerson:
+                 trajectory_source: str, focal: float | None, fix_swaps: bool = True) -> LiftedPerson:
     """Convert, lift and place one tracked person (:class:`poselift.pipeline.tracks.TrackedPerson`)."""
     t0 = time.perf_counter()
     kp = person.keypoints
     found = _person_check(kp, source, person.track_id)
+    swaps = None
+    if fix_swaps:  # in the detector's own layout, before anything is derived from the labels
+        swaps = correct_swaps(kp.points, kp.confidence, get_skeleton(kp.layout))
+        if swaps.any_changed:
+            log.info("person %d: %s", person.track_id, swaps.describe().replace(
+                "(frames count from 0)", f"(frames of the person's span, from input frame {person.first_frame})"))
+            kp = replace(kp, points=swaps.points, confidence=swaps.confidence)
     if kp.layout in ("h36m17", "h36m32") and lifter.metadata.get("input_layout") == "h36m17-detector":
         log.warning(
             "the keypoints are in the motion-capture %s layout but this model expects the detector layout "
@@ -661,7 +681,7 @@ def _lift_person(person, lifter, *, source: Path, max_gap: int, flip: bool, chun
         checks_detector = None
     checks = plausibility.summarize(joints, points_px, H36M_17, fps=kp.fps, first_frame=person.first_frame)  # input frames
     return LiftedPerson(person.track_id, person.first_frame, kp, joints, traj, points_px, conf, gaps, checks, found,
-                        focal_px, person.world, timings, checks_detector)
+                        focal_px, person.world, timings, checks_detector, swaps)
 
 
 def _shared_level(people: list[LiftedPerson]) -> LevelWorld:
@@ -711,6 +731,9 @@ def _person_arrays(p: LiftedPerson, world: LevelWorld | None = None) -> dict[str
         "parents": np.asarray(H36M_17.parents, dtype=np.int64),
     }
     arrays["world_3d"] = world_positions(p, world)
+    if p.swaps is not None:  # [T, G] which label groups were exchanged back in which frame
+        arrays["label_swaps"] = p.swaps.swapped
+        arrays["label_swap_groups"] = np.asarray(p.swaps.group_names)
     # the detector's own output, in its layout: what the 3D was lifted from, and its own 3D
     arrays["detector_keypoints_2d"] = kp.points.astype(np.float32)
     arrays["detector_confidence"] = kp.confidence.astype(np.float32)
@@ -841,6 +864,7 @@ def run_infer(
     track_gap_s: float = DEFAULT_TRACK_GAP_S,
     min_track_s: float = DEFAULT_MIN_TRACK_S,
     crops: bool = True,
+    fix_swaps: bool = True,
     bvh: bool = False,
     trc: bool = False,
     trc_units: str = "m",
@@ -869,14 +893,21 @@ def run_infer(
     People (:mod:`poselift.pipeline.tracks`): every person of a video, COCO JSON or
     OpenPose folder is tracked (identities survive ``track_gap_s`` seconds without a
     detection; tracks with fewer than ``min_track_s`` detected seconds are dropped);
-    ``crops``: re-detect each tracked person of a video on a crop around them, the
-    others greyed out (overlapping people are otherwise missed or fused). ``person``:
+    ``crops`` (videos, the bundled detector): follow each person with a landmarker of
+    their own on a crop around them, the others greyed out, and look for new people on
+    the whole frame every few frames (:meth:`poselift.pipeline.people.PeopleDetector.follow_people`);
+    without, the whole-frame pass runs on every frame and the tracker alone links its
+    poses (faster on busy videos, but overlapping people are missed or fused). ``person``:
     ``"all"`` writes each person into ``person_<id>/`` (``poses.*`` and the extras) with
     ``people.json`` (tracks, identity events) beside them; ``"largest"``, ``"longest"``
     or a track id writes that one person's files into ``out_dir`` itself (and
     ``people.json``). The npz and csv formats (and a one-person detector) hold one
     person (track id 1): written as for one person, into ``out_dir`` itself, without
     ``people.json``.
+
+    ``fix_swaps`` (default): put back left/right labels the detector exchanged for a run
+    of frames (:func:`poselift.geometry.swaps.correct_swaps`, per person, before lifting;
+    ``label_swaps`` in ``poses.npz``).
 
     ``bvh`` / ``trc``: also write ``poses.bvh`` / ``poses.trc`` (OpenSim markers in
     ``trc_units``, ``"m"`` or ``"mm"``; Y up, see :mod:`poselift.io.trc`).
@@ -928,7 +959,8 @@ def run_infer(
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="poselift-load") as pool:
                 loading = pool.submit(load_checked_lifter, checkpoint, causal, lifter)
                 try:
-                    detections = _detect_video(source, detector, fps, progress, loading, model_fps(metadata))
+                    detections = _detect_video(source, detector, fps, progress, loading, model_fps(metadata),
+                                               follow=crops and _crop_capable(detector))
                 except BaseException:
                     if loading.done() and loading.exception() is not None:
                         raise loading.exception() from None  # type: ignore[misc]
@@ -952,17 +984,13 @@ def run_infer(
         if not tracked.people:
             raise PoseliftError(f"no person detected in any frame of {source} ({detections.num_frames} frames)")
         timings["track"] = time.perf_counter() - t0
-        if crops and kind == "video" and _crop_capable(detector) and detections.num_slots > 0:
-            t0 = time.perf_counter()
-            tracked = redetect_in_crops(tracked, source, fps, progress=progress)
-            timings["crops"] = time.perf_counter() - t0
         chosen = tracked.people if every else [tracked.select("largest" if person == "all" else person)]
         log.info("people: %s", "; ".join(
             f"#{p.track_id} frames {p.first_frame}-{p.first_frame + p.keypoints.num_frames - 1}" for p in tracked.people))
 
         lifted = [
             _lift_person(p, lifter, source=source, max_gap=max_gap, flip=use_flip, chunk_frames=chunk_frames,
-                         trajectory_source=trajectory_source, focal=focal)
+                         trajectory_source=trajectory_source, focal=focal, fix_swaps=fix_swaps)
             for p in chosen
         ]
         for stage in ("convert", "lift"):
