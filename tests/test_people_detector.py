@@ -20,6 +20,7 @@ from poselift.pipeline.people import (
     BUNDLE_SHA256,
     PeopleDetections,
     PeopleDetector,
+    body_centre,
     box_iou,
     box_mask,
     boxes_from_points,
@@ -27,19 +28,30 @@ from poselift.pipeline.people import (
     check_bundle,
     crop_box,
     default_cache_dir,
+    follow_crop,
     grey_others,
+    grey_people,
     guide_distance,
+    known_people,
     landmarker_bundle,
     pick_pose,
+    plausible_pose,
+    pose_distance,
+    predict_box,
+    predict_pose,
     prepare_crop,
+    reject_duplicates,
     skeleton_mask,
     to_image_pixels,
+    update_velocity,
 )
 from poselift.pipeline.video import open_video
 
 # the shared data folder, found as tests/conftest.py finds it
 DATA_ROOT = Path(os.environ.get("POSELIFT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 CAM01 = DATA_ROOT / "multiview" / "cam01.mp4"
+CAM03 = DATA_ROOT / "multiview" / "cam03.mp4"
+MULTIVIEW_REFERENCE = DATA_ROOT / "multiview" / "multiperson.npz"
 DEMO_VIDEO = DATA_ROOT / "video" / "sports2d_demo.mp4"
 needs_cam01 = pytest.mark.skipif(
     not CAM01.is_file(), reason=f"real data not available: {CAM01} is absent (set POSELIFT_DATA to the shared data folder)"
@@ -320,6 +332,124 @@ def test_detector_arguments_are_checked():
     assert PeopleDetector().layout == "blazepose33" and PeopleDetector().threads >= 1
 
 
+# ------------------------------------------------------------- following people
+
+
+def test_prediction_moves_the_pose_damped_and_grows_the_box_with_the_motion():
+    pose = standing_figure(500, 100, 400).astype(np.float64)
+    still = predict_pose(pose, None, 3)
+    np.testing.assert_array_equal(still, pose)
+    v = np.array([10.0, -4.0])
+    np.testing.assert_allclose(predict_pose(pose, v, 0), pose)
+    one = predict_pose(pose, v, 1, tau=10.0)
+    np.testing.assert_allclose(one - pose, np.broadcast_to(v * 10 * (1 - np.exp(-0.1)), pose.shape))
+    # a long gap moves it at most tau frames' worth
+    far = predict_pose(pose, v, 1000, tau=10.0)
+    np.testing.assert_allclose(far - pose, np.broadcast_to(v * 10, pose.shape), rtol=1e-6)
+    np.testing.assert_allclose(predict_pose(pose, np.array([np.nan, 1.0]), 1, tau=0)[:, 0], pose[:, 0])  # NaN: still
+    # the box: the moved pose's box, grown by the distance moved (at least one frame's worth)
+    base = boxes_from_points(pose[None])[0]
+    box = predict_box(pose, v, 1, tau=10.0)
+    shift = v * 10 * (1 - np.exp(-0.1))
+    grow = np.hypot(*v)  # one frame's worth (the damped motion of one frame is less)
+    np.testing.assert_allclose(box, base + np.r_[shift, shift] + np.r_[-grow, -grow, grow, grow])
+    long = predict_box(pose, v, 5, tau=10.0)
+    assert long[2] - long[0] > box[2] - box[0]  # more uncertain after a gap
+    np.testing.assert_allclose(predict_box(pose, None, 4), base)
+    assert np.isnan(predict_box(np.full((33, 2), np.nan), v, 1)).all()
+
+
+def test_velocity_is_the_smoothed_step_of_the_body_centre():
+    a = standing_figure(500, 100, 400).astype(np.float64)
+    b = a + [12.0, 6.0]
+    np.testing.assert_allclose(body_centre(b) - body_centre(a), [12, 6])
+    np.testing.assert_allclose(update_velocity(None, a, b, 1), [12, 6])
+    np.testing.assert_allclose(update_velocity(None, a, b, 3), [4, 2])  # over a gap: per frame
+    np.testing.assert_allclose(update_velocity(np.array([0.0, 0.0]), a, b, 1, smoothing=0.5), [6, 3])
+    # left/right labels exchanged: the same centre, no motion
+    np.testing.assert_allclose(update_velocity(None, a, a[people.SWAP], 1), [0, 0], atol=1e-9)
+    np.testing.assert_allclose(update_velocity(np.array([1.0, 2.0]), a, np.full((33, 2), np.nan), 1), [1, 2])
+
+
+def test_follow_crop_stays_put_while_it_holds_the_person():
+    box = np.array([400.0, 100.0, 500.0, 500.0])  # 100 x 400 px
+    crop = follow_crop(None, box, 1920, 1080, pad=0.15, slack=0.4)
+    x0, y0, x1, y1 = crop
+    assert x1 - x0 == y1 - y0 == int(np.ceil((400 + 2 * 0.15 * 400) * 1.4))  # square, with slack
+    assert abs((x0 + x1) / 2 - 450) <= 1 and abs((y0 + y1) / 2 - 300) <= 1
+    assert y0 < 0  # not clamped to the image: the top is padded grey
+    moved = box + [20, 10, 20, 10]
+    assert follow_crop(crop, moved, 1920, 1080, pad=0.15, slack=0.4) == crop  # still inside: kept
+    gone = box + [350, 0, 350, 0]
+    new = follow_crop(crop, gone, 1920, 1080, pad=0.15, slack=0.4)
+    assert new != crop and abs((new[0] + new[2]) / 2 - 800) <= 1
+    small = np.array([440.0, 280.0, 460.0, 340.0])  # the person got much smaller: a tighter crop
+    assert follow_crop(crop, small, 1920, 1080)[2] - follow_crop(crop, small, 1920, 1080)[0] < (x1 - x0) / 2
+    assert follow_crop(None, np.full(4, np.nan), 1920, 1080) is None
+    assert follow_crop(None, np.array([2000.0, 10, 2100, 400]), 1920, 1080) is None  # off the image
+
+
+def test_crop_outside_the_image_is_padded_grey():
+    frame = np.full((100, 200, 3), 7, np.uint8)
+    boxes = np.array([[10.0, 10.0, 60.0, 90.0]])
+    crop, image = prepare_crop(frame, 0, boxes, crop=(-20, -30, 80, 70))
+    assert crop == (-20, -30, 80, 70) and image.shape == (100, 100, 3) and image.flags.c_contiguous
+    assert (image[:30] == 128).all() and (image[:, :20] == 128).all() and (image[30:, 20:] == 7).all()
+    assert prepare_crop(frame, 0, np.full((1, 4), np.nan), crop=(0, 0, 50, 50)) is None
+
+
+def test_pose_distance_plausibility_and_duplicates():
+    a = standing_figure(500, 100, 400).astype(np.float64)
+    b = standing_figure(800, 120, 380).astype(np.float64)
+    assert pose_distance(a, a[people.SWAP]) == 0.0  # left/right swap-invariant
+    assert pose_distance(a, a + 10) == pytest.approx(10 * np.sqrt(2) / people.pose_diagonal(a))
+    assert pose_distance(a, b) > 0.5 and pose_distance(a, np.full((33, 2), np.nan)) == np.inf
+    box = predict_box(a, None, 1)
+    assert plausible_pose(a + 15, a, box) and not plausible_pose(b, a, box)
+    assert not plausible_pose(a + [0, 2000], a, box, gate=10.0)  # near enough, but outside the box
+    # duplicates: the pose farther from its own prediction loses it
+    keep = reject_duplicates([a + 3, a + 1, b], [a + 20, a, b])
+    assert keep == [False, True, True]
+    assert reject_duplicates([a, None, b], [a, a, b]) == [True, False, True]
+    assert reject_duplicates([a, b], [a, b]) == [True, True]  # two people
+    # an unconfirmed person loses to a confirmed one, however near its prediction
+    assert reject_duplicates([a + 1, a + 2], [a + 1, a + 40], confirmed=[False, True]) == [False, True]
+
+
+def test_discovery_candidates_are_matched_to_the_people_followed():
+    a = standing_figure(500, 100, 400).astype(np.float64)
+    b = standing_figure(800, 120, 380).astype(np.float64)
+    c = standing_figure(1300, 90, 420).astype(np.float64)
+    who = known_people([b + 5, c, a[people.SWAP] + 8], [a, b])
+    assert who.tolist() == [1, -1, 0]
+    assert known_people([a], [None, a + 2]).tolist() == [1]
+    assert known_people([a], []).tolist() == [-1]
+
+
+def test_grey_people_paints_the_skeletons():
+    frame = np.full((600, 800, 3), 30, np.uint8)
+    pose = standing_figure(300, 100, 400)
+    out = grey_people(frame, [pose])
+    assert out is not frame and (frame == 30).all()  # a copy
+    mask = skeleton_mask(frame.shape[:2], pose)
+    assert (out[mask] == 128).all() and (out[~mask] == 30).all()
+    assert grey_people(frame, []) is frame
+    assert grey_people(frame, [np.full((33, 2), np.nan)]) is frame
+
+
+def test_follow_people_checks_its_arguments():
+    info = people.VideoInfo(30.0, 64, 64, 0)
+    detector = PeopleDetector()
+    for kwargs, name in (
+        ({"discover_every": 0}, "`discover_every`"),
+        ({"max_missed": -1}, "`max_missed`"),
+        ({"poses_per_crop": 0}, "`poses_per_crop`"),
+        ({"keep_own": "all"}, "`keep_own`"),
+    ):
+        with pytest.raises(PoseliftError, match=name):
+            detector.follow_people(iter(()), info, progress=False, **kwargs)
+
+
 # --------------------------------------------------------------------- real footage
 
 FRAMES = 24
@@ -502,3 +632,46 @@ def test_crop_pass_does_not_depend_on_threads_and_raises_lane_errors(full_frame,
     info, frames = _clip(4)
     with pytest.raises(PoseliftError, match="`poses_per_crop`"):
         PeopleDetector().detect_in_crops(frames, info, boxes[:, :4], poses_per_crop=0)
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not (CAM03.is_file() and MULTIVIEW_REFERENCE.is_file()), reason=f"real data not available: {CAM03}")
+def test_follow_people_keeps_both_overlapping_actors_in_their_slots():
+    """cam03: the woman stands behind the man (the whole-frame pass almost never returns
+    her). Following finds both in most frames, each in one slot of their own."""
+    n = 40
+    with np.load(MULTIVIEW_REFERENCE, allow_pickle=False) as z:
+        ref = z["kp2d_cam3"][:, :n, :, :2].astype(np.float64)  # [actor, frame, 33, 2], the reference's own detections
+    info, frames = open_video(CAM03)
+    d = PeopleDetector(threads=2).follow_people(itertools.islice(frames, n), info, progress=False)
+    assert d.num_frames == n and d.num_slots >= 2
+    assert d.world.shape == (n, d.num_slots, 33, 3)
+    found = d.found()
+    assert np.isfinite(d.world[found]).all() and np.isnan(d.points[~found]).all()
+    slots_of = []
+    for actor in range(2):
+        hits = []
+        for t in range(n):
+            height = np.ptp(ref[actor, t, 11:, 1])
+            dist = [guide_distance(d.points[t, s], ref[actor, t]) for s in range(d.num_slots)]
+            s = int(np.nanargmin(dist)) if np.isfinite(dist).any() else -1
+            if s >= 0 and dist[s] <= 0.2 * height:
+                hits.append(s)
+        assert len(hits) >= 0.85 * n, f"actor {actor} found in {len(hits)} of {n} frames"
+        slot, count = np.unique(hits, return_counts=True)
+        assert count.max() >= 0.95 * len(hits), f"actor {actor} in slots {dict(zip(slot, count))}"  # one slot each
+        slots_of.append(int(slot[np.argmax(count)]))
+    assert slots_of[0] != slots_of[1]
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not CAM03.is_file(), reason=f"real data not available: {CAM03}")
+def test_follow_people_does_not_depend_on_threads():
+    """The discovery pass runs beside the following but its poses are taken at a fixed
+    frame: the same frames give the same people, with one thread or several."""
+    runs = []
+    for threads in (1, 2):
+        info, frames = open_video(CAM03)
+        runs.append(PeopleDetector(threads=threads).follow_people(itertools.islice(frames, 16), info, progress=False))
+    np.testing.assert_array_equal(runs[0].points, runs[1].points)
+    np.testing.assert_array_equal(runs[0].world, runs[1].world)

@@ -88,6 +88,7 @@ from poselift.geometry.sequence import (
 )
 from poselift.geometry.skeleton import H36M_17, LIMB12, detector_layout_from_h36m, get_skeleton, to_h36m17
 from poselift.geometry.swaps import correct_swaps
+from poselift.geometry.tracking import DUPLICATE_DISTANCE
 from poselift.geometry.trajectory import default_focal, depth_scale, fit_trajectory
 from poselift.io.exports import (
     write_angles_csv,
@@ -121,7 +122,12 @@ from poselift.models.lifter import (
 )
 from poselift.models.predict import lift_sequence
 from poselift.pipeline.detect import DETECTORS
-from poselift.pipeline.tracks import get_people_detector, track_detections, tracker_config
+from poselift.pipeline.tracks import (
+    FOLLOWED_DUPLICATE_DISTANCE,
+    get_people_detector,
+    track_detections,
+    tracker_config,
+)
 from poselift.pipeline.video import open_video, prefetch
 from poselift.viz.angles_plot import plot_angles
 from poselift.viz.render import PANEL_SIZE_RANGE, PersonRender, check_panel_size, render_people_video, render_video
@@ -950,6 +956,7 @@ def run_infer(
     with created_folder(out_dir), folder_lock(out_dir):
 
         kind = input_kind(source, keypoints_format)
+        followed = kind == "video" and crops and _crop_capable(detector)  # each person by a landmarker of their own
         if kind == "video":
             if width is not None or height is not None:
                 log.warning("--width/--height are ignored for videos (the frame size is read from the file)")
@@ -960,7 +967,7 @@ def run_infer(
                 loading = pool.submit(load_checked_lifter, checkpoint, causal, lifter)
                 try:
                     detections = _detect_video(source, detector, fps, progress, loading, model_fps(metadata),
-                                               follow=crops and _crop_capable(detector))
+                                               follow=followed)
                 except BaseException:
                     if loading.done() and loading.exception() is not None:
                         raise loading.exception() from None  # type: ignore[misc]
@@ -980,7 +987,8 @@ def run_infer(
 
         t0 = time.perf_counter()
         config = tracker_config(detections.fps, track_gap_s, min_track_s)
-        tracked = track_detections(detections, config)
+        tracked = track_detections(detections, config,
+                                   duplicate_distance=FOLLOWED_DUPLICATE_DISTANCE if followed else DUPLICATE_DISTANCE)
         if not tracked.people:
             raise PoseliftError(f"no person detected in any frame of {source} ({detections.num_frames} frames)")
         timings["track"] = time.perf_counter() - t0

@@ -8,16 +8,21 @@ model, the one ``model_complexity=1`` uses); :func:`landmarker_bundle` adds the
 image-input metadata the Tasks API wants, zips them into a bundle once per installation
 and caches it. Nothing is downloaded.
 
-Two passes:
+Three ways to run it:
 
+- :meth:`PeopleDetector.follow_people` (what ``poselift infer`` uses for videos): each
+  person followed by a landmarker of their own on a crop around them, the others painted
+  grey, and a whole-frame pass every few frames that discovers new people. Slots are
+  people, in the order they were discovered. It keeps people whom a whole-frame pass
+  misses or fuses with a neighbour when they overlap (its detector keeps one of two
+  overlapping people), and a landmarker that follows one person skips its detector.
 - :meth:`PeopleDetector.detect_people`: the whole frame, up to ``max_people`` poses per
   frame. Slots are in the landmarker's order, not identities.
 - :meth:`PeopleDetector.detect_in_crops`: one landmarker per person, each on a crop
-  around that person's box (from a tracker, or a previous pass), with the other
-  people painted grey. It recovers people the full-frame pass misses or fuses with a
-  neighbour when they overlap (its detector keeps one of two overlapping people).
+  around boxes given for every frame (from a tracker, or a previous pass), with the
+  other people painted grey.
 
-Both return :class:`PeopleDetections`: pixels (origin top-left, x right, y down), the
+All return :class:`PeopleDetections`: pixels (origin top-left, x right, y down), the
 landmark visibility as the confidence, and MediaPipe's own metric, hip-centred 3D
 (``pose_world_landmarks``). The geometry helpers (:func:`boxes_from_points`,
 :func:`crop_box`, :func:`to_image_pixels`, :func:`grey_others`, ...) are plain NumPy/OpenCV.
@@ -28,13 +33,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import itertools
 import logging
 import os
 import shutil
 import sys
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -260,7 +266,8 @@ class PeopleDetections:
     fps: frames per second; width, height: image size in pixels; layout: ``blazepose33``.
 
     Slots of :meth:`PeopleDetector.detect_people` are the landmarker's order in each frame
-    (not identities); slot ``p`` of :meth:`PeopleDetector.detect_in_crops` is person ``p``.
+    (not identities); slot ``p`` of :meth:`PeopleDetector.follow_people` and
+    :meth:`PeopleDetector.detect_in_crops` is person ``p``.
     """
 
     points: np.ndarray
@@ -494,6 +501,224 @@ def grey_others(image: np.ndarray, others: np.ndarray, keep: np.ndarray, value: 
     return out
 
 
+# ---------------------------------------------------------------- following people
+
+#: Time constant (frames) of the velocity damping when a followed person's pose is
+#: predicted over a gap: a long gap moves it at most this many frames' worth.
+FOLLOW_TAU_FRAMES = 10.0
+#: Weight of the newest velocity estimate in a followed person's smoothed velocity.
+FOLLOW_SMOOTHING = 0.5
+#: A followed person's new pose is rejected when its body landmarks are farther than this
+#: from the predicted pose (mean px / the predicted pose's box diagonal; loose enough for a
+#: body that turns over in a few frames, e.g. a backflip) ...
+FOLLOW_GATE = 0.8
+#: ... (this for a person discovered but not yet confirmed, see :data:`FOLLOW_CONFIRM_HITS`) ...
+FOLLOW_GATE_NEW = 0.5
+#: ... or when less than this share of the smaller of its box and the predicted box overlaps the other.
+FOLLOW_MIN_OVERLAP = 0.3
+#: Two poses of one frame closer than this (mean body-landmark px, left/right
+#: swap-invariant, / the smaller box diagonal) are one person
+#: (:data:`poselift.geometry.tracking.DUPLICATE_DISTANCE`).
+SAME_PERSON = 0.15
+#: A discovery candidate closer than this to a followed person's pose (same measure) is
+#: that person, not someone new.
+KNOWN_PERSON = 0.3
+#: A newly discovered person is followed for good once their own landmarker has found them
+#: in this many frames; until then, missed in more than :data:`FOLLOW_TENTATIVE_MISSES`
+#: frames in a row, they are dropped with their frames (a spurious or second detection).
+FOLLOW_CONFIRM_HITS = 2
+FOLLOW_TENTATIVE_MISSES = 2
+#: A pose a person's landmarker found that was not them (:func:`plausible_pose`) is
+#: painted grey in its crops for this many frames (its detector would pick it again).
+FOLLOW_AVOID_FRAMES = 3
+#: The discovery pass runs beside the following; its poses of frame t are taken after the
+#: following of frame t + this (at most ``discover_every - 1``; 0 while nobody is followed).
+FOLLOW_DISCOVERY_LAG = 2
+#: Smallest box diagonal (px) a distance is divided by.
+MIN_DIAGONAL_PX = 16.0
+
+
+def body_centre(pose: np.ndarray) -> np.ndarray:
+    """``[2]`` mean of the finite body landmarks (shoulders to feet; the same with the
+    left/right labels exchanged), else of any finite landmark; NaN when none."""
+    p = np.asarray(pose, dtype=np.float64)
+    for part in (p[BODY_JOINTS], p):
+        ok = np.isfinite(part).all(-1)
+        if ok.any():
+            return part[ok].mean(0)
+    return np.full(2, np.nan)
+
+
+def pose_diagonal(pose: np.ndarray) -> float:
+    """Diagonal (px) of the box around a pose's finite landmarks, at least
+    :data:`MIN_DIAGONAL_PX` (NaN without a finite landmark)."""
+    box = boxes_from_points(np.asarray(pose, dtype=np.float64)[None])[0]
+    if not np.isfinite(box).all():
+        return float("nan")
+    return max(float(np.hypot(box[2] - box[0], box[3] - box[1])), MIN_DIAGONAL_PX)
+
+
+def pose_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """How far apart two poses ``[33, 2]`` px are, relative to their size: the mean
+    body-landmark distance (:func:`guide_distance`, left/right swap-invariant) over the
+    smaller of their box diagonals; inf when nothing is comparable."""
+    d = guide_distance(a, b)
+    size = np.fmin(pose_diagonal(a), pose_diagonal(b))
+    return float(d / size) if np.isfinite(d) and np.isfinite(size) else float("inf")
+
+
+def _damped(dt: float, tau: float) -> float:
+    """Frames of motion over a gap of ``dt`` frames: ``tau (1 - exp(-dt / tau))``."""
+    return float(tau * (1.0 - np.exp(-max(float(dt), 0.0) / tau))) if tau > 0 else float(dt)
+
+
+def _velocity(velocity: np.ndarray | None) -> np.ndarray:
+    """``[2]`` px/frame, zero for None or non-finite parts."""
+    if velocity is None:
+        return np.zeros(2)
+    return np.nan_to_num(np.asarray(velocity, dtype=np.float64).reshape(2), nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def predict_pose(pose: np.ndarray, velocity: np.ndarray | None, dt: float, tau: float = FOLLOW_TAU_FRAMES) -> np.ndarray:
+    """``pose`` ``[33, 2]`` px moved by ``velocity`` (px/frame; None: still) over ``dt``
+    frames, damped (:data:`FOLLOW_TAU_FRAMES`: a long gap moves it at most ``tau`` frames' worth)."""
+    v = _velocity(velocity)
+    return np.asarray(pose, dtype=np.float64) + v * _damped(dt, tau)
+
+
+def predict_box(pose: np.ndarray, velocity: np.ndarray | None, dt: float, tau: float = FOLLOW_TAU_FRAMES) -> np.ndarray:
+    """Where to look for a followed person: the box ``(x0, y0, x1, y1)`` of the predicted
+    pose (:func:`predict_pose`), grown on every side by the distance the person moves in
+    the (damped) time since the last pose, at least one frame's worth (the motion may
+    change). NaN when the pose has no finite landmark."""
+    box = boxes_from_points(predict_pose(pose, velocity, dt, tau)[None])[0]
+    v = _velocity(velocity)
+    grow = float(np.hypot(*v)) * max(1.0, _damped(dt, tau))
+    return box + np.array([-grow, -grow, grow, grow])
+
+
+def follow_crop(current: tuple[int, int, int, int] | None, box: Sequence[float], width: int, height: int,
+                pad: float = 0.15, slack: float = 0.4, max_ratio: float = 2.0) -> tuple[int, int, int, int] | None:
+    """The crop ``(x0, y0, x1, y1)`` (ints, square, x1/y1 exclusive) a followed person's
+    landmarker sees in this frame: the ``current`` one while it still holds ``box`` (the
+    predicted box) grown by ``pad`` × its height on every side (as far as the image
+    goes) and is at most ``max_ratio`` × that size, else a new one around the box, of
+    the grown box's size × (1 + ``slack``). Not clamped to the ``width`` × ``height``
+    image (:func:`prepare_crop` pads it grey): a crop that stays put, at one scale, lets
+    the landmarker's own tracking (from its previous landmarks, in crop coordinates) and
+    smoothing work as on a fixed video. None when the box is NaN, empty or off the image."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    if not np.isfinite([x0, y0, x1, y1]).all() or x1 <= x0 or y1 <= y0:
+        return None
+    if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
+        return None
+    grow = pad * (y1 - y0)
+    need = max(x1 - x0, y1 - y0) + 2 * grow
+    if current is not None:
+        cx0, cy0, cx1, cy1 = current
+        inside = (max(x0 - grow, 0) >= cx0 and max(y0 - grow, 0) >= cy0
+                  and min(x1 + grow, width) <= cx1 and min(y1 + grow, height) <= cy1)
+        if inside and cx1 - cx0 <= max_ratio * need:
+            return current
+    side = max(int(np.ceil(need * (1 + slack))), 16)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    ix0, iy0 = int(np.floor(cx - side / 2)), int(np.floor(cy - side / 2))
+    return ix0, iy0, ix0 + side, iy0 + side
+
+
+def update_velocity(velocity: np.ndarray | None, previous: np.ndarray, pose: np.ndarray, dt: float,
+                    smoothing: float = FOLLOW_SMOOTHING) -> np.ndarray:
+    """A followed person's smoothed velocity (px/frame, ``[2]``) after a new ``pose``
+    ``dt`` frames after ``previous``: the body centre's (:func:`body_centre`) step, mixed
+    with weight ``smoothing`` into ``velocity`` (the step alone when there is none)."""
+    step = (body_centre(pose) - body_centre(previous)) / max(float(dt), 1.0)
+    if not np.isfinite(step).all():
+        return np.zeros(2) if velocity is None else np.asarray(velocity, dtype=np.float64)
+    if velocity is None or not np.isfinite(velocity).all():
+        return step
+    return smoothing * step + (1.0 - smoothing) * np.asarray(velocity, dtype=np.float64)
+
+
+def plausible_pose(pose: np.ndarray, predicted: np.ndarray, box: Sequence[float], gate: float = FOLLOW_GATE,
+                   min_overlap: float = FOLLOW_MIN_OVERLAP) -> bool:
+    """Whether ``pose`` (``[33, 2]`` px) can be the followed person predicted at
+    ``predicted`` (``[33, 2]``) in ``box``: its body landmarks within ``gate`` × the
+    predicted pose's box diagonal of the prediction (:func:`guide_distance`), and its box
+    and ``box`` overlapping by at least ``min_overlap`` of the smaller of the two."""
+    size = pose_diagonal(predicted)
+    d = guide_distance(pose, predicted)
+    if not (np.isfinite(d) and np.isfinite(size)) or d > gate * size:
+        return False
+    return _overlap_of_smaller(boxes_from_points(np.asarray(pose, dtype=np.float64)[None])[0], box) >= min_overlap
+
+
+def _overlap_of_smaller(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection of two boxes over the area of the smaller one (0 for NaN or empty boxes)."""
+    ax0, ay0, ax1, ay1 = (float(v) for v in a)
+    bx0, by0, bx1, by1 = (float(v) for v in b)
+    iw = min(ax1, bx1) - max(ax0, bx0)
+    ih = min(ay1, by1) - max(ay0, by0)
+    if not (iw > 0 and ih > 0):
+        return 0.0
+    smaller = min((ax1 - ax0) * (ay1 - ay0), (bx1 - bx0) * (by1 - by0))
+    return float(iw * ih / smaller) if smaller > 0 else 0.0
+
+
+def reject_duplicates(poses: Sequence[np.ndarray | None], predicted: Sequence[np.ndarray],
+                      threshold: float = SAME_PERSON, confirmed: Sequence[bool] | None = None) -> list[bool]:
+    """Which followed people keep their pose of this frame: of two poses closer than
+    ``threshold`` (:func:`pose_distance`: both landmarkers found the same person), an
+    unconfirmed person's (``confirmed``: per person, default all) loses to a confirmed
+    one's, else the one farther from its own prediction (same measure; the later person
+    on a tie) loses it. ``poses``: each person's pose ``[33, 2]`` px or None;
+    ``predicted``: their predictions."""
+    keep = [p is not None for p in poses]
+    rank = [0 if confirmed is None or confirmed[i] else 1 for i in range(len(poses))]
+    own = [(r, pose_distance(p, q) if p is not None else float("inf")) for r, p, q in zip(rank, poses, predicted)]
+    pairs = []
+    for a, b in itertools.combinations(range(len(poses)), 2):
+        if keep[a] and keep[b]:
+            d = pose_distance(poses[a], poses[b])  # type: ignore[arg-type]
+            if d < threshold:
+                pairs.append((d, a, b))
+    for _, a, b in sorted(pairs):
+        if keep[a] and keep[b]:
+            keep[b if own[b] >= own[a] else a] = False
+    return keep
+
+
+def known_people(candidates: Sequence[np.ndarray], poses: Sequence[np.ndarray | None],
+                 threshold: float = KNOWN_PERSON) -> np.ndarray:
+    """``[C]`` which followed person (index in ``poses``) each discovery candidate is: the
+    nearest (:func:`pose_distance`) within ``threshold``, else -1 (someone new). ``poses``:
+    each followed person's pose of this frame (or its prediction), None to leave out."""
+    out = np.full(len(candidates), -1, np.int64)
+    for c, cand in enumerate(candidates):
+        dists = [pose_distance(cand, p) if p is not None else float("inf") for p in poses]
+        if dists and min(dists) < threshold:
+            out[c] = int(np.argmin(dists))
+    return out
+
+
+def grey_people(frame: np.ndarray, poses: Sequence[np.ndarray], pad: float = 0.25, value: int = 128) -> np.ndarray:
+    """``frame`` with each of ``poses`` (``[33, 2]`` px) painted grey as a skeleton
+    (:func:`skeleton_mask`), e.g. the people already followed, for the discovery pass to
+    find the others; a copy when anything changes."""
+    h, w = frame.shape[:2]
+    out = frame
+    for pose in poses:
+        crop = crop_box(boxes_from_points(np.asarray(pose, dtype=np.float64)[None])[0], w, h, pad, min_size=1)
+        if crop is None:
+            continue
+        x0, y0, x1, y1 = crop
+        mask = skeleton_mask((y1 - y0, x1 - x0), pose, (x0, y0))
+        if mask.any():
+            if out is frame:
+                out = frame.copy()
+            out[y0:y1, x0:x1][mask] = value
+    return out
+
+
 # ------------------------------------------------------------------------ the detector
 
 
@@ -589,10 +814,11 @@ class PeopleDetector:
     """MediaPipe's Tasks PoseLandmarker (the wheel's "full" BlazePose model, as the legacy
     ``model_complexity=1``) in video mode, for several people: see the module docstring.
 
-    ``threads``: how many of the crop pass's per-person landmarkers run at the same time
-    (default: the usable CPU cores, at most 8; a landmarker uses one core). The
-    full-frame pass is one landmarker over the whole video: its tracking carries people
-    whom its detector misses when they overlap, so it is not split.
+    ``threads``: how many per-person landmarkers (:meth:`follow_people`,
+    :meth:`detect_in_crops`) run at the same time (default: the usable CPU cores, at most
+    8; a landmarker uses one core). The full-frame pass (:meth:`detect_people`) is one
+    landmarker over the whole video: its tracking carries people whom its detector misses
+    when they overlap, so it is not split.
     """
 
     layout = "blazepose33"
@@ -627,15 +853,15 @@ class PeopleDetector:
         self.threads = int(threads) if threads is not None else min(usable_cores(), 8)
         self.cache_dir = cache_dir
 
-    def _landmarker(self, num_poses: int, bundle: Path) -> Any:
-        """A new PoseLandmarker in VIDEO mode (call inside the quiet block)."""
+    def _landmarker(self, num_poses: int, bundle: Path, video: bool = True) -> Any:
+        """A new PoseLandmarker in VIDEO mode (IMAGE mode unless ``video``; call inside the quiet block)."""
         _mediapipe()
         from mediapipe.tasks.python import vision
         from mediapipe.tasks.python.core.base_options import BaseOptions
 
         options = vision.PoseLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(bundle)),
-            running_mode=vision.RunningMode.VIDEO,
+            running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE,
             num_poses=num_poses,
             min_pose_detection_confidence=self.min_detection_confidence,
             min_pose_presence_confidence=self.min_presence_confidence,
@@ -772,6 +998,292 @@ class PeopleDetector:
             raise PoseliftError(f"the video has {t + 1} frames but `boxes` has {T}")
         return PeopleDetections(pts, conf, world, info.fps, info.width, info.height, self.layout)
 
+    def follow_people(
+        self,
+        frames: Iterable[np.ndarray],
+        info: VideoInfo,
+        progress: bool = True,
+        *,
+        discover_every: int = 5,
+        max_missed: int | None = None,
+        pad: float = 0.15,
+        poses_per_crop: int = 1,
+        keep_own: str = "body",
+        grey_followed: bool = True,
+        slack: float = 0.4,
+    ) -> PeopleDetections:
+        """Every person of ``frames`` (BGR uint8), each followed by a landmarker of their
+        own: slot ``p`` is the ``p``-th person discovered (a slot is never reused), so the
+        slots are identities (the tracker downstream still links them: a person lost and
+        found again gets a new slot).
+
+        Discovery: every ``discover_every`` frames (on every frame while nobody is
+        followed, and on the frame after one that found someone new), a whole-frame
+        landmarker (image mode, up to ``max_people`` poses) looks at the frame with the
+        people followed painted grey (``grey_followed``, :func:`grey_people`: its detector
+        keeps one of two overlapping people, so it then finds the other). It runs beside
+        the following and its poses are taken when it is done (a frame or two later).
+        A pose that is none of the people followed then (:func:`known_people`) starts a new
+        one, up to ``max_people`` at a time (its pose is that person's in that frame); one
+        that is a person whom their own landmarker missed in that frame is taken as theirs.
+
+        Following: on every frame, each person's landmarker (video mode,
+        ``num_poses=poses_per_crop``: with 1, its person detector runs only when it has lost
+        the person; it tracks from its own previous landmarks) runs on a crop around the
+        predicted box (:func:`predict_box`: the last pose moved by a smoothed velocity,
+        grown by the motion). The crop (:func:`follow_crop`, ``pad`` × the box height
+        around the box, ``slack`` to spare, padded grey beyond the image) stays put while
+        it holds the person, so the landmarker's tracking works as on a still camera; a new
+        crop restarts the landmarker. The other people's predicted skeletons are painted
+        grey except in this person's own region (``keep_own``, see :meth:`detect_in_crops`),
+        and so are poses this landmarker found in the last frames that were not this person.
+        The pose nearest the prediction (:func:`pick_pose`) is kept if plausible
+        (:func:`plausible_pose` with :data:`FOLLOW_GATE`, loosened for each frame missed)
+        and not the pose of another person followed (:func:`reject_duplicates`); a
+        landmarker whose pose was turned down starts afresh on the next frame.
+
+        A person discovered is confirmed once their own landmarker has found them in
+        :data:`FOLLOW_CONFIRM_HITS` frames; until then they are not painted grey in the
+        others' crops, lose a duplicate pose to a confirmed person, must pass the stricter
+        :data:`FOLLOW_GATE_NEW`, and are dropped with their frames when missed in more than
+        :data:`FOLLOW_TENTATIVE_MISSES` frames in a row (a spurious detection, or a second
+        one of someone followed). A confirmed person missed for more than ``max_missed``
+        frames (default: one second of ``info.fps``) is no longer followed.
+
+        The landmarkers of a frame run in ``threads`` threads (and the discovery pass in one
+        more). Returns pixels, visibilities and MediaPipe's world landmarks per slot, as
+        :meth:`detect_people`.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        import cv2
+        import mediapipe as mp
+        from tqdm import tqdm
+
+        if int(discover_every) != discover_every or discover_every < 1:
+            raise PoseliftError(f"`discover_every` must be a positive whole number, got {discover_every!r}")
+        if max_missed is not None and (int(max_missed) != max_missed or max_missed < 0):
+            raise PoseliftError(f"`max_missed` must be a whole number >= 0 or None, got {max_missed!r}")
+        if int(poses_per_crop) != poses_per_crop or poses_per_crop < 1:
+            raise PoseliftError(f"`poses_per_crop` must be a positive whole number, got {poses_per_crop!r}")
+        if keep_own not in ("box", "body"):
+            raise PoseliftError(f"`keep_own` must be 'box' or 'body', got {keep_own!r}")
+        if max_missed is None:
+            max_missed = max(1, round(info.fps)) if info.fps > 0 else 30
+        discover_every, poses_per_crop = int(discover_every), int(poses_per_crop)
+        bundle = landmarker_bundle(self.cache_dir)
+        blank = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.full((256, 256, 3), 128, np.uint8))
+        rows: list[dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]] = []
+        followed: list[_Followed] = []
+        idle: list[tuple[Any, int]] = []  # landmarkers of people no longer followed, with their last timestamp
+        slots = 0
+        unconfirmed: set[int] = set()  # slots of discoveries that their own landmarker did not confirm
+
+        def follow_one(f: _Followed, frame: np.ndarray, index: int, boxes: np.ndarray, guides: np.ndarray, t: int, ms: int) -> Any:
+            if f.avoid and t - f.avoid_frame <= FOLLOW_AVOID_FRAMES:  # whom it found instead, painted grey too
+                avoid = np.asarray(f.avoid, np.float64)
+                boxes = np.concatenate([boxes, boxes_from_points(avoid)])
+                guides = np.concatenate([guides, avoid])
+            prepared = prepare_crop(frame, index, boxes, guides, pad, keep_own, f.crop) if f.crop is not None else None
+            if prepared is None:
+                return None
+            crop, image = prepared
+            if f.reset or (f.called is not None and f.called != t - 1):
+                f.last_ms += 1  # a blank image: it forgets whom it tracked (as a new landmarker)
+                f.landmarker.detect_for_video(blank, f.last_ms)
+                f.reset = False
+            f.last_ms = max(ms, f.last_ms + 1)
+            result = f.landmarker.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=image), f.last_ms)
+            f.called = t
+            return crop, result
+
+        def discover(frame: np.ndarray, grey: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+            image = np.ascontiguousarray(grey_people(frame, grey)) if grey else frame
+            result = finder.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=image))
+            return _candidates(result, (0, 0, frame.shape[1], frame.shape[0]))
+
+        def take_discovery(td: int, cands: list[tuple[np.ndarray, np.ndarray, np.ndarray]], refs: dict[int, np.ndarray],
+                           t: int, w: int, h: int) -> bool:
+            """The discovery pass's poses of frame ``td`` (``refs``: the predictions of the people
+            followed then), after frame ``t``'s following: people whom their landmarker missed, and
+            new people (whether there were any)."""
+            nonlocal slots
+            before = slots
+            row = rows[td]
+            known = list(refs)
+            who = known_people([c[0] for c in cands], [row[s][0] if s in row else refs[s] for s in known])
+            by_slot = {f.slot: f for f in followed}
+            for c in np.flatnonzero(who >= 0):
+                s = known[who[c]]
+                if s in row:
+                    continue
+                row[s] = cands[c]
+                log.debug("follow: frame %d, person %d: found by the discovery pass", td, s)
+                f = by_slot.get(s)
+                if f is not None and f.frame < td:
+                    f.velocity = update_velocity(f.velocity, f.pose, cands[c][0], td - f.frame)
+                    f.pose, f.frame, f.missed = cands[c][0], td, t - td
+            for c in np.flatnonzero(who < 0):
+                pose = cands[c][0]
+                if len(followed) >= self.max_people or crop_box(boxes_from_points(pose[None])[0], w, h, pad) is None:
+                    continue
+                if (known_people([pose], [p[0] for p in row.values()]) >= 0).any():
+                    continue  # the same as another new one
+                landmarker, ms = idle.pop() if idle else (models.enter_context(self._landmarker(poses_per_crop, bundle)), -1)
+                followed.append(_Followed(slots, landmarker, ms, pose, td, reset=ms >= 0))
+                row[slots] = cands[c]
+                log.debug("follow: frame %d, person %d: discovered", td, slots)
+                slots += 1
+            return slots > before
+
+        with self._quiet(), contextlib.ExitStack() as stack:
+            models = stack.enter_context(contextlib.ExitStack())  # closed after the threads
+            finder = models.enter_context(self._landmarker(self.max_people, bundle, video=False))
+            # one more thread than landmarkers at a time: the discovery pass runs beside them
+            workers = stack.enter_context(ThreadPoolExecutor(max_workers=self.threads + 1, thread_name_prefix="poselift-follow"))
+            bar = stack.enter_context(
+                tqdm(total=info.num_frames, desc="detect 2D (follow)", unit="frame", file=sys.stderr, disable=not progress, leave=False)
+            )
+            rgb_frames = prefetch(frames, depth=4, transform=lambda f: cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
+            stack.callback(rgb_frames.close)
+            last_ms = -1
+            pending: tuple[int, Any, dict[int, np.ndarray], bool] | None = None  # a discovery pass running
+            lag = min(FOLLOW_DISCOVERY_LAG, discover_every - 1)
+            discovered = -discover_every  # the frame of the last one
+            t = -1
+            for t, frame in enumerate(rgb_frames):
+                h, w = frame.shape[:2]
+                if (w, h) != (info.width, info.height):
+                    raise PoseliftError(f"frame {t} is {w}x{h} pixels; the video said {info.width}x{info.height}")
+                last_ms = _timestamp_ms(t, info.fps, last_ms)
+                for f in followed:
+                    f.predicted = predict_pose(f.pose, f.velocity, t - f.frame)
+                    f.box = predict_box(f.pose, f.velocity, t - f.frame)
+                    crop = follow_crop(f.crop, f.box, w, h, pad, slack)
+                    if crop is not None and f.crop is not None and crop != f.crop:
+                        f.reset = True  # a new crop: its tracking (in crop coordinates) would look at the wrong place
+                    f.crop = crop
+                boxes = np.array([f.box for f in followed], np.float64).reshape(-1, 4)
+                guides = np.array([f.predicted for f in followed], np.float64).reshape(-1, 33, 2)
+                confirmed = [f.hits >= FOLLOW_CONFIRM_HITS for f in followed]
+                jobs = []
+                for i, f in enumerate(followed):
+                    shown = boxes.copy()  # the unconfirmed others are not painted grey
+                    shown[[j for j in range(len(followed)) if j != i and not confirmed[j]]] = np.nan
+                    jobs.append(workers.submit(follow_one, f, frame, i, shown, guides, t, last_ms))
+                # the discovery pass: on every frame while nobody is followed (waited for), else every
+                # `discover_every` frames, running beside the following (its poses are taken after the
+                # following of frame t + lag)
+                sync = not followed
+                if pending is None and (sync or t - discovered >= discover_every):
+                    grey = [f.predicted for f in followed if f.missed == 0] if grey_followed else []
+                    pending = (t, workers.submit(discover, frame, grey), {f.slot: f.predicted for f in followed}, sync)
+                    discovered = t
+                # each person's own landmarker
+                found: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = []
+                for f, job in zip(followed, jobs):
+                    out = job.result()
+                    picked = None
+                    if out is not None:
+                        cands = _candidates(out[1], out[0])
+                        best = pick_pose([c[0] for c in cands], f.box, f.predicted, gate=np.inf) if cands else None
+                        # a person missed for a while may have moved farther than predicted (a fall)
+                        gate = FOLLOW_GATE * (1 + f.missed) if confirmed[len(found)] else FOLLOW_GATE_NEW
+                        if best is not None and plausible_pose(cands[best][0], f.predicted, f.box, gate):
+                            picked = cands[best]
+                            f.avoid = []
+                        elif cands:
+                            f.reset = True  # it holds someone else: they are painted grey in its next crops
+                            f.avoid, f.avoid_frame = [c[0] for c in cands], t
+                            log.debug("follow: frame %d, person %d: pose turned down (%.2f of the size from the prediction)",
+                                      t, f.slot, pose_distance(cands[best or 0][0], f.predicted))
+                        else:
+                            log.debug("follow: frame %d, person %d: no pose in the crop", t, f.slot)
+                    found.append(picked)
+                keep = reject_duplicates([p[0] if p is not None else None for p in found], [f.predicted for f in followed],
+                                         confirmed=confirmed)
+                for i, f in enumerate(followed):
+                    if found[i] is not None and not keep[i]:
+                        found[i], f.reset = None, True
+                        log.debug("follow: frame %d, person %d: the pose of another person", t, f.slot)
+                row: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+                for f, picked in zip(followed, found):
+                    if picked is None:
+                        f.missed += 1
+                        continue
+                    if f.frame < t:
+                        f.velocity = update_velocity(f.velocity, f.pose, picked[0], t - f.frame)
+                    f.pose, f.frame, f.missed = picked[0], t, 0
+                    f.hits += 1
+                    row[f.slot] = picked
+                rows.append(row)
+                if pending is not None and t >= pending[0] + (0 if pending[3] else lag):  # a fixed lag: reproducible
+                    if take_discovery(pending[0], pending[1].result(), pending[2], t, w, h):
+                        discovered = t - discover_every  # someone new: look again at once (with them painted grey)
+                    pending = None
+                still = []
+                for f in followed:
+                    tentative = f.hits < FOLLOW_CONFIRM_HITS
+                    if f.missed > (FOLLOW_TENTATIVE_MISSES if tentative else max_missed):
+                        log.debug("follow: person %d %s at frame %d (last seen at frame %d)", f.slot,
+                                  "dropped as unconfirmed" if tentative else "lost", t, f.frame)
+                        if tentative:
+                            unconfirmed.add(f.slot)
+                        idle.append((f.landmarker, f.last_ms))
+                    else:
+                        still.append(f)
+                followed = still
+                bar.update(1)
+            if pending is not None:
+                take_discovery(pending[0], pending[1].result(), pending[2], t, info.width, info.height)
+        if not rows:
+            raise PoseliftError("the video has no frames")
+        kept = {s: k for k, s in enumerate(s for s in range(slots) if s not in unconfirmed)}
+        pts, conf, world = _empty(len(rows), max(len(kept), 1))
+        for t, row in enumerate(rows):
+            for s, (xy, vis, wl) in row.items():
+                if s in kept:
+                    pts[t, kept[s]], conf[t, kept[s]], world[t, kept[s]] = xy, vis, wl
+        found_frames = np.isfinite(pts).all(-1).any(-1).sum(0)
+        log.info("follow: %d %s in %d frames (frames per person: %s; %d unconfirmed discoveries dropped)", len(kept),
+                 "person" if len(kept) == 1 else "people", len(rows), ", ".join(str(int(n)) for n in found_frames[:len(kept)]),
+                 len(unconfirmed))
+        return PeopleDetections(pts, conf, world, info.fps, info.width, info.height, self.layout)
+
+
+@dataclass(eq=False)
+class _Followed:
+    """A person :meth:`PeopleDetector.follow_people` follows: their slot and landmarker
+    (its last timestamp, the frame it last ran on), the last pose found (``[33, 2]`` px,
+    at ``frame``), the smoothed velocity (px/frame), frames missed since, and this
+    frame's prediction."""
+
+    slot: int
+    landmarker: Any
+    last_ms: int
+    pose: np.ndarray
+    frame: int
+    velocity: np.ndarray | None = None
+    missed: int = 0
+    hits: int = 0  # frames in which its own landmarker found the person
+    reset: bool = False  # show the landmarker a blank image first: it tracks someone else
+    called: int | None = None
+    avoid: list[np.ndarray] = field(default_factory=list)  # poses its landmarker found that were not this person
+    avoid_frame: int = -1
+    predicted: np.ndarray | None = None
+    box: np.ndarray | None = None
+    crop: tuple[int, int, int, int] | None = None
+
+
+def _candidates(result: Any, crop: tuple[int, int, int, int]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Every pose of a landmarker's ``result`` on ``crop``: (pixels ``[33, 2]``, visibility, world)."""
+    worlds = result.pose_world_landmarks or []
+    out = []
+    for s, lms in enumerate(result.pose_landmarks or []):
+        xy, vis, wl = _pose_arrays(lms, worlds[s] if s < len(worlds) else None)
+        out.append((to_image_pixels(xy, crop), vis, wl))
+    return out
+
 
 def prepare_crop(
     frame: np.ndarray,
@@ -780,17 +1292,21 @@ def prepare_crop(
     guides: np.ndarray | None = None,
     pad: float = 0.15,
     keep_own: str = "box",
+    crop: tuple[int, int, int, int] | None = None,
 ) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
     """The crop of one frame that the crop pass shows ``person``'s landmarker:
     ``(crop box, image)``, or None without a box. ``boxes`` ``[P, 4]`` and ``guides``
     ``[P, 33, 2]`` are every person's in this frame; the other people are painted grey
     (:func:`grey_others`) except in this person's own region (see
-    :meth:`PeopleDetector.detect_in_crops`); the image is C-contiguous."""
+    :meth:`PeopleDetector.detect_in_crops`); the image is C-contiguous. ``crop``: the
+    crop box (ints) to use instead of :func:`crop_box` of the person's box with ``pad``;
+    its parts outside the image are mid-grey (:func:`follow_crop`)."""
     import cv2
 
     h, w = frame.shape[:2]
-    crop = crop_box(boxes[person], w, h, pad)
     if crop is None:
+        crop = crop_box(boxes[person], w, h, pad)
+    if crop is None or not np.isfinite(boxes[person]).all():
         return None
     x0, y0, x1, y1 = crop
     shape = (y1 - y0, x1 - x0)
@@ -802,7 +1318,7 @@ def prepare_crop(
         if q == person or not np.isfinite(boxes[q]).all() or box_iou(boxes[q], crop) == 0.0:
             continue
         others |= skeleton_mask(shape, guides[q], (x0, y0)) if with_guide[q] else box_mask(shape, boxes[q], (x0, y0))
-    image = frame[y0:y1, x0:x1]
+    image = _cut(frame, crop)
     if others.any():
         if keep_own == "body" and with_guide[person]:
             own = skeleton_mask(shape, guides[person], (x0, y0)).astype(np.uint8)
@@ -811,6 +1327,19 @@ def prepare_crop(
             keep = box_mask(shape, boxes[person], (x0, y0))
         image = grey_others(image, others, keep)
     return crop, np.ascontiguousarray(image)
+
+
+def _cut(frame: np.ndarray, crop: Sequence[int], value: int = 128) -> np.ndarray:
+    """``frame[y0:y1, x0:x1]``, the parts of the crop outside the image mid-grey (a copy then)."""
+    x0, y0, x1, y1 = (int(v) for v in crop)
+    h, w = frame.shape[:2]
+    if x0 >= 0 and y0 >= 0 and x1 <= w and y1 <= h:
+        return frame[y0:y1, x0:x1]
+    out = np.full((y1 - y0, x1 - x0, *frame.shape[2:]), value, frame.dtype)
+    ix0, iy0, ix1, iy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if ix1 > ix0 and iy1 > iy0:
+        out[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0] = frame[iy0:iy1, ix0:ix1]
+    return out
 
 
 def _pick(

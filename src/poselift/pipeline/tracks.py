@@ -7,11 +7,11 @@ already gives, e.g. PoseTrack ``track_id`` values; a single-person source is per
 over the whole clip). Each person is one :class:`TrackedPerson`: its keypoints over its
 span of the clip, from its first to its last detected frame.
 
-:func:`redetect_in_crops` then runs the detector again on a crop around every tracked
-person, the others greyed out (:meth:`poselift.pipeline.people.PeopleDetector.detect_in_crops`):
-a full-frame pass misses or fuses people who overlap, a crop pass finds them (on the
-multi-view reference footage it recovered both actors in every frame). Its pose replaces
-the full-frame one wherever it found the person; elsewhere the full-frame pose stays.
+The bundled detector's slots are already people for a video
+(:meth:`poselift.pipeline.people.PeopleDetector.follow_people` follows each person with a
+landmarker of their own); the tracker still links them, so that a person found again
+after being lost (a new slot) keeps their identity, short spurious tracks are dropped,
+and near-identical duplicates too (:data:`FOLLOWED_DUPLICATE_DISTANCE`).
 
 Frames are input (video) frames; pixels origin top-left.
 """
@@ -19,24 +19,26 @@ Frames are input (video) frames; pixels origin top-left.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from poselift.errors import PoseliftError
 from poselift.geometry.skeleton import get_skeleton
-from poselift.geometry.tracking import TrackerConfig, TrackEvent, Tracks, drop_duplicates, track_people
+from poselift.geometry.tracking import DUPLICATE_DISTANCE, TrackerConfig, TrackEvent, Tracks, drop_duplicates, track_people
 from poselift.io.keypoints import Keypoints2D, PeopleKeypoints2D
-from poselift.pipeline.people import PeopleDetector, boxes_from_points
-from poselift.pipeline.video import open_video, prefetch
+from poselift.pipeline.people import PeopleDetector
 
 log = logging.getLogger("poselift.tracks")
 
-#: Box padding (× box height) and temporal union (± frames) of the crop-pass boxes.
-CROP_BOX_PAD = 0.05
-CROP_BOX_WINDOW = 2
+#: The duplicate distance (:func:`poselift.geometry.tracking.drop_duplicates`) for the
+#: detections of :meth:`poselift.pipeline.people.PeopleDetector.follow_people`: it has
+#: already turned down a second landmarker's pose of a person (its own measure, and the
+#: pose nearer its prediction kept), so only near-identical poses are dropped here; the
+#: default would drop one of two people who really stand close (0.11 on the multi-view
+#: footage, cam03, where the whole-frame detector's duplicates are what the default is for).
+FOLLOWED_DUPLICATE_DISTANCE = 0.05
 
 
 def tracker_config(fps: float, track_gap_s: float, min_track_s: float) -> TrackerConfig:
@@ -73,8 +75,6 @@ class TrackedPeople:
     single_source: bool = False
     #: identities came from the source (``track_ids``), not from the tracker
     ids_from_source: bool = False
-    #: what the crop pass did, per track id (:func:`redetect_in_crops`)
-    crops: dict[int, dict[str, int]] = field(default_factory=dict)
 
     def select(self, rule: str | int) -> TrackedPerson:
         """The person picked by ``rule``: ``largest`` (most visible: mean box height ×
@@ -92,8 +92,6 @@ class TrackedPeople:
             entry = {"track_id": track_id, **{k: v for k, v in row.items() if k != "id"}, "written": track_id in written}
             if folders is not None and track_id in folders:
                 entry["folder"] = folders[track_id]
-            if track_id in self.crops:
-                entry["crop_pass"] = self.crops[track_id]
             people.append(entry)
         return {
             "people": people,
@@ -156,14 +154,18 @@ def _person(det: PeopleKeypoints2D, tracks: Tracks, row: int, whole_clip: bool) 
     return TrackedPerson(int(tracks.ids[row]), first, kp, world)
 
 
-def track_detections(det: PeopleKeypoints2D, config: TrackerConfig) -> TrackedPeople:
-    """The people of ``det`` (see the module docstring); logs one line per person."""
+def track_detections(det: PeopleKeypoints2D, config: TrackerConfig, *,
+                     duplicate_distance: float = DUPLICATE_DISTANCE) -> TrackedPeople:
+    """The people of ``det`` (see the module docstring); logs one line per person.
+    ``duplicate_distance``: two detections of a frame closer than this are one person
+    detected twice (:func:`poselift.geometry.tracking.drop_duplicates`;
+    :data:`FOLLOWED_DUPLICATE_DISTANCE` for followed people)."""
     single = det.track_ids is not None and det.num_slots == 1 and set(np.unique(det.track_ids).tolist()) <= {-1, 1}
     if det.track_ids is not None:
         tracks = _tracks_from_ids(det)
     else:
         mirror = _mirror(det.layout)
-        points, conf, duplicates = drop_duplicates(det.points, det.confidence, mirror=mirror)
+        points, conf, duplicates = drop_duplicates(det.points, det.confidence, threshold=duplicate_distance, mirror=mirror)
         if duplicates:
             log.info("tracking: %d detection(s) dropped as a second detection of a person in the same frame", duplicates)
         tracks = track_people(points, conf, config=config, mirror=mirror)
@@ -181,82 +183,8 @@ def track_detections(det: PeopleKeypoints2D, config: TrackerConfig) -> TrackedPe
     return TrackedPeople(people, tracks, config, single_source=single, ids_from_source=det.track_ids is not None)
 
 
-def _interpolate_span(values: np.ndarray, first: int, last: int) -> np.ndarray:
-    """``[T, K]`` (NaN = missing) → each column linearly interpolated in time over its
-    missing values inside ``first..last`` (edges held); rows outside the span are NaN."""
-    out = np.full_like(values, np.nan, dtype=np.float64)
-    frames = np.arange(first, last + 1)
-    block = values[frames]
-    for k in range(values.shape[1]):
-        seen = np.isfinite(block[:, k])
-        if seen.any():
-            out[frames, k] = np.interp(frames, frames[seen], block[seen, k])
-    return out
-
-
-def crop_guides(tracked: TrackedPeople, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
-    """Boxes ``[P, T, 4]`` px and guide skeletons ``[P, T, J, 2]`` px for the crop pass:
-    each person's full-frame detections, every joint interpolated over its gaps inside
-    the person's span (so the crop pass looks where the full-frame pass lost the
-    person), NaN outside it. Boxes: :func:`poselift.pipeline.people.boxes_from_points`."""
-    people = tracked.people
-    j = people[0].keypoints.points.shape[1]
-    guides = np.full((len(people), num_frames, j, 2), np.nan)
-    for i, p in enumerate(people):
-        track = np.full((num_frames, j * 2), np.nan)
-        track[p.first_frame : p.last_frame + 1] = p.keypoints.points.reshape(p.keypoints.num_frames, -1)
-        guides[i] = _interpolate_span(track, p.first_frame, p.last_frame).reshape(num_frames, j, 2)
-    return boxes_from_points(guides, pad=CROP_BOX_PAD, window=CROP_BOX_WINDOW), guides
-
-
 def get_people_detector(name: str) -> PeopleDetector:
     """Detector of every person by name (``mediapipe``)."""
     if name == "mediapipe":
         return PeopleDetector()
     raise PoseliftError(f"unknown detector {name!r}; available: mediapipe")
-
-
-def redetect_in_crops(tracked: TrackedPeople, video: Path, fps: float | None, *, progress: bool = True,
-                      detector: PeopleDetector | None = None) -> TrackedPeople:
-    """Re-detect every tracked person of ``video`` on a crop around them (module
-    docstring); returns the people with the crop pass's poses where it found them."""
-    if tracked.single_source or not tracked.people:
-        return tracked
-    info, frames = open_video(video, fps=fps)
-    first = tracked.people[0].keypoints
-    num_frames = max(p.last_frame for p in tracked.people) + 1
-    total = tracked.tracks.points.shape[1]
-    boxes, guides = crop_guides(tracked, total)
-    detector = detector or PeopleDetector()
-    stream = prefetch(frames)
-    try:
-        crops = detector.detect_in_crops(stream, info, boxes, guides, progress=progress)
-    finally:
-        stream.close()
-    if crops.num_frames < num_frames:
-        raise PoseliftError(f"{video}: the crop pass saw {crops.num_frames} frames, the detection {num_frames}")
-    people: list[TrackedPerson] = []
-    stats: dict[int, dict[str, int]] = {}
-    for i, p in enumerate(tracked.people):
-        span = slice(p.first_frame, p.last_frame + 1)
-        found = crops.found()[span, i]
-        before = p.keypoints.person_frames()
-        points = np.where(found[:, None, None], crops.points[span, i], p.keypoints.points)
-        conf = np.where(found[:, None], crops.confidence[span, i], p.keypoints.confidence)
-        world = p.world
-        if world is not None:
-            world = np.where(found[:, None, None], crops.world[span, i], world).astype(np.float32)
-        kp = Keypoints2D(points, conf, first.layout, first.fps, first.width, first.height)
-        people.append(TrackedPerson(p.track_id, p.first_frame, kp, world))
-        stats[p.track_id] = {
-            "frames": int(found.size),
-            "full_frame_found": int(before.sum()),
-            "crop_found": int(found.sum()),
-            "found_by_crop_only": int((found & ~before).sum()),
-            "found_by_neither": int((~found & ~before).sum()),
-        }
-        log.info(
-            "crop pass, person %d: found in %d of %d frames (full-frame pass: %d; %d recovered by the crops)",
-            p.track_id, stats[p.track_id]["crop_found"], found.size, int(before.sum()), stats[p.track_id]["found_by_crop_only"],
-        )
-    return TrackedPeople(people, tracked.tracks, tracked.config, tracked.single_source, tracked.ids_from_source, stats)
