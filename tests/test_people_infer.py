@@ -250,3 +250,21 @@ def test_limb_agreement_is_invariant_to_similarity_and_counts_frames():
     assert limb_agreement(a, np.full_like(a, np.nan)) == {"frames": 0, "pmpjpe_mm": None, "angle_diff_deg": None}
     with pytest.raises(PoseliftError, match="two \\[T, 12, 3\\] arrays"):
         limb_agreement(a[:, :11], b[:, :11])
+
+
+def test_short_clips_keep_their_people_and_errors_name_the_option(tmp_path, ckpt, capsys):
+    """A clip shorter than --min-track still has its people (a track as long as a quarter
+    of the clip is kept); with every track dropped the error says which option to change."""
+    people = crossing_people(8)
+    src = write_coco_people(tmp_path / "short.json", people)
+    result = run_infer(src, tmp_path / "out", ckpt, width=W, height=H, fps=FPS, progress=False)
+    assert [p["track_id"] for p in result.people] == [1, 2]
+    sparse = np.full_like(people, np.nan)  # A in frame 0 only, B in frame 7 only: two 1-frame tracks
+    sparse[0, 0], sparse[7, 1] = people[0, 0], people[7, 1]
+    src = write_coco_people(tmp_path / "sparse.json", sparse)
+    with pytest.raises(PoseliftError, match="lower `min_track_s`"):
+        run_infer(src, tmp_path / "o2", ckpt, width=W, height=H, fps=FPS, min_track_s=1.0, progress=False)
+    rc = main(["infer", str(src), "--out", str(tmp_path / "o3"), "--checkpoint", str(ckpt), "--width", str(W),
+               "--height", str(H), "--fps", str(FPS), "--min-track", "1", "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and "--min-track" in err[-1] and "`" not in err[-1]

@@ -32,6 +32,8 @@ ALIASES = {
     "camera_preset": "virtual_preset",
     "camera_overrides": "virtual_set",
     "train_seconds": "seconds",
+    "min_track_s": "min_track",
+    "track_gap_s": "track_gap",
 }
 
 #: Owners of marks (configuration classes, functions) → the command that sets them.

@@ -986,11 +986,16 @@ def run_infer(
         use_flip = flip and not lifter.config.causal
 
         t0 = time.perf_counter()
-        config = tracker_config(detections.fps, track_gap_s, min_track_s)
+        config = tracker_config(detections.fps, track_gap_s, min_track_s, detections.num_frames)
         tracked = track_detections(detections, config,
                                    duplicate_distance=FOLLOWED_DUPLICATE_DISTANCE if followed else DUPLICATE_DISTANCE)
         if not tracked.people:
-            raise PoseliftError(f"no person detected in any frame of {source} ({detections.num_frames} frames)")
+            if not (detections.detections_per_frame() > 0).any():
+                raise PoseliftError(f"no person detected in any frame of {source} ({detections.num_frames} frames)")
+            raise PoseliftError(
+                f"no person was detected in {config.min_track_frames} or more frames of {source} ({detections.num_frames} "
+                f"frames; people.json is not written): lower `min_track_s` to keep shorter tracks"
+            )
         timings["track"] = time.perf_counter() - t0
         chosen = tracked.people if every else [tracked.select("largest" if person == "all" else person)]
         log.info("people: %s", "; ".join(

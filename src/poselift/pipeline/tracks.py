@@ -41,11 +41,15 @@ log = logging.getLogger("poselift.tracks")
 FOLLOWED_DUPLICATE_DISTANCE = 0.05
 
 
-def tracker_config(fps: float, track_gap_s: float, min_track_s: float) -> TrackerConfig:
+def tracker_config(fps: float, track_gap_s: float, min_track_s: float, num_frames: int | None = None) -> TrackerConfig:
     """Tracker settings from seconds at ``fps`` frames/s: an identity survives
     ``track_gap_s`` without a detection; tracks detected in fewer than ``min_track_s``
-    seconds of frames are dropped."""
-    return TrackerConfig(max_gap_frames=int(round(track_gap_s * fps)), min_track_frames=max(1, int(round(min_track_s * fps))))
+    seconds of frames are dropped, but never a track as long as a quarter of a short
+    clip of ``num_frames`` (a 0.3 s clip still has its people)."""
+    min_frames = max(1, int(round(min_track_s * fps)))
+    if num_frames is not None:
+        min_frames = max(1, min(min_frames, num_frames // 4))
+    return TrackerConfig(max_gap_frames=int(round(track_gap_s * fps)), min_track_frames=min_frames)
 
 
 @dataclass
