@@ -115,7 +115,7 @@ def no_detection(monkeypatch):
     def forbidden(*args, **kwargs):
         raise DetectionStarted("the video was decoded / detected or the weights loaded before the options were checked")
 
-    for name in ("_detect_video", "open_video", "get_detector", "load_model"):
+    for name in ("_detect_video", "open_video", "get_people_detector", "load_model"):
         monkeypatch.setattr(infer, name, forbidden)
 
 
@@ -209,7 +209,7 @@ def test_an_absurd_video_rate_is_refused_before_detecting(tmp_path, monkeypatch)
     def forbidden(*args, **kwargs):
         raise DetectionStarted("detection started")
 
-    monkeypatch.setattr(infer, "get_detector", forbidden)
+    monkeypatch.setattr(infer, "get_people_detector", forbidden)
     with pytest.raises(PoseliftError, match=r"v\.avi: a frame rate of 1e-05 frames/s would resample 3 frames"):
         run_infer(path, tmp_path / "out", fps=1e-5, progress=False)
 
