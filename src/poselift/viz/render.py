@@ -694,6 +694,7 @@ def render_video(
 
     show_input = kp is not None or frames is not None
     in_w = 0
+    first = frame_iter = None  # the first video frame and the rest (with a video)
     if show_input:
         if frames is not None:
             frame_iter = iter(frames)
@@ -745,26 +746,9 @@ def render_video(
     width = in_w + size * len(panels3)
     n_out = len(indices)
 
-    def frame_source() -> Iterator[np.ndarray | None]:
-        if frames is None:
-            for _ in range(n_out):
-                yield None
-            return
-        wanted = set(indices.tolist())
-        produced = 0
-        for i in range(used):
-            img = first if i == 0 else next(frame_iter, None)
-            if img is None:
-                raise PoseliftError(f"the video ended after {i} frames but the poses have {used}")
-            if i in wanted:
-                produced += 1
-                yield _as_bgr(img)
-            if produced == n_out:
-                return
-
     def render_frames() -> Iterator[np.ndarray]:
         out = np.empty((size, width, 3), np.uint8)
-        for n, src in enumerate(frame_source()):
+        for n, src in enumerate(_frame_source(first, frame_iter, used, indices)):
             x = 0
             if show_input:
                 panel = out[:, :in_w]
@@ -1117,6 +1101,7 @@ def render_people_video(
     # ---- the input panel
     has_kp = [p.keypoints is not None for p in persons]
     show_input = any(has_kp) or frames is not None
+    first = frame_iter = None  # the first video frame and the rest (with a video)
     in_w = 0
     if show_input:
         if frames is not None:
@@ -1186,26 +1171,9 @@ def render_people_video(
     if suffix == ".gif" and frames is None:
         swatch = _palette_swatch([c for s in shades for c in s] + [MISSING_BGR, BANNER_BGR, GRID_BGR], width)
 
-    def frame_source() -> Iterator[np.ndarray | None]:
-        if frames is None:
-            for _ in range(n_out):
-                yield None
-            return
-        wanted = set(indices.tolist())
-        produced = 0
-        for i in range(used):
-            img = first if i == 0 else next(frame_iter, None)
-            if img is None:
-                raise PoseliftError(f"the video ended after {i} frames but the poses have {used}")
-            if i in wanted:
-                produced += 1
-                yield _as_bgr(img)
-            if produced == n_out:
-                return
-
     def render_frames() -> Iterator[np.ndarray]:
         out = np.empty((size, width, 3), np.uint8)
-        for n, src in enumerate(frame_source()):
+        for n, src in enumerate(_frame_source(first, frame_iter, used, indices)):
             x = 0
             if show_input:
                 panel = out[:, :in_w]
@@ -1263,6 +1231,29 @@ def render_people_video(
     log.info("rendered %d frames (%dx%d) to %s in %.1f s (%.0f frames/s)", written, width, size, out_path.name, elapsed,
              written / max(elapsed, 1e-9))
     return out_path
+
+
+def _frame_source(first: np.ndarray | None, rest: Iterator[np.ndarray] | None, used: int,
+                  indices: np.ndarray) -> Iterator[np.ndarray | None]:
+    """The video frames at ``indices`` (of the first ``used``) as BGR, from ``first`` and
+    the iterator ``rest`` of the frames after it; without a video (``rest`` None) one
+    ``None`` per output frame."""
+    n_out = len(indices)
+    if rest is None:
+        for _ in range(n_out):
+            yield None
+        return
+    wanted = set(indices.tolist())
+    produced = 0
+    for i in range(used):
+        img = first if i == 0 else next(rest, None)
+        if img is None:
+            raise PoseliftError(f"the video ended after {i} frames but the poses have {used}")
+        if i in wanted:
+            produced += 1
+            yield _as_bgr(img)
+        if produced == n_out:
+            return
 
 
 def _resize_into(src: np.ndarray, dst: np.ndarray) -> None:
