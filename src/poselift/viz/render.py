@@ -56,7 +56,7 @@ import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -650,8 +650,6 @@ def render_video(
     plays at ``fps / downsample`` so it keeps real time). The suffix picks the
     format: ``.mp4`` or ``.gif``. Returns the output path.
     """
-    import cv2
-
     out_path = Path(out_path)
     suffix = out_path.suffix.lower()
     if suffix not in SUFFIXES:
@@ -696,43 +694,8 @@ def render_video(
     in_w = 0
     first = frame_iter = None  # the first video frame and the rest (with a video)
     if show_input:
-        if frames is not None:
-            frame_iter = iter(frames)
-            try:
-                first = next(frame_iter)
-            except StopIteration:
-                raise PoseliftError("the video has no frames") from None
-            first = _as_bgr(first)
-            src_h, src_w = first.shape[:2]
-            if image_size is not None and tuple(int(v) for v in image_size) != (src_w, src_h):
-                raise PoseliftError(f"image_size {tuple(image_size)} differs from the video frames ({src_w}x{src_h})")
-            origin = np.zeros(2)
-        else:
-            first = None
-            if image_size is not None:
-                src_w, src_h = (int(v) for v in image_size)
-                if src_w < 1 or src_h < 1:
-                    raise PoseliftError(f"image_size must be two positive integers (w, h), got {tuple(image_size)}")
-                origin = np.zeros(2)
-            else:  # fit a canvas around all keypoints
-                pts = kp[:used].reshape(-1, 2)
-                pts = pts[np.isfinite(pts).all(-1)]
-                if len(pts) == 0:
-                    raise PoseliftError("keypoints_2d contain no finite points")
-                lo, hi = pts.min(0), pts.max(0)
-                pad = 0.1 * max(float((hi - lo).max()), 1.0)
-                extent = hi - lo + 2 * pad
-                # keep the canvas between 3:4 and 4:3 (pad the short side, centred)
-                extent = np.maximum(extent, np.array([extent[1] * 0.75, extent[0] * 0.75]))
-                origin = (lo + hi) / 2 - extent / 2
-                src_w, src_h = (int(math.ceil(v)) for v in extent)
-        in_scale = size / src_h
-        in_w = _even(src_w * in_scale)
-        canvas = np.full((size, in_w, 3), BACKGROUND, np.uint8)
-        if frames is None:
-            border = canvas.copy()
-            cv2.rectangle(border, (0, 0), (in_w - 1, size - 1), GRID_BGR, 1)
-            canvas = border
+        first, frame_iter, origin, (src_w, src_h), in_w, canvas = _input_panel(
+            frames, image_size, size, lambda: kp[:used].reshape(-1, 2), "keypoints_2d contain no finite points")
         thick2 = max(1, int(round(size / 180)))
         radius2 = max(1, int(round(size / 200)))
         colours2 = _bone_colours(kskel, CENTRE_2D_BGR if frames is not None else CENTRE_BGR)
@@ -1035,8 +998,6 @@ def render_people_video(
     keypoints); without frames and keypoints the input panel is left out.
     Returns the output path (``.mp4`` or ``.gif``).
     """
-    import cv2
-
     out_path = Path(out_path)
     suffix = out_path.suffix.lower()
     if suffix not in SUFFIXES:
@@ -1104,41 +1065,11 @@ def render_people_video(
     first = frame_iter = None  # the first video frame and the rest (with a video)
     in_w = 0
     if show_input:
-        if frames is not None:
-            frame_iter = iter(frames)
-            try:
-                first = next(frame_iter)
-            except StopIteration:
-                raise PoseliftError("the video has no frames") from None
-            first = _as_bgr(first)
-            src_h, src_w = first.shape[:2]
-            if image_size is not None and tuple(int(v) for v in image_size) != (src_w, src_h):
-                raise PoseliftError(f"image_size {tuple(image_size)} differs from the video frames ({src_w}x{src_h})")
-            origin = np.zeros(2)
-        else:
-            first = None
-            if image_size is not None:
-                src_w, src_h = (int(v) for v in image_size)
-                if src_w < 1 or src_h < 1:
-                    raise PoseliftError(f"image_size must be two positive integers (w, h), got {tuple(image_size)}")
-                origin = np.zeros(2)
-            else:  # fit a canvas around everyone's keypoints
-                pts = np.concatenate([p.keypoints[:used][p.present[:used]].reshape(-1, 2) for p in persons
-                                      if p.keypoints is not None])
-                pts = pts[np.isfinite(pts).all(-1)]
-                if len(pts) == 0:
-                    raise PoseliftError("keypoints_2d contain no finite points in the frames the people are present in")
-                lo, hi = pts.min(0), pts.max(0)
-                pad = 0.1 * max(float((hi - lo).max()), 1.0)
-                extent = hi - lo + 2 * pad
-                extent = np.maximum(extent, np.array([extent[1] * 0.75, extent[0] * 0.75]))
-                origin = (lo + hi) / 2 - extent / 2
-                src_w, src_h = (int(math.ceil(v)) for v in extent)
-        in_scale = size / src_h
-        in_w = _even(src_w * in_scale)
-        canvas = np.full((size, in_w, 3), BACKGROUND, np.uint8)
-        if frames is None:
-            cv2.rectangle(canvas, (0, 0), (in_w - 1, size - 1), GRID_BGR, 1)
+        first, frame_iter, origin, (src_w, src_h), in_w, canvas = _input_panel(
+            frames, image_size, size,
+            lambda: np.concatenate([p.keypoints[:used][p.present[:used]].reshape(-1, 2) for p in persons
+                                    if p.keypoints is not None]),
+            "keypoints_2d contain no finite points in the frames the people are present in")
         thick2 = max(1, int(round(size / 180)))
         radius2 = max(1, int(round(size / 200)))
         colours2 = [_bone_colours(kskel, c, l, r) for l, r, c in shades]
@@ -1231,6 +1162,51 @@ def render_people_video(
     log.info("rendered %d frames (%dx%d) to %s in %.1f s (%.0f frames/s)", written, width, size, out_path.name, elapsed,
              written / max(elapsed, 1e-9))
     return out_path
+
+
+def _input_panel(frames: Iterable[np.ndarray] | None, image_size: tuple[int, int] | None, size: int,
+                 fit_points: Callable[[], np.ndarray], no_points: str):
+    """Geometry of the input panel: ``(first video frame, the rest, origin [2] px, (w, h) of
+    the source image px, panel width px, empty canvas)``. The source is the video (its
+    first frame is read), else a blank image of ``image_size``, else a canvas fitted around
+    ``fit_points()`` (``[N, 2]`` px; ``no_points`` is the error when none is finite), kept
+    between 3:4 and 4:3. The blank canvases get a grid-coloured border."""
+    import cv2
+
+    first = frame_iter = None
+    if frames is not None:
+        frame_iter = iter(frames)
+        try:
+            first = next(frame_iter)
+        except StopIteration:
+            raise PoseliftError("the video has no frames") from None
+        first = _as_bgr(first)
+        src_h, src_w = first.shape[:2]
+        if image_size is not None and tuple(int(v) for v in image_size) != (src_w, src_h):
+            raise PoseliftError(f"image_size {tuple(image_size)} differs from the video frames ({src_w}x{src_h})")
+        origin = np.zeros(2)
+    elif image_size is not None:
+        src_w, src_h = (int(v) for v in image_size)
+        if src_w < 1 or src_h < 1:
+            raise PoseliftError(f"image_size must be two positive integers (w, h), got {tuple(image_size)}")
+        origin = np.zeros(2)
+    else:  # fit a canvas around the keypoints
+        pts = fit_points()
+        pts = pts[np.isfinite(pts).all(-1)]
+        if len(pts) == 0:
+            raise PoseliftError(no_points)
+        lo, hi = pts.min(0), pts.max(0)
+        pad = 0.1 * max(float((hi - lo).max()), 1.0)
+        extent = hi - lo + 2 * pad
+        # keep the canvas between 3:4 and 4:3 (pad the short side, centred)
+        extent = np.maximum(extent, np.array([extent[1] * 0.75, extent[0] * 0.75]))
+        origin = (lo + hi) / 2 - extent / 2
+        src_w, src_h = (int(math.ceil(v)) for v in extent)
+    in_w = _even(src_w * (size / src_h))
+    canvas = np.full((size, in_w, 3), BACKGROUND, np.uint8)
+    if frames is None:
+        cv2.rectangle(canvas, (0, 0), (in_w - 1, size - 1), GRID_BGR, 1)
+    return first, frame_iter, origin, (src_w, src_h), in_w, canvas
 
 
 def _frame_source(first: np.ndarray | None, rest: Iterator[np.ndarray] | None, used: int,
