@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 
 from poselift.errors import PoseliftError
+from poselift.io.keypoints import PeopleKeypoints2D
 from poselift.pipeline import people
 from poselift.pipeline.detect import MediaPipeDetector
 from poselift.pipeline.people import (
     BUNDLE_SHA256,
-    PeopleDetections,
+    people_detections,
     PeopleDetector,
     body_centre,
     box_iou,
@@ -306,11 +307,11 @@ def test_pose_choice_by_guide_and_by_box():
 
 
 def test_detections_check_their_shapes():
-    d = PeopleDetections(np.full((2, 3, 33, 2), np.nan), np.zeros((2, 3, 33)), np.full((2, 3, 33, 3), np.nan), 30.0, 640, 480)
+    d = people_detections(np.full((2, 3, 33, 2), np.nan), np.zeros((2, 3, 33)), np.full((2, 3, 33, 3), np.nan), 30.0, 640, 480)
     assert d.points.dtype == np.float32 and d.num_frames == 2 and d.num_slots == 3
-    assert not d.found().any() and (d.people_per_frame() == 0).all()
+    assert not d.found().any() and (d.detections_per_frame() == 0).all()
     with pytest.raises(PoseliftError, match="shaped"):
-        PeopleDetections(np.zeros((2, 3, 17, 2)), np.zeros((2, 3, 17)), np.zeros((2, 3, 17, 3)), 30.0, 640, 480)
+        people_detections(np.zeros((2, 3, 17, 2)), np.zeros((2, 3, 17)), np.zeros((2, 3, 17, 3)), 30.0, 640, 480)
 
 
 def test_timestamps_strictly_increase():
@@ -496,7 +497,7 @@ def _hold(boxes: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def full_frame() -> PeopleDetections:
+def full_frame() -> PeopleKeypoints2D:
     if not CAM01.is_file():
         pytest.skip(f"real data not available: {CAM01} is absent (set POSELIFT_DATA to the shared data folder)")
     info, frames = _clip()
@@ -511,7 +512,7 @@ def test_full_frame_pass_finds_both_actors(full_frame):
     assert d.points.shape == (FRAMES, 3, 33, 2) and d.points.dtype == np.float32
     assert d.confidence.shape == (FRAMES, 3, 33) and d.world.shape == (FRAMES, 3, 33, 3)
     found = d.found()
-    counts = d.people_per_frame()
+    counts = d.detections_per_frame()
     assert (counts == 2).sum() > FRAMES / 2 and counts.max() <= 2  # the bystander is never picked
     # empty slots: NaN points and world, zero confidence; found ones: visibility in (0, 1]
     assert np.isnan(d.points[~found]).all() and np.isnan(d.world[~found]).all() and (d.confidence[~found] == 0).all()

@@ -207,6 +207,11 @@ class PeopleKeypoints2D:
         t, s, j, _ = points.shape
         if s == 0:
             raise PoseliftError("people keypoints need at least one person slot")
+        if self.layout in SUPPORTED_LAYOUTS and j != get_skeleton(self.layout).num_joints:
+            raise PoseliftError(
+                f"{self.layout} people keypoints must be shaped [frames, people, {get_skeleton(self.layout).num_joints}, 2], "
+                f"got {list(points.shape)}"
+            )
         flat = Keypoints2D(points.reshape(t * s, j, 2), conf.reshape(t * s, j), self.layout, self.fps, self.width, self.height)
         self.points, self.confidence, self.fps = flat.points.reshape(points.shape), flat.confidence.reshape(conf.shape), flat.fps
         if self.track_ids is not None:
@@ -228,9 +233,17 @@ class PeopleKeypoints2D:
     def num_slots(self) -> int:
         return int(self.points.shape[1])
 
+    def found(self) -> np.ndarray:
+        """``[T, S]`` bool: slot ``s`` holds a pose (at least one joint) in frame ``t``."""
+        return (self.confidence > 0).any(axis=2)
+
     def detections_per_frame(self) -> np.ndarray:
         """``[T]`` int: slots with at least one joint found."""
-        return (self.confidence > 0).any(axis=2).sum(axis=1)
+        return self.found().sum(axis=1)
+
+    def person(self, slot: int) -> Keypoints2D:
+        """One slot over the whole clip as a :class:`Keypoints2D`."""
+        return Keypoints2D(self.points[:, slot], self.confidence[:, slot], self.layout, self.fps, self.width, self.height)
 
     @classmethod
     def from_single(cls, kp: Keypoints2D) -> "PeopleKeypoints2D":

@@ -279,7 +279,7 @@ def _detect_video(path: Path, detector, fps: float | None, progress: bool, backg
     detection early. ``model_rate``: the model's frame rate, to refuse an absurd video rate
     before detecting. ``follow``: each person followed by a landmarker of their own
     (``follow_people``, where the detector has it) instead of the whole-frame pass on every
-    frame (``detect_people``). A one-person detector (``detect`` only) gives one person,
+    frame (``detect_people``); both return :class:`PeopleKeypoints2D`. A one-person detector (``detect`` only) gives one person,
     track id 1."""
     info, frames = open_video(path, fps=fps)
     log.info("video %s: %dx%d px, %.3f frames/s, ~%d frames", path, info.width, info.height, info.fps, info.num_frames)
@@ -296,11 +296,8 @@ def _detect_video(path: Path, detector, fps: float | None, progress: bool, backg
     try:
         if hasattr(det, "detect_people"):
             if follow and hasattr(det, "follow_people"):
-                found = det.follow_people(stream, info, progress=progress)
-            else:
-                found = det.detect_people(stream, info, progress=progress)
-            return PeopleKeypoints2D(found.points, found.confidence, found.layout, found.fps, found.width, found.height,
-                                     world=getattr(found, "world", None))
+                return det.follow_people(stream, info, progress=progress)
+            return det.detect_people(stream, info, progress=progress)
         return PeopleKeypoints2D.from_single(det.detect(stream, info, progress=progress))
     finally:
         with contextlib.suppress(ValueError):  # still running in a detector thread that timed out

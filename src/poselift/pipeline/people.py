@@ -22,7 +22,7 @@ Three ways to run it:
   around boxes given for every frame (from a tracker, or a previous pass), with the
   other people painted grey.
 
-All return :class:`PeopleDetections`: pixels (origin top-left, x right, y down), the
+All return :class:`poselift.io.keypoints.PeopleKeypoints2D` (:func:`people_detections`): pixels (origin top-left, x right, y down), the
 landmark visibility as the confidence, and MediaPipe's own metric, hip-centred 3D
 (``pose_world_landmarks``). The geometry helpers (:func:`boxes_from_points`,
 :func:`crop_box`, :func:`to_image_pixels`, :func:`grey_others`, ...) are plain NumPy/OpenCV.
@@ -49,7 +49,7 @@ import numpy as np
 from poselift.errors import PoseliftError
 from poselift.geometry.skeleton import BLAZEPOSE_33
 from poselift.io.atomic import atomic_write
-from poselift.io.keypoints import Keypoints2D
+from poselift.io.keypoints import PeopleKeypoints2D
 from poselift.pipeline.detect import _quiet_native_stderr
 from poselift.pipeline.video import VideoInfo, prefetch
 
@@ -254,60 +254,21 @@ def landmarker_bundle(cache_dir: Path | str | None = None) -> Path:
 # ------------------------------------------------------------------------ the results
 
 
-@dataclass
-class PeopleDetections:
-    """Several people's 2D keypoints over a video (BlazePose-33).
+def people_detections(points: np.ndarray, confidence: np.ndarray, world: np.ndarray, fps: float, width: int,
+                      height: int) -> PeopleKeypoints2D:
+    """Several people's BlazePose-33 detections over a video, as the one container of
+    :mod:`poselift.io.keypoints` (:class:`PeopleKeypoints2D`, shapes and values checked there).
 
-    points: ``[T, S, 33, 2]`` float32 pixels, NaN where slot ``s`` holds nobody.
-    confidence: ``[T, S, 33]`` float32, the landmark visibility in ``[1e-6, 1]`` where
-    found, 0 where empty.
-    world: ``[T, S, 33, 3]`` float32 metres, MediaPipe's own hip-centred 3D
-    (``pose_world_landmarks``); NaN where empty.
-    fps: frames per second; width, height: image size in pixels; layout: ``blazepose33``.
+    points: ``[T, S, 33, 2]`` pixels, NaN where slot ``s`` holds nobody; confidence:
+    ``[T, S, 33]``, the landmark visibility in ``[1e-6, 1]`` where found, 0 where empty;
+    world: ``[T, S, 33, 3]`` metres, MediaPipe's own hip-centred 3D (``pose_world_landmarks``),
+    NaN where empty; fps: frames per second; width, height: image size in pixels.
 
     Slots of :meth:`PeopleDetector.detect_people` are the landmarker's order in each frame
     (not identities); slot ``p`` of :meth:`PeopleDetector.follow_people` and
     :meth:`PeopleDetector.detect_in_crops` is person ``p``.
     """
-
-    points: np.ndarray
-    confidence: np.ndarray
-    world: np.ndarray
-    fps: float
-    width: int
-    height: int
-    layout: str = "blazepose33"
-
-    def __post_init__(self) -> None:
-        self.points = np.asarray(self.points, dtype=np.float32)
-        self.confidence = np.asarray(self.confidence, dtype=np.float32)
-        self.world = np.asarray(self.world, dtype=np.float32)
-        T, S = self.points.shape[:2] if self.points.ndim == 4 else (0, 0)
-        if self.points.shape != (T, S, 33, 2) or self.confidence.shape != (T, S, 33) or self.world.shape != (T, S, 33, 3):
-            raise PoseliftError(
-                f"people detections must be shaped points [T, S, 33, 2], confidence [T, S, 33], world [T, S, 33, 3]; got "
-                f"{list(self.points.shape)}, {list(self.confidence.shape)}, {list(self.world.shape)}"
-            )
-
-    @property
-    def num_frames(self) -> int:
-        return int(self.points.shape[0])
-
-    @property
-    def num_slots(self) -> int:
-        return int(self.points.shape[1])
-
-    def found(self) -> np.ndarray:
-        """``[T, S]`` bool: slot ``s`` holds a pose in frame ``t``."""
-        return np.isfinite(self.points).all(-1).any(-1)
-
-    def people_per_frame(self) -> np.ndarray:
-        """``[T]`` number of poses found in each frame."""
-        return self.found().sum(1)
-
-    def person(self, slot: int) -> Keypoints2D:
-        """One slot as a :class:`Keypoints2D` (for a person of :meth:`PeopleDetector.detect_in_crops`)."""
-        return Keypoints2D(self.points[:, slot], self.confidence[:, slot], self.layout, self.fps, self.width, self.height)
+    return PeopleKeypoints2D(points, confidence, "blazepose33", fps, width, height, world=world)
 
 
 def _empty(frames: int, slots: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -876,7 +837,7 @@ class PeopleDetector:
     def _quiet(self) -> contextlib.AbstractContextManager:
         return _quiet_native_stderr() if self.quiet else contextlib.nullcontext(sys.stderr)
 
-    def detect_people(self, frames: Iterable[np.ndarray], info: VideoInfo, progress: bool = True) -> PeopleDetections:
+    def detect_people(self, frames: Iterable[np.ndarray], info: VideoInfo, progress: bool = True) -> PeopleKeypoints2D:
         """Up to ``max_people`` poses per frame of ``frames`` (BGR uint8) on the whole image."""
         import cv2
         import mediapipe as mp
@@ -911,7 +872,7 @@ class PeopleDetector:
                 bar.update(1)
         if not pts:
             raise PoseliftError("the video has no frames")
-        return PeopleDetections(np.stack(pts), np.stack(conf), np.stack(world), info.fps, info.width, info.height, self.layout)
+        return people_detections(np.stack(pts), np.stack(conf), np.stack(world), info.fps, info.width, info.height)
 
     def detect_in_crops(
         self,
@@ -926,7 +887,7 @@ class PeopleDetector:
         min_overlap: float = 0.2,
         keep_own: str = "box",
         poses_per_crop: int = 2,
-    ) -> PeopleDetections:
+    ) -> PeopleKeypoints2D:
         """Each person's pose from a crop around their box: slot ``p`` is person ``p``.
 
         ``boxes`` ``[P, T, 4]`` ``(x0, y0, x1, y1)`` pixels per person and frame (NaN
@@ -996,7 +957,7 @@ class PeopleDetector:
             raise PoseliftError("the video has no frames")
         if t + 1 != T:
             raise PoseliftError(f"the video has {t + 1} frames but `boxes` has {T}")
-        return PeopleDetections(pts, conf, world, info.fps, info.width, info.height, self.layout)
+        return people_detections(pts, conf, world, info.fps, info.width, info.height)
 
     def follow_people(
         self,
@@ -1011,7 +972,7 @@ class PeopleDetector:
         keep_own: str = "body",
         grey_followed: bool = True,
         slack: float = 0.4,
-    ) -> PeopleDetections:
+    ) -> PeopleKeypoints2D:
         """Every person of ``frames`` (BGR uint8), each followed by a landmarker of their
         own: slot ``p`` is the ``p``-th person discovered (a slot is never reused), so the
         slots are identities (the tracker downstream still links them: a person lost and
@@ -1248,7 +1209,7 @@ class PeopleDetector:
         log.info("follow: %d %s in %d frames (frames per person: %s; %d unconfirmed discoveries dropped)", len(kept),
                  "person" if len(kept) == 1 else "people", len(rows), ", ".join(str(int(n)) for n in found_frames[:len(kept)]),
                  len(unconfirmed))
-        return PeopleDetections(pts, conf, world, info.fps, info.width, info.height, self.layout)
+        return people_detections(pts, conf, world, info.fps, info.width, info.height)
 
 
 @dataclass(eq=False)
