@@ -268,3 +268,17 @@ def test_short_clips_keep_their_people_and_errors_name_the_option(tmp_path, ckpt
                "--height", str(H), "--fps", str(FPS), "--min-track", "1", "--no-progress"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and "--min-track" in err[-1] and "`" not in err[-1]
+
+
+def test_a_posetrack_file_with_one_person_is_still_a_tracked_source(tmp_path, ckpt):
+    """One person with `track_id` 1 in a COCO file: the file could hold several, so the
+    layout is a person folder over that person's frames, not the one-person layout."""
+    people = crossing_people()[:, :1].copy()
+    people[:5] = np.nan  # the person enters at frame 5
+    anns = [{"image_id": t, "keypoints": np.concatenate([people[t, 0], np.full((17, 1), 0.9)], 1).ravel().tolist(),
+             "track_id": 1} for t in range(T) if np.isfinite(people[t, 0]).all()]
+    images = [{"id": t, "width": W, "height": H} for t in range(T)]
+    (tmp_path / "one.json").write_text(json.dumps({"images": images, "annotations": anns}))
+    result = run_infer(tmp_path / "one.json", tmp_path / "out", ckpt, fps=FPS, progress=False)
+    assert result.people[0]["folder"] == "person_1" and result.people[0]["first_frame"] == 5
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["people.json", "person_1"]

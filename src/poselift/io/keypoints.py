@@ -195,6 +195,9 @@ class PeopleKeypoints2D:
     height: int
     track_ids: np.ndarray | None = None
     world: np.ndarray | None = None
+    #: the source can hold one person only (npz/csv files, a one-person detector): that
+    #: person spans the whole clip (:meth:`from_single`)
+    one_person: bool = False
 
     def __post_init__(self) -> None:
         points = np.asarray(self.points, dtype=np.float32)
@@ -249,7 +252,8 @@ class PeopleKeypoints2D:
     def from_single(cls, kp: Keypoints2D) -> "PeopleKeypoints2D":
         """One person (identity 1 wherever a joint was found) from a :class:`Keypoints2D`."""
         ids = np.where(kp.person_frames(), 1, -1).astype(np.int64)[:, None]
-        return cls(kp.points[:, None], kp.confidence[:, None], kp.layout, kp.fps, kp.width, kp.height, track_ids=ids)
+        return cls(kp.points[:, None], kp.confidence[:, None], kp.layout, kp.fps, kp.width, kp.height, track_ids=ids,
+                   one_person=True)
 
 
 def _natural_key(text: str) -> list[Any]:

@@ -164,7 +164,7 @@ def track_detections(det: PeopleKeypoints2D, config: TrackerConfig, *,
     ``duplicate_distance``: two detections of a frame closer than this are one person
     detected twice (:func:`poselift.geometry.tracking.drop_duplicates`;
     :data:`FOLLOWED_DUPLICATE_DISTANCE` for followed people)."""
-    single = det.track_ids is not None and det.num_slots == 1 and set(np.unique(det.track_ids).tolist()) <= {-1, 1}
+    single = det.one_person
     if det.track_ids is not None:
         tracks = _tracks_from_ids(det)
     else:
