@@ -28,20 +28,6 @@ def seq():
     return synthetic_sequence(T, seed=7)
 
 
-@pytest.fixture
-def captured(monkeypatch):
-    """The frames render_video draws, before encoding (exact colours)."""
-    frames: list[np.ndarray] = []
-
-    def grab(path, stream, fps, width, height):
-        for frame in stream:
-            frames.append(frame.copy())
-        return len(frames)
-
-    monkeypatch.setattr(render, "_write_mp4", grab)
-    return frames
-
-
 def pixels(img: np.ndarray, bgr, tol: int = 12) -> int:
     return int((np.abs(img.astype(int) - np.array(bgr)).max(-1) <= tol).sum())
 
@@ -53,19 +39,19 @@ def panels(frame: np.ndarray, count: int) -> list[np.ndarray]:
     return [frame[:, :first]] + [frame[:, first + i * h : first + (i + 1) * h] for i in range(count - 1)]
 
 
-def draw(captured, tmp_path, seq, filled, **kwargs) -> list[np.ndarray]:
+def draw(drawn_frames, tmp_path, seq, filled, **kwargs) -> list[np.ndarray]:
     """The frames drawn with ``filled`` (``None``: unmarked)."""
-    captured.clear()
+    drawn_frames.clear()
     render_video(tmp_path / "m.mp4", seq.positions_3d + 0.01, H36M_17, 25.0, keypoints_2d=seq.keypoints_2d,
                  image_size=(1000, 1000), filled=filled, size=SIZE, progress=False, **kwargs)
-    return list(captured)
+    return list(drawn_frames)
 
 
-def test_frames_without_detection_are_grey_dashed_and_labelled(tmp_path, seq, captured):
+def test_frames_without_detection_are_grey_dashed_and_labelled(tmp_path, seq, drawn_frames):
     filled = np.zeros(T, bool)
     filled[[0, 1, 2, 7]] = True
-    plain = draw(captured, tmp_path, seq, None, ground_truth=seq.positions_3d)
-    marked = draw(captured, tmp_path, seq, filled, ground_truth=seq.positions_3d)
+    plain = draw(drawn_frames, tmp_path, seq, None, ground_truth=seq.positions_3d)
+    marked = draw(drawn_frames, tmp_path, seq, filled, ground_truth=seq.positions_3d)
     assert len(marked) == T
     for n in range(T):
         if not filled[n]:
@@ -81,12 +67,12 @@ def test_frames_without_detection_are_grey_dashed_and_labelled(tmp_path, seq, ca
         assert np.array_equal(gt, plain_gt)  # the ground truth does not depend on the detection
 
 
-def test_per_joint_mask_greys_the_interpolated_joints_in_the_input_panel(tmp_path, seq, captured):
+def test_per_joint_mask_greys_the_interpolated_joints_in_the_input_panel(tmp_path, seq, drawn_frames):
     filled = np.zeros((T, 17), bool)
     filled[3, [15, 16]] = True  # right wrist and elbow interpolated: a partial frame
     filled[5] = True  # nothing detected
-    plain = draw(captured, tmp_path, seq, None)
-    marked = draw(captured, tmp_path, seq, filled)
+    plain = draw(drawn_frames, tmp_path, seq, None)
+    marked = draw(drawn_frames, tmp_path, seq, filled)
     inp, rec = panels(marked[3], 2)
     plain_inp, plain_rec = panels(plain[3], 2)
     assert np.array_equal(rec, plain_rec)  # partial: the 3D panel is unchanged
@@ -99,12 +85,12 @@ def test_per_joint_mask_greys_the_interpolated_joints_in_the_input_panel(tmp_pat
         assert np.array_equal(marked[n], plain[n])
 
 
-def test_mask_follows_limit_frames_and_downsample(tmp_path, seq, captured):
+def test_mask_follows_limit_frames_and_downsample(tmp_path, seq, drawn_frames):
     filled = np.zeros(T, bool)
     filled[6] = True
     render_video(tmp_path / "d.mp4", seq.positions_3d, H36M_17, 25.0, keypoints_2d=seq.keypoints_2d,
                  image_size=(1000, 1000), filled=filled, size=SIZE, downsample=3, limit_frames=10, progress=False)
-    marked = [pixels(panels(f, 2)[1], BANNER_BGR, 0) > 0 for f in captured]
+    marked = [pixels(panels(f, 2)[1], BANNER_BGR, 0) > 0 for f in drawn_frames]
     assert marked == [False, False, True, False]  # frames 0, 3, 6, 9
 
 

@@ -50,20 +50,6 @@ def two():
     return [person(3, 1, -0.9, 4.0), person(7, 2, 0.8, 6.5, absent=range(5))]
 
 
-@pytest.fixture
-def captured(monkeypatch):
-    """The frames drawn, before encoding (exact colours)."""
-    frames: list[np.ndarray] = []
-
-    def grab(path, stream, fps, width, height):
-        for frame in stream:
-            frames.append(frame.copy())
-        return len(frames)
-
-    monkeypatch.setattr(render, "_write_mp4", grab)
-    return frames
-
-
 def mask(img: np.ndarray, bgr, tol: int = 3) -> np.ndarray:
     return (np.abs(img.astype(int) - np.array(bgr)).max(-1) <= tol)
 
@@ -113,26 +99,26 @@ def test_gif_keeps_the_colour_of_a_person_who_enters_later(tmp_path, two):
     assert np.abs(rgb - orange).max(-1).min() <= 3
 
 
-def test_a_single_person_renders(tmp_path, two, captured):
+def test_a_single_person_renders(tmp_path, two, drawn_frames):
     render_people_video(tmp_path / "one.mp4", [two[0]], H36M_17, 25.0, size=SIZE, progress=False)
     # keypoints without image_size: a canvas fitted around them, then the 3D panel
-    assert len(captured) == T and captured[0].shape[0] == SIZE and captured[0].shape[1] > SIZE
-    inp, scene = split(captured[10])
+    assert len(drawn_frames) == T and drawn_frames[0].shape[0] == SIZE and drawn_frames[0].shape[1] > SIZE
+    inp, scene = split(drawn_frames[10])
     assert person_mask(inp, 0).any() and person_mask(scene, 0).any()
     # without a trajectory, and without any 2D input: just the 3D panel
-    captured.clear()
+    drawn_frames.clear()
     alone = dataclasses.replace(two[0], trajectory=None, keypoints_2d=None)
     render_people_video(tmp_path / "one.mp4", [alone], H36M_17, 25.0, size=SIZE, progress=False)
-    assert len(captured) == T and captured[0].shape == (SIZE, SIZE, 3)
-    assert person_mask(captured[10], 0).any()
+    assert len(drawn_frames) == T and drawn_frames[0].shape == (SIZE, SIZE, 3)
+    assert person_mask(drawn_frames[10], 0).any()
 
 
 # ------------------------------------------------------------------------ what is drawn
-def test_people_have_their_colours_and_places_and_absent_people_are_not_drawn(tmp_path, two, captured):
+def test_people_have_their_colours_and_places_and_absent_people_are_not_drawn(tmp_path, two, drawn_frames):
     render_people_video(tmp_path / "p.mp4", two, H36M_17, 25.0, image_size=IMAGE, size=240, elevation=30.0,
                         progress=False)
-    assert len(captured) == T
-    for n, frame in enumerate(captured):
+    assert len(drawn_frames) == T
+    for n, frame in enumerate(drawn_frames):
         inp, scene = split(frame)
         for panel in (inp, scene):
             assert person_mask(panel, 0).sum() > 20  # #3 (rank 0: blue) always
@@ -140,7 +126,7 @@ def test_people_have_their_colours_and_places_and_absent_people_are_not_drawn(tm
                 assert not person_mask(panel, 1).any(), n  # #7 (rank 1: orange) absent
             else:
                 assert person_mask(panel, 1).sum() > 20, n
-    inp, scene = split(captured[10])
+    inp, scene = split(drawn_frames[10])
     for panel in (inp, scene):
         ys3, xs3 = np.nonzero(person_mask(panel, 0))
         ys7, xs7 = np.nonzero(person_mask(panel, 1))
@@ -149,9 +135,9 @@ def test_people_have_their_colours_and_places_and_absent_people_are_not_drawn(tm
     assert ys7.max() < ys3.max() - 10
 
 
-def test_ids_are_labelled_next_to_the_head(tmp_path, two, captured):
+def test_ids_are_labelled_next_to_the_head(tmp_path, two, drawn_frames):
     render_people_video(tmp_path / "p.mp4", two, H36M_17, 25.0, image_size=IMAGE, size=240, progress=False)
-    for panel in split(captured[10]):
+    for panel in split(drawn_frames[10]):
         for rank in (0, 1):
             colour = person_colours(rank)[2]
             boxes = mask(panel, colour, 0).astype(np.uint8)
@@ -160,15 +146,15 @@ def test_ids_are_labelled_next_to_the_head(tmp_path, two, captured):
             assert any(stats[i, cv2.CC_STAT_WIDTH] >= 12 and stats[i, cv2.CC_STAT_HEIGHT] >= 8 for i in range(1, n))
 
 
-def test_interpolated_frames_are_grey_and_named_in_the_banner(tmp_path, two, captured):
+def test_interpolated_frames_are_grey_and_named_in_the_banner(tmp_path, two, drawn_frames):
     filled = np.zeros(T, bool)
     filled[8:12] = True
     people = [two[0], dataclasses.replace(two[1], filled=filled)]
     render_people_video(tmp_path / "f.mp4", people, H36M_17, 25.0, image_size=IMAGE, size=240, progress=False)
     # grey: the interpolated skeleton's pixels on top of the grey of text edges and axes
-    greys = np.array([[mask(panel, MISSING_BGR, 8).sum() for panel in split(frame)] for frame in captured])
+    greys = np.array([[mask(panel, MISSING_BGR, 8).sum() for panel in split(frame)] for frame in drawn_frames])
     base = greys.min(0)
-    for n, frame in enumerate(captured):
+    for n, frame in enumerate(drawn_frames):
         lost = 8 <= n < 12
         assert ((greys[n] > base + 40) == lost).all(), (n, greys[n], base)
         for panel in split(frame):
@@ -180,10 +166,10 @@ def test_interpolated_frames_are_grey_and_named_in_the_banner(tmp_path, two, cap
             assert mask(panel, centre).sum() > 20 if n >= 5 else not mask(panel, centre).any()
 
 
-def test_without_trajectories_people_stand_side_by_side_in_image_order(tmp_path, two, captured):
+def test_without_trajectories_people_stand_side_by_side_in_image_order(tmp_path, two, drawn_frames):
     people = [dataclasses.replace(p, trajectory=None) for p in reversed(two)]
     render_people_video(tmp_path / "s.mp4", people, H36M_17, 25.0, image_size=IMAGE, size=240, progress=False)
-    _, scene = split(captured[10])
+    _, scene = split(drawn_frames[10])
     xs3 = np.nonzero(person_mask(scene, 0))[1]  # colours follow the ids, not the list order
     xs7 = np.nonzero(person_mask(scene, 1))[1]
     assert xs3.mean() + 20 < xs7.mean()
