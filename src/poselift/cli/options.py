@@ -10,44 +10,32 @@ import argparse
 import math
 
 
-def positive_int(text: str) -> int:
+def _parse(text: str, kind: type, allow_zero: bool) -> int | float:
+    """``text`` as a whole number (``kind=int``) or a finite number (``float``), above 0
+    (or at least 0 with ``allow_zero``), else argparse's one-line usage error."""
     try:
-        value = int(text)
+        value = kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+        raise argparse.ArgumentTypeError(f"expected {'a whole number' if kind is int else 'a number'}, got {text!r}") from None
+    if (kind is float and not math.isfinite(value)) or not (value >= 0 if allow_zero else value > 0):
+        raise argparse.ArgumentTypeError(f"expected {'a number >= 0' if allow_zero else 'a positive number'}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return _parse(text, int, allow_zero=False)
 
 
 def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
-    return value
+    return _parse(text, float, allow_zero=False)
 
 
 def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
-    return value
+    return _parse(text, int, allow_zero=True)
 
 
 def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
-    return value
+    return _parse(text, float, allow_zero=True)
 
 
 def add_threads_option(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
