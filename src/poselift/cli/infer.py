@@ -154,12 +154,15 @@ def _add_shared_infer_args(p: argparse.ArgumentParser, *, keypoints_format: bool
 def configure_infer(p: argparse.ArgumentParser) -> None:
     """Register ``poselift infer`` on an argparse sub-parser collection."""
     p.description = (
-        "Lift one person's motion to 3D. INPUT is a video (2D keypoints are detected with MediaPipe) or a "
+        "Lift every person's motion to 3D. INPUT is a video (everyone is detected with MediaPipe and followed) or a "
             "keypoint file you already have: COCO-style JSON, an OpenPose JSON folder, our .npz or a long-format "
-            ".csv (formats: README and poselift.io.keypoints). Writes OUT/poses.npz, poses.json and poses.csv: H36M-17 "
-            "joints in metres, root-relative, camera frame (x right, y down, z forward), the 2D keypoints in "
-            "pixels, per-joint confidence and which frames were interpolated; plus the root trajectory when the "
-            "checkpoint has a trajectory model. Missing detections are interpolated in time; gaps longer than "
+            ".csv (formats: README and poselift.io.keypoints). Writes OUT/people.json (every tracked person and the "
+            "identity events) and one folder per person, OUT/person_<id>/ (--person keeps one person and writes its "
+            "files into OUT itself; npz/csv inputs hold one person and are written there too), each with poses.npz, "
+            "poses.json and poses.csv: H36M-17 joints in metres, root-relative, camera frame (x right, y down, "
+            "z forward), the root trajectory, the joints in a levelled world (Y up, floor at 0), the 2D keypoints in "
+            "pixels, per-joint confidence and which frames were interpolated. Left/right label swaps of the detector "
+            "are put back first. Missing detections are interpolated in time; gaps longer than "
             "--max-gap frames are filled too but flagged. The 2D sequence is resampled to the model's own frame rate "
             f"(checkpoint metadata 'fps': {BUNDLED_MODEL_FPS:g} frames/s for the bundled model, {DEFAULT_MODEL_FPS:g} for a "
             "checkpoint that does not state one) by linear interpolation and the 3D result back to the input's. Every "
@@ -167,7 +170,7 @@ def configure_infer(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("input", metavar="VIDEO|KEYPOINTS", help="video file (mp4, mov, avi, ...) or keypoint file/folder")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created); a run that fails writes nothing there")
-    p.add_argument("--overwrite", action="store_true", help="replace outputs (poses.*, render.mp4) already in --out; they are replaced only when the run succeeds (default: refuse)")
+    p.add_argument("--overwrite", action="store_true", help="replace outputs (people.json, person_<id>/, poses.*, render.mp4) already in --out; they are replaced only when the run succeeds (default: refuse)")
     _add_shared_infer_args(p, keypoints_format=True)
     g = p.add_argument_group("rendering")
     g.add_argument("--render-size", type=positive_int, default=None, metavar="PX", help=f"height of the rendered video in pixels, {RENDER_SIZE_RANGE[0]} to {RENDER_SIZE_RANGE[1]} (default 480); with --render")
@@ -178,7 +181,7 @@ def configure_infer(p: argparse.ArgumentParser) -> None:
     add_examples(
         p,
         'poselift infer my.mp4 --out out',
-        'poselift infer my.mp4 --out out --bvh --render --focal 1500',
+        'poselift infer my.mp4 --out out --person largest --bvh --render --focal 1500',
         'poselift infer keypoints.json --width 1920 --height 1080 --fps 30 --out out',
     )
     p.set_defaults(func=cmd_infer)
@@ -217,7 +220,8 @@ def configure_infer_batch(p: argparse.ArgumentParser) -> None:
         "Runs `poselift infer` on every input in INPUT_DIR (not recursive): videos (.mp4, .mov, .avi, ...), "
             "keypoint files (.json COCO-style, .npz, .csv) and OpenPose folders (sub-folders of *_keypoints.json). "
             "Each input gets its own folder OUT/<name without extension>/ (OUT/<file name>/ when two inputs share "
-            "a name). Inputs whose outputs are already complete are skipped (unless --overwrite); a failing input "
+            "a name), laid out as `poselift infer` writes it (people.json and person_<id>/ for videos and multi-person "
+            "files). Inputs whose outputs are already complete are skipped (unless --overwrite); a failing input "
             "does not stop the batch. Prints a summary (done / skipped / failed with the reason); exit code 1 if "
             "any input failed, 0 otherwise."
     )
