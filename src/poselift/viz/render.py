@@ -715,12 +715,7 @@ def render_video(
             x = 0
             if show_input:
                 panel = out[:, :in_w]
-                if src is None:
-                    panel[:] = canvas
-                else:
-                    if src.shape[:2] != (src_h, src_w):
-                        raise PoseliftError(f"video frame {indices[n]} is {src.shape[1]}x{src.shape[0]}, expected {src_w}x{src_h}")
-                    _resize_into(src, panel)
+                _input_background(panel, src, canvas, (src_w, src_h), int(indices[n]))
                 lost = missing is not None and missing[n]
                 part = joint_filled is not None and joint_filled[n].any()
                 if kp is not None:
@@ -1108,12 +1103,7 @@ def render_people_video(
             x = 0
             if show_input:
                 panel = out[:, :in_w]
-                if src is None:
-                    panel[:] = canvas
-                else:
-                    if src.shape[:2] != (src_h, src_w):
-                        raise PoseliftError(f"video frame {indices[n]} is {src.shape[1]}x{src.shape[0]}, expected {src_w}x{src_h}")
-                    _resize_into(src, panel)
+                _input_background(panel, src, canvas, (src_w, src_h), int(indices[n]))
                 drawn = [i for i in order2[n] if has_kp[i] and present[i][n]]
                 for i in drawn:
                     lost = missing[i] is not None and missing[i][n]
@@ -1207,6 +1197,18 @@ def _input_panel(frames: Iterable[np.ndarray] | None, image_size: tuple[int, int
     if frames is None:
         cv2.rectangle(canvas, (0, 0), (in_w - 1, size - 1), GRID_BGR, 1)
     return first, frame_iter, origin, (src_w, src_h), in_w, canvas
+
+
+def _input_background(panel: np.ndarray, frame: np.ndarray | None, canvas: np.ndarray, size: tuple[int, int],
+                      index: int) -> None:
+    """Fill the input panel with the video ``frame`` (checked to be ``size`` = (w, h) px,
+    the ``index``-th of the video) scaled down, or with the blank ``canvas``."""
+    if frame is None:
+        panel[:] = canvas
+        return
+    if frame.shape[:2] != (size[1], size[0]):
+        raise PoseliftError(f"video frame {index} is {frame.shape[1]}x{frame.shape[0]}, expected {size[0]}x{size[1]}")
+    _resize_into(frame, panel)
 
 
 def _frame_source(first: np.ndarray | None, rest: Iterator[np.ndarray] | None, used: int,
