@@ -295,6 +295,25 @@ def _timestamp_ms(index: int, fps: float, previous: int) -> int:
     return max(ms, previous + 1)
 
 
+def _video_frames(frames: Iterable[np.ndarray], info: VideoInfo) -> Iterator[tuple[int, np.ndarray, int]]:
+    """``(index, RGB frame, time in ms for VIDEO mode)`` for every BGR frame of the video
+    ``info``; BGR → RGB in a background thread, overlapping with the landmarkers; a frame
+    of another size than the video said is an error."""
+    import cv2
+
+    rgb_frames = prefetch(frames, depth=4, transform=lambda f: cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
+    try:
+        ms = -1
+        for t, frame in enumerate(rgb_frames):
+            h, w = frame.shape[:2]
+            if (w, h) != (info.width, info.height):
+                raise PoseliftError(f"frame {t} is {w}x{h} pixels; the video said {info.width}x{info.height}")
+            ms = _timestamp_ms(t, info.fps, ms)
+            yield t, frame, ms
+    finally:
+        rgb_frames.close()
+
+
 # ------------------------------------------------------------------- crop geometry
 
 
@@ -839,7 +858,6 @@ class PeopleDetector:
 
     def detect_people(self, frames: Iterable[np.ndarray], info: VideoInfo, progress: bool = True) -> PeopleKeypoints2D:
         """Up to ``max_people`` poses per frame of ``frames`` (BGR uint8) on the whole image."""
-        import cv2
         import mediapipe as mp
         from tqdm import tqdm
 
@@ -851,15 +869,8 @@ class PeopleDetector:
             bar = stack.enter_context(
                 tqdm(total=info.num_frames, desc="detect 2D (people)", unit="frame", file=sys.stderr, disable=not progress, leave=False)
             )
-            # BGR → RGB in a background thread, overlapping with the landmarker
-            rgb_frames = prefetch(frames, depth=4, transform=lambda f: cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
-            stack.callback(rgb_frames.close)
-            last_ms = -1
-            for t, frame in enumerate(rgb_frames):
+            for t, frame, last_ms in stack.enter_context(contextlib.closing(_video_frames(frames, info))):
                 h, w = frame.shape[:2]
-                if (w, h) != (info.width, info.height):
-                    raise PoseliftError(f"frame {t} is {w}x{h} pixels; the video said {info.width}x{info.height}")
-                last_ms = _timestamp_ms(t, info.fps, last_ms)
                 result = landmarker.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=frame), last_ms)
                 p, c, wd = _empty(1, S)
                 worlds = result.pose_world_landmarks or []
@@ -905,7 +916,6 @@ class PeopleDetector:
         less (the landmarker's detector then runs only when it loses the person) but
         leaves no choice between two people in a crop.
         """
-        import cv2
         from tqdm import tqdm
 
         boxes = np.asarray(boxes, dtype=np.float64)
@@ -936,17 +946,11 @@ class PeopleDetector:
             bar = stack.enter_context(
                 tqdm(total=T, desc="detect 2D (crops)", unit="frame", file=sys.stderr, disable=not progress, leave=False)
             )
-            rgb_frames = prefetch(frames, depth=4, transform=lambda f: cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
-            stack.callback(rgb_frames.close)
+            video = stack.enter_context(contextlib.closing(_video_frames(frames, info)))
             with _Lanes(landmarkers, 4, self.threads, handle) as lanes:
-                last_ms = -1
-                for t, frame in enumerate(rgb_frames):
-                    h, w = frame.shape[:2]
-                    if (w, h) != (info.width, info.height):
-                        raise PoseliftError(f"frame {t} is {w}x{h} pixels; the video said {info.width}x{info.height}")
+                for t, frame, last_ms in video:
                     if t >= T:
                         raise PoseliftError(f"the video has more frames than `boxes` ({T})")
-                    last_ms = _timestamp_ms(t, info.fps, last_ms)
                     for p in range(P):
                         prepared = prepare_crop(frame, p, boxes[:, t], guides[:, t] if guides is not None else None, pad, keep_own)
                         if prepared is not None:
@@ -1017,7 +1021,6 @@ class PeopleDetector:
         """
         from concurrent.futures import ThreadPoolExecutor
 
-        import cv2
         import mediapipe as mp
         from tqdm import tqdm
 
@@ -1105,18 +1108,12 @@ class PeopleDetector:
             bar = stack.enter_context(
                 tqdm(total=info.num_frames, desc="detect 2D (follow)", unit="frame", file=sys.stderr, disable=not progress, leave=False)
             )
-            rgb_frames = prefetch(frames, depth=4, transform=lambda f: cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
-            stack.callback(rgb_frames.close)
-            last_ms = -1
             pending: tuple[int, Any, dict[int, np.ndarray], bool] | None = None  # a discovery pass running
             lag = min(FOLLOW_DISCOVERY_LAG, discover_every - 1)
             discovered = -discover_every  # the frame of the last one
             t = -1
-            for t, frame in enumerate(rgb_frames):
+            for t, frame, last_ms in stack.enter_context(contextlib.closing(_video_frames(frames, info))):
                 h, w = frame.shape[:2]
-                if (w, h) != (info.width, info.height):
-                    raise PoseliftError(f"frame {t} is {w}x{h} pixels; the video said {info.width}x{info.height}")
-                last_ms = _timestamp_ms(t, info.fps, last_ms)
                 for f in followed:
                     f.predicted = predict_pose(f.pose, f.velocity, t - f.frame)
                     f.box = predict_box(f.pose, f.velocity, t - f.frame)
