@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "render": ("poselift.cli.render", "configure_render", "lift a dataset sequence and render input 2D | 3D reconstruction | ground truth (mp4/gif)"),
     "infer": ("poselift.cli.infer", "configure_infer", "video or 2D keypoint file → 3D poses (npz/json/csv, optional BVH and render)"),
     "infer-batch": ("poselift.cli.infer", "configure_infer_batch", "`poselift infer` on every video / keypoint file in a folder"),
+    "score-multiview": ("poselift.cli.score", "configure_score_multiview", "score poselift per view and actor against a multi-view 3D reference (P-MPJPE, joint angles)"),
     "stream": ("poselift.cli.stream", "configure_stream", "causal per-frame 3D from a video file or camera, with latency report"),
 }
 

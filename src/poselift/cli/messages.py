@@ -78,6 +78,8 @@ def _words(parser: argparse.ArgumentParser, name: str, value: str | None) -> str
     """The option(s) that set ``name`` (to ``value``) on ``parser``, or None."""
     dest = ALIASES.get(name, name)
     actions = _actions(parser, dest)
+    if not actions and dest != name:  # an alias of another command's option (`views` of score-multiview)
+        dest, actions = name, _actions(parser, name)
     switches = [a for a in actions if a.nargs == 0]
     takes_value = [a for a in actions if a.nargs != 0]
     if value is None:
