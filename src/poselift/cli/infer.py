@@ -95,6 +95,7 @@ def _shared_infer_options(args: argparse.Namespace) -> dict[str, Any]:
         "min_track_s": args.min_track,
         "crops": not args.no_crops,
         "fix_swaps": not args.no_swap_fix,
+        "adapt": args.adapt,
         "bvh": args.bvh,
         "angles": args.angles,
         "level": args.level,
@@ -138,6 +139,7 @@ def _add_shared_infer_args(p: argparse.ArgumentParser, *, keypoints_format: bool
     g.add_argument("--no-crops", action="store_true", help="videos: run the whole-frame detection on every frame and let the tracker link its poses, instead of following each person with a landmarker of their own on a crop around them (others greyed out) and looking for new people every few frames; people who overlap are then missed or fused, and it is slower for one or two people")
     g = p.add_argument_group("lifting")
     g.add_argument("--no-swap-fix", action="store_true", help="keep the detector's left/right labels as they are; by default runs of frames where it exchanged them (both arms, both legs, the whole body) are found by how smoothly each labelling moves and put back before lifting (Human3.6M with injected swaps: 96-99%% of the frames restored, none changed in clean sequences; multiview: P-MPJPE 96 -> 68 mm in the one view with such swaps, the others unchanged)")
+    g.add_argument("--adapt", action="store_true", help="test-time adaptation: before lifting each person, fine-tune a copy of the model on their own clip so that its 3D, placed in the camera of --focal, reprojects onto the 2D, with one set of bone lengths for the whole clip (left = right) and a tether to the unadapted 3D (a few seconds per person on a laptop CPU; poses.json gains the loss before/after and poses.npz the loss curve)")
     g.add_argument("--causal", action="store_true", help="lift causally (each output sees only past frames): with --checkpoint, that checkpoint must be causal; without, the bundled causal model is used")
     g.add_argument("--no-flip", action="store_true", help="skip flip test-time augmentation (averaging with the mirrored input; never used for causal models); about 2x faster lifting")
     g.add_argument("--max-gap", type=non_negative_int, default=DEFAULT_MAX_GAP, metavar="FRAMES", help=f"longest run of missing frames (per joint, in input frames) that is interpolated silently; longer gaps are filled too but flagged in the output (default {DEFAULT_MAX_GAP})")

@@ -21,7 +21,7 @@ def camera_numbers(text: str) -> list[int]:
 
 
 def cmd_score_multiview(args: argparse.Namespace) -> int:
-    options = {"crops": not args.no_crops, "fix_swaps": not args.no_swap_fix}
+    options = {"crops": not args.no_crops, "fix_swaps": not args.no_swap_fix, "adapt": args.adapt}
     if args.checkpoint is not None:
         options["checkpoint"] = args.checkpoint
     score = score_multiview(args.data_dir, args.out, views=args.views, reuse=args.reuse, infer_options=options,
@@ -53,6 +53,7 @@ def configure_score_multiview(p: argparse.ArgumentParser) -> None:
                    help="score the infer outputs already in --out (camXX/people.json and person folders) instead of running infer again")
     p.add_argument("--checkpoint", default=None, help="poselift checkpoint (.pt) to lift with; default: the bundled model")
     p.add_argument("--no-swap-fix", action="store_true", help="infer without putting back the detector's left/right label swaps")
+    p.add_argument("--adapt", action="store_true", help="infer with test-time adaptation (poselift infer --adapt)")
     p.add_argument("--no-crops", action="store_true", help="infer with the whole-frame detection on every frame instead of following each person on a crop")
     add_threads_option(p)
     p.add_argument("--json", action="store_true", help="print one JSON object (rows, tracks, machine) on stdout; no progress bars")

@@ -337,6 +337,22 @@ def limb_segment_angle(poses, segment: str, side: str, up=None) -> np.ndarray:
     return segment_angle(poses, proximal, distal, up)
 
 
+def segment_lengths(poses) -> dict[str, float | None]:
+    """The person's segment lengths: ``{"left_thigh": m, "right_thigh": m, …}`` for every
+    :data:`SEGMENTS` entry, the median over frames of the 3D distance between its joints
+    (same unit as ``poses`` ``[T, 17, 3]``, H36M-17; metres for poselift's output);
+    ``None`` where no frame is finite."""
+    poses = check_poses(poses)
+    lengths: dict[str, float | None] = {}
+    for segment, (proximal, distal) in SEGMENTS.items():
+        for side in ("left", "right"):
+            s = side_prefix(side)
+            d = np.linalg.norm(_joint(poses, distal.format(s=s)) - _joint(poses, proximal.format(s=s)), axis=-1)
+            d = d[np.isfinite(d)]
+            lengths[f"{side}_{segment}"] = round(float(np.median(d)), 4) if d.size else None
+    return lengths
+
+
 def trunk_segment_angle(poses, up=None) -> np.ndarray:
     """:func:`segment_angle` of the trunk Hip → Thorax: +90 upright (Sports2D "trunk")."""
     return segment_angle(poses, "Hip", "Thorax", up)

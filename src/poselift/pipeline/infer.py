@@ -67,7 +67,7 @@ import numpy as np
 from poselift.errors import PoseliftError
 from poselift.evaluation import plausibility
 from poselift.evaluation.metrics import limb_agreement
-from poselift.geometry.angles import VERTICAL_ANGLES, joint_angles
+from poselift.geometry.angles import VERTICAL_ANGLES, joint_angles, segment_lengths
 from poselift.geometry.camera import normalize_screen
 from poselift.geometry.gravity import (
     FLOOR_PERCENTILE,
@@ -89,7 +89,7 @@ from poselift.geometry.sequence import (
 from poselift.geometry.skeleton import H36M_17, LIMB12, detector_layout_from_h36m, get_skeleton, to_h36m17
 from poselift.geometry.swaps import correct_swaps
 from poselift.geometry.tracking import DUPLICATE_DISTANCE
-from poselift.geometry.trajectory import default_focal, depth_scale, fit_trajectory
+from poselift.geometry.trajectory import ROOT_FIT_JOINTS, default_focal, depth_scale, fit_trajectory
 from poselift.io.exports import (
     write_angles_csv,
     write_bvh,
@@ -116,10 +116,12 @@ from poselift.models.lifter import (
     check_lifter,
     check_lifter_config,
     checkpoint_config,
+    PoseLifter,
     load_model,
     model_fps,
     train_focal_normalized,
 )
+from poselift.models.adapt import AdaptConfig, AdaptResult, adapt_pose_model
 from poselift.models.predict import lift_sequence
 from poselift.pipeline.detect import DETECTORS
 from poselift.pipeline.tracks import (
@@ -211,6 +213,31 @@ def lift(
     joints = interpolate_frames(joints, back)
     traj = interpolate_frames(traj, back) if traj is not None else None
     return joints.astype(np.float32), None if traj is None else traj.astype(np.float32)
+
+
+#: Columns of ``adaptation_loss`` in ``poses.npz``.
+ADAPTATION_LOSS_TERMS = ("total", "reprojection", "bone", "tether")
+
+
+def adapted_lifter(
+    lifter, keypoints_norm: np.ndarray, confidence: np.ndarray, fps: float, *, focal_px: float, width: int,
+    flip: bool, config: AdaptConfig,
+) -> tuple[Any, AdaptResult]:
+    """A copy of ``lifter`` whose pose model is fine-tuned on this clip
+    (:func:`poselift.models.adapt.adapt_pose_model`): ``[T, 17, 2]`` normalised screen
+    coordinates at ``fps``, their confidence ``[T, 17]`` (0 where a joint was filled in),
+    resampled to the model's rate; a pinhole camera with focal length ``focal_px``
+    (pixels) and the principal point at the image centre; the legs and arms are
+    compared with the 2D. The trajectory model and the metadata are shared."""
+    rate = model_fps(lifter.metadata)
+    x = resample(keypoints_norm.astype(np.float32), fps, rate)
+    weights = resample(confidence.astype(np.float32), fps, rate)
+    spec = FlipSpec.from_skeletons(H36M_17, H36M_17) if flip and not lifter.config.causal else None
+    result = adapt_pose_model(
+        lifter.pose_model, x, weights, H36M_17, focal_normalized=2.0 * focal_px / width, flip=spec, config=config,
+        reprojection_joints=ROOT_FIT_JOINTS,
+    )
+    return PoseLifter(result.model, lifter.trajectory_model, lifter.metadata), result
 
 
 # ---------------------------------------------------------------------------- run
@@ -604,6 +631,8 @@ class LiftedPerson:
     detector_agreement: dict[str, Any] | None = None
     #: the left/right label swaps put back in the 2D (:func:`poselift.geometry.swaps.correct_swaps`), or None
     swaps: Any = None
+    #: the test-time adaptation (:func:`adapted_lifter`), or None
+    adaptation: AdaptResult | None = None
 
     @property
     def filled_frames(self) -> np.ndarray:
@@ -625,6 +654,8 @@ class LiftedPerson:
             "flagged_frames": self.flagged_frames,
             "plausibility": self.checks["verdict"]["line"],
             "vs_detector_3d": self.detector_agreement,
+            "segment_lengths_m": segment_lengths(self.joints),
+            "adaptation": None if self.adaptation is None else adaptation_summary(self.adaptation),
             "label_swaps_fixed": None if self.swaps is None else {
                 "frames": self.swaps.frames_changed,
                 "runs": [[g, a + self.first_frame, b + self.first_frame] for g, a, b in self.swaps.runs()],
@@ -632,8 +663,19 @@ class LiftedPerson:
         }
 
 
+def adaptation_summary(result: AdaptResult) -> dict[str, Any]:
+    """What :func:`adapted_lifter` did, for ``poses.json``: steps, seconds and the loss terms (mm) before and after."""
+    first, last = result.history[0], result.history[-1]
+    return {
+        "steps": result.steps,
+        "seconds": round(result.seconds, 2),
+        "loss_mm": {k: [round(1000 * first[k], 2), round(1000 * last[k], 2)] for k in first},
+    }
+
+
 def _lift_person(person, lifter, *, source: Path, max_gap: int, flip: bool, chunk_frames: int,
-                 trajectory_source: str, focal: float | None, fix_swaps: bool = True) -> LiftedPerson:
+                 trajectory_source: str, focal: float | None, fix_swaps: bool = True,
+                 adapt: AdaptConfig | None = None) -> LiftedPerson:
     """Convert, lift and place one tracked person (:class:`poselift.pipeline.tracks.TrackedPerson`)."""
     t0 = time.perf_counter()
     kp = person.keypoints
@@ -655,12 +697,22 @@ def _lift_person(person, lifter, *, source: Path, max_gap: int, flip: bool, chun
     points_px, conf, gaps = _to_h36m(kp, max_gap)
     norm = normalize_screen(points_px, kp.width, kp.height).astype(np.float32)
     timings = {"convert": time.perf_counter() - t0}
+    focal_px = float(focal) if focal is not None else default_focal(kp.width, kp.height)
+    adaptation = None
     t0 = time.perf_counter()
     try:
+        if adapt is not None:  # fine-tune a copy of the model on this person's clip (reprojection through the camera)
+            lifter, adaptation = adapted_lifter(lifter, norm, np.where(gaps.filled, 0.0, conf), kp.fps, focal_px=focal_px,
+                                                width=kp.width, flip=flip, config=adapt)
+            timings["adapt"] = time.perf_counter() - t0
+            log.info("person %d: adapted to the clip in %d steps, %.1f s: reprojection %.0f → %.0f mm, bone spread "
+                     "%.0f → %.0f mm", person.track_id, adaptation.steps, adaptation.seconds,
+                     1000 * adaptation.history[0]["reprojection"], 1000 * adaptation.history[-1]["reprojection"],
+                     1000 * adaptation.history[0]["bone"], 1000 * adaptation.history[-1]["bone"])
+            t0 = time.perf_counter()
         joints, traj = lift(lifter, norm, kp.fps, flip=flip, chunk_frames=chunk_frames, trajectory=trajectory_source == "model")
     except PoseliftError as exc:
         raise PoseliftError(f"{source}: {exc}") from None
-    focal_px = float(focal) if focal is not None else default_focal(kp.width, kp.height)
     if trajectory_source == "fit":
         try:
             traj = fit_trajectory(joints, points_px, conf, kp.width, kp.height, focal_px, kp.fps).astype(np.float32)
@@ -684,7 +736,7 @@ def _lift_person(person, lifter, *, source: Path, max_gap: int, flip: bool, chun
         checks_detector = None
     checks = plausibility.summarize(joints, points_px, H36M_17, fps=kp.fps, first_frame=person.first_frame)  # input frames
     return LiftedPerson(person.track_id, person.first_frame, kp, joints, traj, points_px, conf, gaps, checks, found,
-                        focal_px, person.world, timings, checks_detector, swaps)
+                        focal_px, person.world, timings, checks_detector, swaps, adaptation)
 
 
 def _shared_level(people: list[LiftedPerson]) -> LevelWorld:
@@ -743,6 +795,9 @@ def _person_arrays(p: LiftedPerson, world: LevelWorld | None = None) -> dict[str
     arrays["detector_layout"] = kp.layout
     if p.world_detector is not None:
         arrays["detector_world_3d"] = p.world_detector.astype(np.float32)
+    if p.adaptation is not None:  # [steps, 4] the loss curve: total, reprojection, bone, tether (metres)
+        arrays["adaptation_loss"] = np.array([[h[k] for k in ADAPTATION_LOSS_TERMS] for h in p.adaptation.history],
+                                             dtype=np.float32)
     return arrays
 
 
@@ -784,6 +839,7 @@ def _person_meta(p: LiftedPerson, common: dict[str, Any], world: LevelWorld | No
             "time_s": "seconds since the first input frame",
             "detector_keypoints_2d": "pixels, the detector's (or file's) own keypoints in detector_layout, NaN where missing",
             "detector_world_3d": "metres, the detector's own 3D (MediaPipe world landmarks, hip-centred, BlazePose-33)",
+            "adaptation_loss": "metres, per adaptation step (--adapt): total, reprojection, bone, tether",
         },
     }
 
@@ -848,6 +904,18 @@ def _render_people(out_path: Path, people: list[LiftedPerson], num_frames: int, 
             frames.close()
 
 
+def adaptation_config(adapt: Any) -> AdaptConfig | None:
+    """``adapt`` of :func:`run_infer`: ``True`` (the default :class:`AdaptConfig`), ``False``/``None`` (no
+    adaptation) or an :class:`AdaptConfig`."""
+    if adapt is None or adapt is False:
+        return None
+    if adapt is True:
+        return AdaptConfig()
+    if isinstance(adapt, AdaptConfig):
+        return adapt
+    raise PoseliftError(f"`adapt` must be true, false or an AdaptConfig, got {adapt!r:.40}")
+
+
 def run_infer(
     input: str | Path,
     out_dir: str | Path,
@@ -868,6 +936,7 @@ def run_infer(
     min_track_s: float = DEFAULT_MIN_TRACK_S,
     crops: bool = True,
     fix_swaps: bool = True,
+    adapt: bool | AdaptConfig = False,
     bvh: bool = False,
     trc: bool = False,
     trc_units: str = "m",
@@ -908,6 +977,11 @@ def run_infer(
     person (track id 1): written as for one person, into ``out_dir`` itself, without
     ``people.json``.
 
+    ``adapt``: fine-tune a copy of the model on each person's clip before lifting it
+    (test-time adaptation by back-projection, :func:`adapted_lifter`; ``True`` or an
+    :class:`poselift.models.adapt.AdaptConfig`); the poses then agree better with the 2D
+    through the camera of ``focal``, and every frame shares one set of bone lengths.
+
     ``fix_swaps`` (default): put back left/right labels the detector exchanged for a run
     of frames (:func:`poselift.geometry.swaps.correct_swaps`, per person, before lifting;
     ``label_swaps`` in ``poses.npz``).
@@ -938,6 +1012,7 @@ def run_infer(
         min_track_s=min_track_s, trc=trc, trc_units=trc_units, render=render, render_size=render_size, azimuth=azimuth,
         limit_frames=limit_frames, chunk_frames=chunk_frames,
     )
+    adapt_config = adaptation_config(adapt)
     if not source.exists():
         raise PoseliftError(f"input {source} does not exist")
     check_destination(out_dir, folder=True)  # not a folder, read-only, a file on the way: before decoding anything
@@ -1000,7 +1075,8 @@ def run_infer(
 
         lifted = [
             _lift_person(p, lifter, source=source, max_gap=max_gap, flip=use_flip, chunk_frames=chunk_frames,
-                         trajectory_source=trajectory_source, focal=focal, fix_swaps=fix_swaps)
+                         trajectory_source=trajectory_source, focal=focal, fix_swaps=fix_swaps,
+                         adapt=adapt_config)
             for p in chosen
         ]
         for stage in ("convert", "lift"):
