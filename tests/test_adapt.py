@@ -170,6 +170,7 @@ def test_infer_adapt_writes_the_adaptation_and_segment_lengths(tmp_path):
     src = write_npz_input(tmp_path / "kp.npz")
     plain = run_infer(src, tmp_path / "plain", ckpt, progress=False)
     adapted = run_infer(src, tmp_path / "adapted", ckpt, progress=False, adapt=AdaptConfig(steps=5, lr=1e-3))
+    assert "adapt" in adapted.timings_s and "adapt" not in plain.timings_s
     meta = json.loads((tmp_path / "adapted" / "poses.json").read_text())["metadata"]["person"]
     assert meta["adaptation"]["steps"] == 5
     assert set(meta["adaptation"]["loss_mm"]) == {"total", "reprojection", "bone", "tether"}
@@ -190,3 +191,22 @@ def test_cli_adapt_flag(tmp_path, capsys):
     assert main(["infer", str(src), "--out", str(tmp_path / "o"), "--checkpoint", str(ckpt), "--adapt", "--no-progress"]) == 0
     meta = json.loads((tmp_path / "o" / "poses.json").read_text())["metadata"]["person"]
     assert meta["adaptation"]["steps"] == AdaptConfig().steps
+
+
+def test_long_clips_are_adapted_on_windows_that_cover_them():
+    from poselift.models.adapt import step_windows
+
+    assert step_windows(100, 500, 3) == [(0, 100)] * 3
+    windows = step_windows(1200, 500, 8)
+    assert all(b - a == 500 for a, b in windows)
+    assert {a for a, _ in windows} >= {0, 700}  # first and last window
+    covered = np.zeros(1200, bool)
+    for a, b in windows:
+        covered[a:b] = True
+    assert covered.all()
+    kp, conf, focal = _clip(60)
+    result = adapt_pose_model(_small_model(), kp, conf, H36M_17, focal_normalized=focal,
+                              config=AdaptConfig(steps=4, max_frames_per_step=20))
+    assert result.steps == 4 and all(np.isfinite(list(h.values())).all() for h in result.history)
+    with pytest.raises(PoseliftError, match="max_frames_per_step"):
+        AdaptConfig(max_frames_per_step=0)

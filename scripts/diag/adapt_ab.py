@@ -32,23 +32,18 @@ from poselift.models.adapt import AdaptConfig, adapt_pose_model
 from poselift.models.lifter import load_model
 from poselift.models.predict import lift_sequence
 from poselift.tools.bench import machine
-from poselift.tools.evaluate import VIRTUAL_EVAL_SEED
+from poselift.tools.evaluate import _virtual_camera_test_split
 from poselift.training.config import TrainConfig
-from poselift.training.data import load_split, load_world_split
-from poselift.data.virtual_cameras import film_with_virtual_cameras, virtual_camera_config
+from poselift.training.data import load_split, with_input_layout
+from poselift.data.virtual_cameras import virtual_camera_config
 
 
 def clips(args):
     lifter = load_model()
     saved = TrainConfig.from_dict(lifter.metadata["train"])
     cfg = TrainConfig(dataset="h36m", data_dir="../shared/data/h36m", keypoints="gt", recipe="wild", seed=saved.seed)
-    if args.virtual:
-        world = load_world_split(TrainConfig(dataset="h36m", data_dir="../shared/data/h36m", keypoints="gt",
-                                             subjects_train=cfg.subjects_test, seed=saved.seed))
-        seqs = film_with_virtual_cameras(world, 1, torch.Generator().manual_seed(VIRTUAL_EVAL_SEED),
-                                         virtual_camera_config("wild", []))
-        from poselift.training.data import with_input_layout
-        seqs = with_input_layout(seqs, "h36m17-detector")
+    if args.virtual:  # the held-out subjects filmed by one random camera each, as `evaluate --virtual-cameras 1`
+        seqs = with_input_layout(_virtual_camera_test_split(cfg, 1, virtual_camera_config("wild", [])), "h36m17-detector")
     else:
         seqs = load_split(cfg, train=False)
     chosen, seen = [], set()

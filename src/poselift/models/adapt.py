@@ -43,8 +43,13 @@ class AdaptConfig:
     reprojection_weight: float = 1.0
     bone_weight: float = 1.0
     tether_weight: float = 0.5
-    #: stop early after this many seconds (the steps done so far are kept); None: no limit
-    max_seconds: float | None = 30.0
+    #: frames (at the model's rate) one step looks at: a longer clip is adapted on windows of
+    #: this many consecutive frames, in a fixed order that covers the clip, so a step costs
+    #: the same for any clip length (500: 20 s at 25 Hz)
+    max_frames_per_step: int = 500
+    #: stop early after this many seconds (the steps done so far are kept; the result then
+    #: depends on the machine's speed); None (default): always ``steps`` steps
+    max_seconds: float | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
@@ -53,6 +58,9 @@ class AdaptConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise PoseliftError(f"`{name}` must be a finite number >= 0, got {value!r:.40}")
+        if isinstance(self.max_frames_per_step, bool) or not isinstance(self.max_frames_per_step, int) \
+                or self.max_frames_per_step < 1:
+            raise PoseliftError(f"`max_frames_per_step` must be a whole number >= 1, got {self.max_frames_per_step!r:.40}")
         if self.lr <= 0:
             raise PoseliftError(f"`lr` must be > 0, got {self.lr}")
         if self.max_seconds is not None and not (isinstance(self.max_seconds, (int, float)) and self.max_seconds > 0):
@@ -114,6 +122,17 @@ def symmetric_bone_target(lengths: torch.Tensor, skeleton: Skeleton) -> torch.Te
     partner = [position[mirror[j]] for j in child]
     mean = lengths.mean(0)
     return (mean + mean[partner]) / 2
+
+
+def step_windows(frames: int, max_frames: int, steps: int) -> list[tuple[int, int]]:
+    """``[start, stop)`` frames of each step: the whole clip when it has at most
+    ``max_frames`` frames, else windows of ``max_frames`` whose starts step evenly
+    through the clip (first and last window included), cycling."""
+    if frames <= max_frames:
+        return [(0, frames)] * steps
+    count = math.ceil(frames / max_frames) + 1  # overlapping windows that cover the clip
+    starts = np.linspace(0, frames - max_frames, count).round().astype(int)
+    return [(int(starts[k % count]), int(starts[k % count]) + max_frames) for k in range(steps)]
 
 
 def _lift(model: TemporalModel, padded: torch.Tensor, flip: FlipSpec | None) -> torch.Tensor:
@@ -178,20 +197,22 @@ def adapt_pose_model(
         reference = _lift(adapted, padded, flip)
     optimiser = torch.optim.Adam([p for p in adapted.parameters() if p.requires_grad], lr=cfg.lr)
     history: list[dict[str, float]] = []
-    wsum = weights.sum().clamp_min(1e-6)
-    for _ in range(cfg.steps):
+    windows = step_windows(len(kp), cfg.max_frames_per_step, cfg.steps)
+    rf = mc.receptive_field
+    for start, stop in windows:
         if cfg.max_seconds is not None and history and time.perf_counter() - started > cfg.max_seconds:
             break
-        pose = _lift(adapted, padded, flip)
-        root = solve_root(pose, uv, weights)
+        pose = _lift(adapted, padded[:, start : stop + rf - 1], flip)
+        w, target_uv = weights[start:stop], uv[start:stop]
+        root = solve_root(pose, target_uv, w)
         cam = pose + root[:, None]
         depth = cam[..., 2].clamp_min(0.1)
         projected = cam[..., :2] / depth[..., None]
-        residual = torch.linalg.vector_norm(projected - uv, dim=-1) * root[:, None, 2].detach().clamp_min(0.1)
-        reprojection = (weights * residual).sum() / wsum
+        residual = torch.linalg.vector_norm(projected - target_uv, dim=-1) * root[:, None, 2].detach().clamp_min(0.1)
+        reprojection = (w * residual).sum() / w.sum().clamp_min(1e-6)
         lengths = bone_lengths(pose, skeleton.parents)
         bone = (lengths - symmetric_bone_target(lengths, skeleton)).abs().mean()
-        tether = torch.linalg.vector_norm(pose - reference, dim=-1).mean()
+        tether = torch.linalg.vector_norm(pose - reference[start:stop], dim=-1).mean()
         total = cfg.reprojection_weight * reprojection + cfg.bone_weight * bone + cfg.tether_weight * tether
         history.append({"total": float(total.detach()), "reprojection": float(reprojection.detach()), "bone": float(bone.detach()),
                         "tether": float(tether.detach())})

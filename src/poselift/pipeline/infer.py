@@ -1079,8 +1079,9 @@ def run_infer(
                          adapt=adapt_config)
             for p in chosen
         ]
-        for stage in ("convert", "lift"):
-            timings[stage] = sum(p.timings_s[stage] for p in lifted)
+        for stage in ("convert", "adapt", "lift"):
+            if any(stage in p.timings_s for p in lifted):
+                timings[stage] = sum(p.timings_s.get(stage, 0.0) for p in lifted)
         for p in lifted:
             if p.detector_agreement and p.detector_agreement["frames"]:
                 log.info("person %d: the 3D differs from the detector's own 3D by %.0f mm P-MPJPE and %.1f° in joint "
