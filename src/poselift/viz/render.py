@@ -97,6 +97,7 @@ H264_ENCODER = "libx264"
 _SHIFT = 4  # sub-pixel drawing: coordinates in 1/16 px
 _ONE = 1 << _SHIFT
 MIN_LABELLED_SIZE = 240  # smaller 3D panels get the floor grid without axis labels
+RECONSTRUCTION_TITLE = "Reconstruction"
 # A level camera looking along +y of a z-up world (camera x = world x, y = -z, z = y).
 _LEVEL_CAMERA = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 
@@ -159,7 +160,8 @@ class View3D:
     every frame. ``centre=False`` (a scene of several people): poses are taken as they
     are, placed relative to ``origin`` (a camera-frame point, metres; default the mean
     over the arrays of each array's mean root position), which becomes the centre of
-    the floor grid; the axes then read metres from that point.
+    the floor grid; the axes then read metres from that point. ``caption``: keep room
+    for a line of text under the title (:func:`_caption`).
     """
 
     def __init__(
@@ -172,6 +174,7 @@ class View3D:
         camera_rotation: np.ndarray | None = None,
         centre: bool = True,
         origin: np.ndarray | None = None,
+        caption: bool = False,
     ) -> None:
         self.size = size
         self.centre = bool(centre)
@@ -225,6 +228,8 @@ class View3D:
         self.labelled = size >= MIN_LABELLED_SIZE
         margin = (0.12 if self.labelled else 0.08) * size  # room for the tick labels
         top = (0.14 if self.labelled else 0.09) * size  # room for the title (and the height axis name)
+        if caption:  # and for a caption line under the title
+            top += _caption_height(size)
         avail_w, avail_h = size - 2 * margin, size - margin - top
         extent = np.maximum(hi - lo, 1e-3)
         self.scale = float(min(avail_w / extent[0], avail_h / extent[1]))  # px per metre
@@ -327,8 +332,37 @@ def _title(img: np.ndarray, text: str) -> int:
     return org[0] + cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)[0][0]
 
 
-def _banner(img: np.ndarray, text: str, title_end: int, colour=BANNER_BGR) -> None:
-    """A label on a filled box: right of the title when it fits there, else under it."""
+def _caption_metrics(h: int) -> tuple[float, int, int, int]:
+    """(font scale, gap above, text height, descent) of a caption line in a panel ``h`` px high."""
+    import cv2
+
+    scale = max(0.33, h / 1100)
+    (_, th), base = cv2.getTextSize("Ag", cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    return scale, max(3, round(0.02 * h)), th, base
+
+
+def _caption_height(h: int) -> int:
+    """Pixels a caption line takes under the title's baseline (:func:`_caption`)."""
+    _, gap, th, base = _caption_metrics(h)
+    return gap + th + base
+
+
+def _caption(img: np.ndarray, text: str) -> int:
+    """Write ``text`` on a line under the panel title (smaller, grey); returns the
+    height in pixels that the line takes below the title's baseline."""
+    import cv2
+
+    h = img.shape[0]
+    scale, gap, th, _ = _caption_metrics(h)
+    org = (int(0.03 * h), int(0.055 * h) + 4 + gap + th)
+    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 3, cv2.LINE_AA)
+    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, LABEL_BGR, 1, cv2.LINE_AA)
+    return _caption_height(h)
+
+
+def _banner(img: np.ndarray, text: str, title_end: int, colour=BANNER_BGR, below: int = 0) -> None:
+    """A label on a filled box: right of the title when it fits there, else under it
+    (``below``: and that many more pixels down, under a caption)."""
     import cv2
 
     h, w = img.shape[:2]
@@ -340,7 +374,7 @@ def _banner(img: np.ndarray, text: str, title_end: int, colour=BANNER_BGR) -> No
     bottom = int(0.055 * h) + 4 + pad  # on the title's baseline
     if x0 < title_end + 2 * pad:
         x0, x1 = int(0.03 * h), int(0.03 * h) + tw + 2 * pad
-        bottom += th + base + 3 * pad
+        bottom += th + base + 3 * pad + below
     top = bottom - th - base - 2 * pad
     cv2.rectangle(img, (x0, top), (x1, bottom), colour, -1)
     cv2.putText(img, text, (x0 + pad, bottom - pad - base), cv2.FONT_HERSHEY_SIMPLEX, scale, (20, 20, 20), thick,
@@ -613,6 +647,42 @@ def _check_options(fps, size, downsample, limit_frames, camera_rotation) -> tupl
     return size, downsample, camera_rotation
 
 
+def _check_title(title, name: str) -> str:
+    if not isinstance(title, str):
+        raise PoseliftError(f"`{name}` must be a string, got {type(title).__name__}")
+    return title
+
+
+def _check_more_3d(more_3d, skeleton: Skeleton, total: int) -> list[tuple[str, np.ndarray]]:
+    """``more_3d`` as a list of ``(title, float array [T, J, 3])``."""
+    if more_3d is None:
+        return []
+    if isinstance(more_3d, np.ndarray) or isinstance(more_3d, tuple) and len(more_3d) == 2 and isinstance(more_3d[0], str):
+        raise PoseliftError("`more_3d` must be a sequence of (title, [T, J, 3] array) pairs, e.g. [('temporal', joints)]")
+    checked = []
+    for i, item in enumerate(more_3d):
+        if not (isinstance(item, (tuple, list)) and len(item) == 2):
+            raise PoseliftError(f"more_3d[{i}] must be a (title, [T, J, 3] array) pair, got {type(item).__name__}")
+        title = _check_title(item[0], f"more_3d[{i}][0]")
+        checked.append((title, _as_poses(item[1], f"more_3d[{i}] ({title})", skeleton.num_joints, 3, total)))
+    return checked
+
+
+def _check_captions(captions, panels: int) -> list[str]:
+    """One caption (``""``: none) per reconstruction panel."""
+    if captions is None:
+        return [""] * panels
+    if isinstance(captions, str):
+        raise PoseliftError("`captions` must be a sequence of strings (one per reconstruction), got a single string")
+    texts = list(captions)
+    if len(texts) != panels:
+        raise PoseliftError(f"`captions` has {len(texts)} entries for {panels} reconstruction panel(s)")
+    for i, t in enumerate(texts):
+        if t is not None and not isinstance(t, str):
+            raise PoseliftError(f"captions[{i}] must be a string or None, got {type(t).__name__}")
+    return [t or "" for t in texts]
+
+
 def render_video(
     out_path: str | Path,
     joints_3d: np.ndarray,
@@ -632,8 +702,11 @@ def render_video(
     limit_frames: int | None = None,
     downsample: int = 1,
     progress: bool = True,
+    more_3d: Sequence[tuple[str, np.ndarray]] = (),
+    title_3d: str = RECONSTRUCTION_TITLE,
+    captions: Sequence[str | None] | None = None,
 ) -> Path:
-    """Render input 2D | 3D reconstruction | 3D ground truth side by side.
+    """Render input 2D | 3D reconstruction(s) | 3D ground truth side by side.
 
     joints_3d: ``[T, J, 3]`` metres, camera frame (x right, y down, z forward).
     keypoints_2d: ``[T, J2, 2]`` pixels of the input image (``keypoints_skeleton``,
@@ -649,6 +722,14 @@ def render_video(
     use only the first N input frames; downsample: then keep every N-th (the video
     plays at ``fps / downsample`` so it keeps real time). The suffix picks the
     format: ``.mp4`` or ``.gif``. Returns the output path.
+
+    Several reconstructions of the same input (models compared): ``more_3d`` adds one
+    panel per ``(title, [T, J, 3])`` after the first reconstruction's, all with the
+    axis limits of the others; ``title_3d`` is the first one's title (default
+    "Reconstruction"); ``captions``: one line of text under the title of each
+    reconstruction panel (``joints_3d``'s first, then ``more_3d``'s; ``None`` or
+    ``""``: none), e.g. the model's receptive field. Without them the output is the
+    one-reconstruction video.
     """
     out_path = Path(out_path)
     suffix = out_path.suffix.lower()
@@ -656,6 +737,8 @@ def render_video(
         raise PoseliftError(f"cannot render to {out_path}: unknown suffix {out_path.suffix!r}; use .mp4 or .gif")
     joints = _as_poses(joints_3d, "joints_3d", skeleton.num_joints, 3, None)
     total = joints.shape[0]
+    recons = [(_check_title(title_3d, "title_3d"), joints)] + _check_more_3d(more_3d, skeleton, total)
+    texts = _check_captions(captions, len(recons))
     gt = None if ground_truth is None else _as_poses(ground_truth, "ground_truth", skeleton.num_joints, 3, total)
     kskel = keypoints_skeleton or skeleton
     kp = None if keypoints_2d is None else _as_poses(keypoints_2d, "keypoints_2d", kskel.num_joints, 2, total)
@@ -676,17 +759,22 @@ def render_video(
             joint_filled = mask & ~missing[:, None]
 
     # ---- panels
-    view = View3D([joints[:used]] + ([gt[:used]] if gt is not None else []), size,
-                  azimuth=azimuth, elevation=elevation, camera_rotation=camera_rotation)
+    captioned = any(texts)
+    view = View3D([a[:used] for _, a in recons] + ([gt[:used]] if gt is not None else []), size,
+                  azimuth=azimuth, elevation=elevation, camera_rotation=camera_rotation, caption=captioned)
     bones = skeleton.bones()
     colours3 = _bone_colours(skeleton, CENTRE_BGR)
     jcolours3 = _joint_colours(skeleton, CENTRE_BGR)
     thick3 = max(1, int(round(size / 130)))
     radius3 = max(1, int(round(size / 170)))
-    panels3 = [(view.background("Reconstruction"), *view.project(joints[indices]))]
+    panels3 = []  # (background, pixels, depth, finite, title end, caption height) per panel; None: ground truth
+    for (title, poses), text in zip(recons, texts):
+        bg = view.background(title)
+        below = _caption(bg, text) if text else 0
+        ends = (_title(np.zeros((size, size, 3), np.uint8), title), below)
+        panels3.append((bg, *view.project(poses[indices]), ends))
     if gt is not None:
-        panels3.append((view.background("Ground truth"), *view.project(gt[indices])))
-    title_end3 = _title(np.zeros((size, size, 3), np.uint8), "Reconstruction")
+        panels3.append((view.background("Ground truth"), *view.project(gt[indices]), None))
     all_faded = np.ones(skeleton.num_joints, bool)
     all_faded2 = np.ones(kskel.num_joints, bool)
 
@@ -728,14 +816,14 @@ def render_video(
                 elif part:
                     _banner(panel, f"{int(joint_filled[n].sum())} joint(s) interpolated", end, colour=GRID_BGR)
                 x = in_w
-            for i, (bg, pts, depth, finite) in enumerate(panels3):
+            for bg, pts, depth, finite, ends in panels3:
                 panel = out[:, x : x + size]
                 panel[:] = bg
-                lost = i == 0 and missing is not None and missing[n]  # the reconstruction, not the ground truth
+                lost = ends is not None and missing is not None and missing[n]  # the reconstructions, not the ground truth
                 _draw_skeleton(panel, pts[n], finite[n], depth[n], bones, colours3, jcolours3, thick3, radius3,
                                faded=all_faded if lost else None)
                 if lost:
-                    _banner(panel, MISSING_LABEL, title_end3)
+                    _banner(panel, MISSING_LABEL, ends[0], below=ends[1])
                 x += size
             yield out
 
