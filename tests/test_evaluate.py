@@ -377,3 +377,21 @@ def test_per_subject_breakdown_follows_the_same_protocol():
     for i, seq in enumerate(seqs):
         alone = evaluate_sequences(model, [seq], [inputs[i]])
         assert both.per_subject[seq.subject]["mean"]["p_mpjpe_mm"] == pytest.approx(alone.p_mpjpe_mm)
+
+
+def test_cli_evaluate_swap_fix(synthetic_checkpoint, capsys):
+    """--swap-fix: the clean synthetic 2D has no swaps, so nothing is put back and the numbers
+    stay; with --noisy (whose noise swaps limbs) frames are put back and reported."""
+    base = ["evaluate", "--checkpoint", str(synthetic_checkpoint), "--dataset", "synthetic", "--json", "--no-flip"]
+    assert main(base) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert plain["swap_fix"] is None
+    assert main(base + ["--swap-fix"]) == 0
+    fixed = json.loads(capsys.readouterr().out)
+    assert fixed["swap_fix"] == {"frames": 0, "sequences": 4}
+    assert fixed["mpjpe_mm"] == pytest.approx(plain["mpjpe_mm"], rel=1e-6)
+    assert main(base + ["--noisy", "--swap-fix"]) == 0
+    noisy = json.loads(capsys.readouterr().out)
+    assert noisy["swap_fix"]["frames"] > 0
+    assert main(["evaluate", "--checkpoint", str(synthetic_checkpoint), "--dataset", "synthetic", "--no-flip", "--swap-fix"]) == 0
+    assert "swap fix (0 frames put back)" in capsys.readouterr().out

@@ -14,7 +14,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     options = EvaluateOptions(
         checkpoint=args.checkpoint, dataset=args.dataset, data_dir=args.data_dir, keypoints=args.keypoints,
         subjects_test=split_list(args.subjects_test), actions=split_list(args.actions), flip=not args.no_flip,
-        noisy=args.noisy, virtual_cameras=args.virtual_cameras, virtual_preset=args.virtual_preset,
+        noisy=args.noisy, swap_fix=args.swap_fix, virtual_cameras=args.virtual_cameras, virtual_preset=args.virtual_preset,
         virtual_set=list(args.virtual_set), device=args.device, progress=not args.json,
     )
     report = evaluate_checkpoint(options)
@@ -25,6 +25,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         best["checkpoint"] = str(args.checkpoint) if args.checkpoint else "bundled"
         best["input_layout"] = report.input_layout
         best["noisy"] = bool(args.noisy)
+        best["swap_fix"] = report.swaps_fixed
         best["virtual_cameras"] = args.virtual_cameras
         if report.camera is not None:
             best["virtual_camera_preset"] = args.virtual_preset
@@ -33,6 +34,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return 0
     for name, res in results.items():
         noisy = " — noisy 2D (detector noise model)" if args.noisy else ""
+        if report.swaps_fixed is not None:
+            noisy += f" — swap fix ({report.swaps_fixed['frames']} frames put back)"
         if args.virtual_cameras:
             noisy += f" — {args.virtual_cameras} random virtual camera(s) per recording ({args.virtual_preset}{''.join(' ' + o for o in args.virtual_set)})"
         flip = "with" if name == "flip" else "without"
@@ -53,6 +56,7 @@ def configure_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--actions", default=None, help="comma-separated actions (default: all / as trained)")
     p.add_argument("--no-flip", action="store_true", help="skip the flip test-time augmentation pass")
     p.add_argument("--noisy", action="store_true", help="robustness numbers: corrupt the test 2D with the detector noise model of `--recipe wild` (poselift.data.noise.NoiseConfig defaults, fixed seed, one noise draw per receptive-field chunk)")
+    p.add_argument("--swap-fix", action="store_true", help="put back left/right label swaps in the test 2D before lifting, as `poselift infer` does by default (after the noise with --noisy): the 3D effect of the swap fix on a benchmark")
     p.add_argument("--virtual-cameras", type=int, default=0, metavar="N", help="Human3.6M only: instead of the four studio cameras, film each test recording with N static random cameras of the `--recipe wild` distribution (yaw, elevation, distance, field of view; fixed seed, exact 2D unless --noisy): how well a model does away from the studio's cameras")
     p.add_argument("--virtual-preset", default="wild", choices=["wild", "studio", "studio-centered"], help="distribution of the --virtual-cameras: 'wild' (default) is the training prior (yaw 0-360°, elevation -10..45°, 2.5-8 m, field of view 40-90°, roll ±5°, subject up to 25%% off centre); 'studio' has the Human3.6M studio cameras' geometry (field of view 47°, elevation 7-10°, 4.4-5.7 m) at random azimuths; 'studio-centered' also centres the subject with no roll, so it differs from the studio only in azimuth and lens distortion")
     p.add_argument("--virtual-set", action="append", default=[], metavar="NAME=VALUE", help="override one setting of the virtual camera distribution, repeatable: a range as LOW,HIGH (yaw_deg, elevation_deg, distance_m, fov_deg: degrees / metres), a number (roll_deg, principal_offset, aim_offset: fractions of the image width, min_depth_m), e.g. --virtual-set fov_deg=80,90")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from poselift.data.datasets import (
@@ -24,6 +25,7 @@ from poselift.data.virtual_cameras import (
 from poselift.errors import PoseliftError
 from poselift.evaluation.protocol import EvalResult, evaluate_sequences
 from poselift.geometry.skeleton import limbs_for
+from poselift.geometry.swaps import correct_swaps
 from poselift.geometry.trajectory import ROOT_FIT_JOINTS
 from poselift.models.lifter import load_model, train_focal_normalized
 from poselift.training.config import TrainConfig, flip_spec_for
@@ -101,6 +103,9 @@ class EvaluateOptions:
     actions: list[str] | None = None
     flip: bool = True
     noisy: bool = False
+    #: put back left/right label swaps in the test 2D before lifting (what ``infer`` does by
+    #: default, :func:`poselift.geometry.swaps.correct_swaps`); after the noise with ``noisy``
+    swap_fix: bool = False
     virtual_cameras: int = 0
     virtual_preset: str = "wild"
     virtual_set: list[str] = field(default_factory=list)
@@ -117,6 +122,8 @@ class EvaluateReport:
     subjects: list[str]
     input_layout: str
     camera: VirtualCameraConfig | None
+    #: with ``swap_fix``: frames whose labels were put back, and the number of sequences
+    swaps_fixed: dict[str, int] | None = None
 
 
 def evaluate_checkpoint(options: EvaluateOptions) -> EvaluateReport:
@@ -165,6 +172,13 @@ def evaluate_checkpoint(options: EvaluateOptions) -> EvaluateReport:
         gen = torch.Generator().manual_seed(NOISY_EVAL_SEED)
         rf = lifter.config.receptive_field
         inputs = [corrupt_sequence(x, gen, noise, chunk_frames=rf) for x in inputs]
+    swaps_fixed = None
+    if options.swap_fix:
+        corrections = [correct_swaps(x, None, input_skeleton) for x in inputs]
+        inputs = [c.points.astype(np.float32) for c in corrections]
+        swaps_fixed = {"frames": int(sum(c.swapped.any(axis=1).sum() for c in corrections)), "sequences": len(corrections)}
+        log.info("swap fix: left/right labels put back in %d of %d frames", swaps_fixed["frames"],
+                 sum(len(x) for x in inputs))
     modes = [("no_flip", None), ("flip", flip_spec_for(cfg))]
     if not options.flip:
         modes = modes[:1]
@@ -175,4 +189,4 @@ def evaluate_checkpoint(options: EvaluateOptions) -> EvaluateReport:
             skeleton=output_skeleton, trajectory_focal_normalized=train_focal_normalized(meta),
             root_fit_joints=_root_fit_joints(layout, input_skeleton, output_skeleton, ROOT_FIT_JOINTS),
         )
-    return EvaluateReport(results, cfg.dataset, sorted({s.subject for s in seqs}), layout, camera_cfg)
+    return EvaluateReport(results, cfg.dataset, sorted({s.subject for s in seqs}), layout, camera_cfg, swaps_fixed)
