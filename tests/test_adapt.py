@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from helpers import random_rotation
 
 from poselift.cli import main
 from poselift.errors import PoseliftError
@@ -14,10 +15,15 @@ from poselift.geometry.angles import segment_lengths
 from poselift.geometry.camera import fit_root_position
 from poselift.geometry.sequence import FlipSpec
 from poselift.geometry.skeleton import H36M_17
-from poselift.models.adapt import AdaptConfig, adapt_pose_model, bone_lengths, solve_root, symmetric_bone_target
+from poselift.models.adapt import (
+    AdaptConfig,
+    adapt_pose_model,
+    bone_lengths,
+    solve_root,
+    symmetric_bone_target,
+)
 from poselift.models.temporal import ModelConfig, TemporalModel
 from poselift.pipeline.infer import adaptation_config, run_infer
-from tests.helpers import random_rotation
 from tests.test_pipeline import _save_lifter, write_npz_input
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import assert_one_line_error
+from helpers import run_cli as run
 
 from poselift.cli import build_parser, main
 from poselift.cli.main import COMMANDS
@@ -28,20 +30,8 @@ from poselift.version import __version__
 H36M_CAMERAS = ("54138969", "55011271", "58860488", "60457274")
 
 
-def run(argv, capsys):
-    rc = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return rc, captured.out, captured.err
 
 
-def assert_one_line_error(rc, err, *needles):
-    assert rc == 2, err
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("poselift: error: ")
-    for needle in needles:
-        assert str(needle) in lines[0], (needle, lines[0])
 
 
 def console_script() -> list[str]:

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import DATA_ROOT
-from helpers import random_rotation
+from helpers import assert_one_line_error, random_rotation
+from helpers import run_cli as run
 
 from poselift.cli.main import main
 from poselift.errors import PoseliftError
@@ -127,20 +128,8 @@ def fake_outputs(out: Path, arrays: dict[str, np.ndarray], seed: int = 1) -> Non
     write_infer_output(out / "cam02", [person_from(points[p], kp2[p], p + 1, np.arange(F), rng) for p in (0, 1)])
 
 
-def run(argv, capsys):
-    rc = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return rc, captured.out, captured.err
 
 
-def assert_one_line_error(rc, err, *needles):
-    assert rc == 2, err
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if line.strip() and " INFO " not in line]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("poselift: error: ")
-    for needle in needles:
-        assert str(needle) in lines[0], (needle, lines[0])
 
 
 # ------------------------------------------------------------------ the reference file

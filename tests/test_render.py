@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from helpers import assert_one_line_error
 
 from poselift.cli import main
 from poselift.data.synthetic import synthetic_sequence
@@ -186,13 +187,6 @@ def tiny_checkpoint(path: Path, joints_in: int = 17) -> Path:
     return path
 
 
-def assert_one_line_error(rc, err, *needles):
-    assert rc == 2, err
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("poselift: error: "), err
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
 
 
 def test_cli_render_synthetic(tmp_path, capsys):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import assert_one_line_error
 
 from poselift.cli import main
 from poselift.data.synthetic import synthetic_sequence
@@ -56,13 +57,6 @@ def models(tmp_path_factory):
     }
 
 
-def assert_one_line_error(rc, err, *needles):
-    assert rc == 2, err
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("poselift: error: "), err
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
 
 
 # ------------------------------------------------------------------------ render_video
