@@ -14,11 +14,10 @@ from poselift.errors import PoseliftError
 from poselift.geometry.angles import segment_lengths
 from poselift.geometry.camera import fit_root_position
 from poselift.geometry.sequence import FlipSpec
-from poselift.geometry.skeleton import H36M_17
+from poselift.geometry.skeleton import H36M_17, bone_lengths
 from poselift.models.adapt import (
     AdaptConfig,
     adapt_pose_model,
-    bone_lengths,
     solve_root,
     symmetric_bone_target,
 )
@@ -65,7 +64,7 @@ def test_solve_root_equals_the_numpy_root_fit():
 def test_symmetric_bone_target_is_the_clip_mean_with_left_equal_right():
     pose = _walking_figure(10)
     pose[:, 2] *= 1.1  # right thigh longer than the left
-    lengths = bone_lengths(torch.tensor(pose), H36M_17.parents)
+    lengths = bone_lengths(torch.tensor(pose), H36M_17)
     target = symmetric_bone_target(lengths, H36M_17).numpy()
     child = [j for j, p in enumerate(H36M_17.parents) if p >= 0]
     right_thigh, left_thigh = child.index(2), child.index(5)

@@ -337,12 +337,15 @@ def to_h36m17(points: np.ndarray, layout: str, confidence: np.ndarray | None = N
 # --- Pose utilities ----------------------------------------------------------------
 
 
-def bone_lengths(pose: np.ndarray, skeleton: Skeleton) -> np.ndarray:
-    """Length of each bone ``[..., J-1]`` (same unit as ``pose``), in ``skeleton.bones()`` order."""
-    pose = np.asarray(pose)
+def bone_lengths(pose, skeleton: Skeleton):
+    """Length of each bone ``[..., J-1]`` (same unit as ``pose``), in ``skeleton.bones()`` order;
+    a torch tensor in gives a (differentiable) tensor out."""
     bones = skeleton.bones()
     child = [c for c, _ in bones]
     parent = [p for _, p in bones]
+    if isinstance(pose, torch.Tensor):
+        return torch.linalg.vector_norm(pose[..., child, :] - pose[..., parent, :], dim=-1)
+    pose = np.asarray(pose)
     return np.linalg.norm(pose[..., child, :] - pose[..., parent, :], axis=-1)
 
 

@@ -30,7 +30,7 @@ import torch
 
 from poselift.errors import PoseliftError
 from poselift.geometry.sequence import FlipSpec, flip_keypoints, pad_sequence
-from poselift.geometry.skeleton import Skeleton
+from poselift.geometry.skeleton import Skeleton, bone_lengths
 from poselift.models.temporal import TemporalModel
 
 
@@ -105,21 +105,12 @@ def solve_root(pose: torch.Tensor, uv: torch.Tensor, weights: torch.Tensor) -> t
     return torch.linalg.solve(normal, rhs[..., None])[..., 0]
 
 
-def bone_lengths(joints: torch.Tensor, parents: tuple[int, ...]) -> torch.Tensor:
-    """``[..., J, 3]`` → ``[..., B]`` lengths of the bones (child, parent) with a parent, metres."""
-    child = [j for j, p in enumerate(parents) if p >= 0]
-    parent = [parents[j] for j in child]
-    return torch.linalg.vector_norm(joints[..., child, :] - joints[..., parent, :], dim=-1)
-
-
 def symmetric_bone_target(lengths: torch.Tensor, skeleton: Skeleton) -> torch.Tensor:
-    """``[T, B]`` per-frame bone lengths → ``[B]``: the clip's mean, left and right averaged."""
-    child = [j for j, p in enumerate(skeleton.parents) if p >= 0]
-    mirror = list(range(len(skeleton.parents)))
-    for a, b in zip(skeleton.joints_left, skeleton.joints_right):
-        mirror[a], mirror[b] = b, a
-    position = {j: i for i, j in enumerate(child)}
-    partner = [position[mirror[j]] for j in child]
+    """``[T, B]`` per-frame bone lengths (``skeleton.bones()`` order) → ``[B]``: the clip's
+    mean, left and right averaged."""
+    child = [c for c, _ in skeleton.bones()]
+    mirror = skeleton.flip_permutation()
+    partner = [child.index(mirror[j]) for j in child]
     mean = lengths.mean(0)
     return (mean + mean[partner]) / 2
 
@@ -211,7 +202,7 @@ def adapt_pose_model(
         projected = cam[..., :2] / depth[..., None]
         residual = torch.linalg.vector_norm(projected - target_uv, dim=-1) * root[:, None, 2].detach().clamp_min(0.1)
         reprojection = (w * residual).sum() / w.sum().clamp_min(1e-6)
-        lengths = bone_lengths(pose, skeleton.parents)
+        lengths = bone_lengths(pose, skeleton)
         bone = (lengths - symmetric_bone_target(lengths, skeleton)).abs().mean()
         tether = torch.linalg.vector_norm(pose - reference[start:stop], dim=-1).mean()
         total = cfg.reprojection_weight * reprojection + cfg.bone_weight * bone + cfg.tether_weight * tether
@@ -224,6 +215,6 @@ def adapt_pose_model(
     for p in adapted.parameters():
         p.requires_grad_(False)
     with torch.no_grad():
-        lengths = bone_lengths(_lift(adapted, padded, flip), skeleton.parents)
+        lengths = bone_lengths(_lift(adapted, padded, flip), skeleton)
         target = symmetric_bone_target(lengths, skeleton).cpu().numpy()
     return AdaptResult(adapted, history, time.perf_counter() - started, target)
