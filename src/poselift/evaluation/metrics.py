@@ -12,6 +12,7 @@ aggregate with the standard protocol (:func:`aggregate_per_action`).
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import numpy as np
 
@@ -130,20 +131,34 @@ def limb_angles(limbs: np.ndarray) -> np.ndarray:
     return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
 
 
+def limb_scores(pred: np.ndarray, target: np.ndarray) -> dict[str, Any]:
+    """P-MPJPE and joint-angle error of ``pred`` against ``target`` (``[T, 12, 3]`` limb joints,
+    metres), unrounded, over the frames where both have all 12 joints: ``{frames, pmpjpe_mm,
+    pmpjpe_mm_median, angle_deg}`` (per-frame similarity alignment, then the mean joint
+    distance; mean absolute difference of the 8 :data:`LIMB12_ANGLES`); None values without
+    such a frame. The multi-view reference recipe (../shared/data/multiview/README.md)."""
+    pred, target = np.asarray(pred, dtype=np.float64), np.asarray(target, dtype=np.float64)
+    ok = np.isfinite(pred).all(axis=(1, 2)) & np.isfinite(target).all(axis=(1, 2))
+    if not ok.any():
+        return {"frames": 0, "pmpjpe_mm": None, "pmpjpe_mm_median": None, "angle_deg": None}
+    errors = p_mpjpe(pred[ok], target[ok]) * 1000.0
+    return {
+        "frames": int(ok.sum()),
+        "pmpjpe_mm": float(errors.mean()),
+        "pmpjpe_mm_median": float(np.median(errors)),
+        "angle_deg": float(np.abs(limb_angles(pred[ok]) - limb_angles(target[ok])).mean()),
+    }
+
+
 def limb_agreement(a: np.ndarray, b: np.ndarray) -> dict[str, float | int | None]:
     """How far two 3D estimates of the same person ``[T, 12, 3]`` (metres, any frames of
-    reference) are apart, over the frames where both have all 12 limb joints:
-    ``pmpjpe_mm`` (per-frame similarity alignment, then mean joint distance, mean over
-    frames) and ``angle_diff_deg`` (mean absolute difference of the 8 joint angles).
-    The multi-view reference recipe (../shared/data/multiview/README.md), without a reference."""
+    reference) are apart: :func:`limb_scores`, rounded to 0.01, as ``{frames, pmpjpe_mm,
+    angle_diff_deg}``."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape != b.shape or a.ndim != 3 or a.shape[1:] != (12, 3):
         raise PoseliftError(f"limb_agreement needs two [T, 12, 3] arrays, got {list(a.shape)} and {list(b.shape)}")
-    ok = np.isfinite(a).all(axis=(1, 2)) & np.isfinite(b).all(axis=(1, 2))
-    if not ok.any():
+    scores = limb_scores(a, b)
+    if not scores["frames"]:
         return {"frames": 0, "pmpjpe_mm": None, "angle_diff_deg": None}
-    return {
-        "frames": int(ok.sum()),
-        "pmpjpe_mm": round(float(p_mpjpe(a[ok], b[ok]).mean() * 1000.0), 2),
-        "angle_diff_deg": round(float(np.abs(limb_angles(a[ok]) - limb_angles(b[ok])).mean()), 2),
-    }
+    return {"frames": scores["frames"], "pmpjpe_mm": round(scores["pmpjpe_mm"], 2),
+            "angle_diff_deg": round(scores["angle_deg"], 2)}

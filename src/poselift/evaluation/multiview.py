@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from poselift.errors import PoseliftError
-from poselift.evaluation.metrics import limb_angles, p_mpjpe
+from poselift.evaluation.metrics import limb_scores
 from poselift.geometry.skeleton import BLAZEPOSE_33, LIMB12
 from poselift.io.reference import MultiviewReference
 
@@ -200,24 +200,6 @@ def score_actor(points3d: np.ndarray, reference_2d: np.ndarray, people: Sequence
         "px_median": round(float(np.median(diff[seen])), 2) if seen.any() else None,
         "poselift": limb_scores(pred, target),
         "mediapipe_world": limb_scores(world, target),
-    }
-
-
-def limb_scores(pred: np.ndarray, target: np.ndarray) -> dict[str, Any]:
-    """:func:`poselift.evaluation.metrics.limb_agreement` of ``pred`` against ``target``
-    (``[F, 12, 3]``, the prediction aligned to the reference), unrounded (a table rounds
-    once), with the median P-MPJPE too: ``{frames, pmpjpe_mm, pmpjpe_mm_median, angle_deg}``
-    (None without a frame where both have all 12 joints)."""
-    pred, target = np.asarray(pred, dtype=np.float64), np.asarray(target, dtype=np.float64)
-    ok = np.isfinite(pred).all(axis=(1, 2)) & np.isfinite(target).all(axis=(1, 2))
-    if not ok.any():
-        return {"frames": 0, "pmpjpe_mm": None, "pmpjpe_mm_median": None, "angle_deg": None}
-    errors = p_mpjpe(pred[ok], target[ok]) * 1000.0
-    return {
-        "frames": int(ok.sum()),
-        "pmpjpe_mm": float(errors.mean()),
-        "pmpjpe_mm_median": float(np.median(errors)),
-        "angle_deg": float(np.abs(limb_angles(pred[ok]) - limb_angles(target[ok])).mean()),
     }
 
 
