@@ -112,16 +112,16 @@ from poselift.io.staging import (
 )
 from poselift.io.trc import check_units as check_trc_units
 from poselift.io.trc import marker_positions, write_trc
+from poselift.models.adapt import AdaptConfig, AdaptResult, adapt_pose_model
 from poselift.models.lifter import (
+    PoseLifter,
     check_lifter,
     check_lifter_config,
     checkpoint_config,
-    PoseLifter,
     load_model,
     model_fps,
     train_focal_normalized,
 )
-from poselift.models.adapt import AdaptConfig, AdaptResult, adapt_pose_model
 from poselift.models.predict import lift_sequence
 from poselift.pipeline.detect import DETECTORS
 from poselift.pipeline.tracks import (
@@ -184,6 +184,11 @@ def check_resample(t: int, fps: float, rate: float) -> None:
         )
 
 
+def _flip_spec(lifter, flip: bool) -> FlipSpec | None:
+    """The H36M-17 flip test-time augmentation when ``flip`` and the model is not causal, else None."""
+    return FlipSpec.from_skeletons(H36M_17, H36M_17) if flip and not lifter.config.causal else None
+
+
 def lift(
     lifter, keypoints_norm: np.ndarray, fps: float, *, flip: bool = True, chunk_frames: int = LIFT_CHUNK_FRAMES,
     trajectory: bool = True,
@@ -203,9 +208,8 @@ def lift(
     rate = model_fps(lifter.metadata)
     check_resample(t, fps, rate)
     x = resample(keypoints_norm.astype(np.float32), fps, rate)
-    spec = FlipSpec.from_skeletons(H36M_17, H36M_17) if flip and not lifter.config.causal else None
     joints, traj = lift_sequence(
-        lifter.pose_model, x, spec, trajectory_model=lifter.trajectory_model if trajectory else None,
+        lifter.pose_model, x, _flip_spec(lifter, flip), trajectory_model=lifter.trajectory_model if trajectory else None,
         chunk_frames=chunk_frames,
     )
     del x
@@ -232,9 +236,9 @@ def adapted_lifter(
     rate = model_fps(lifter.metadata)
     x = resample(keypoints_norm.astype(np.float32), fps, rate)
     weights = resample(confidence.astype(np.float32), fps, rate)
-    spec = FlipSpec.from_skeletons(H36M_17, H36M_17) if flip and not lifter.config.causal else None
     result = adapt_pose_model(
-        lifter.pose_model, x, weights, H36M_17, focal_normalized=2.0 * focal_px / width, flip=spec, config=config,
+        lifter.pose_model, x, weights, H36M_17, focal_normalized=2.0 * focal_px / width, flip=_flip_spec(lifter, flip),
+        config=config,
         reprojection_joints=ROOT_FIT_JOINTS,
     )
     return PoseLifter(result.model, lifter.trajectory_model, lifter.metadata), result
