@@ -402,6 +402,92 @@ def test_corrupt_sequence_covers_whole_sequences():
     np.testing.assert_array_equal(noise.corrupt_sequence(x, gen(12), noise.NoiseConfig.off()), x)
 
 
+def test_ar1_filter_gives_unit_variance_and_the_asked_correlation():
+    filt = noise.ar1_filter(60, 0.8, torch.float64)
+    assert filt.shape == (60, 60) and torch.equal(filt, filt.tril())
+    x = filt @ torch.randn(60, 20000, generator=gen(13), dtype=torch.float64)
+    torch.testing.assert_close(x.var(1), torch.ones(60, dtype=torch.float64), atol=0.05, rtol=0)
+    for lag in (1, 2, 5):  # stationary AR(1): ρ^lag at every lag
+        assert abs(float((x[lag:] * x[:-lag]).mean()) - 0.8**lag) < 0.03
+    torch.testing.assert_close(noise.ar1_filter(5, 0.0), torch.eye(5))  # ρ = 0: independent frames
+
+
+def test_slow_error_drifts_and_scales_per_joint():
+    kp = random_walk_keypoints(b=2000, t=27)
+    height = (kp[..., 1].amax(-1) - kp[..., 1].amin(-1))[..., None, None]
+    gain = (1.0,) * 16 + (3.0,)
+    cfg = dataclasses.replace(noise.NoiseConfig.off(), drift_scale=0.01, drift_correlation=0.9, joint_gain=gain)
+    err = (noise.corrupt_keypoints(kp, gen(14), cfg) - kp) / height  # [B, T, J, 2] fractions of the height
+    sigma = err.pow(2).mean(dim=(0, 1, 3)).sqrt()  # per joint
+    torch.testing.assert_close(sigma[:16], torch.full((16,), 0.01), atol=0.001, rtol=0)
+    assert abs(float(sigma[16] / sigma[:16].mean()) - 3.0) < 0.3
+    lag1 = float((err[:, 1:] * err[:, :-1]).mean() / err.pow(2).mean())
+    assert 0.85 < lag1 < 0.95  # slow, unlike the per-frame jitter
+    jitter = noise.corrupt_keypoints(kp, gen(14), dataclasses.replace(noise.NoiseConfig.off(), jitter_max=0.03)) - kp
+    assert abs(float((jitter[:, 1:] * jitter[:, :-1]).mean() / jitter.pow(2).mean())) < 0.05
+    # a log-normal scale per window and joint: a heavy tail
+    spread = noise.corrupt_keypoints(kp, gen(15), dataclasses.replace(cfg, drift_spread=1.2, joint_gain=None)) - kp
+    rel = (spread / height).norm(dim=-1)
+    assert float(rel.quantile(0.99) / rel.median()) > 2 * float((err[..., :16, :].norm(dim=-1)).quantile(0.99) / err[..., :16, :].norm(dim=-1).median())
+    with pytest.raises(PoseliftError, match="3 factors for 17 joints"):
+        noise.corrupt_keypoints(kp, gen(0), dataclasses.replace(cfg, joint_gain=(1.0, 1.0, 1.0)))
+
+
+def test_slow_error_off_keeps_the_random_stream_of_the_independent_model():
+    kp = random_walk_keypoints(b=100)
+    base = noise.corrupt_keypoints(kp, gen(16), noise.NoiseConfig())
+    same = noise.corrupt_keypoints(kp, gen(16), noise.NoiseConfig(drift_correlation=0.5, joint_gain=(2.0,) * 17))
+    assert torch.equal(base, same)  # drift_scale 0: nothing drawn, the shipped recipe's batches are unchanged
+
+
+@pytest.mark.parametrize("field, value, match", [
+    ("drift_scale", -0.1, "drift_scale must be >= 0"), ("drift_spread", -1.0, "drift_spread must be >= 0"),
+    ("drift_correlation", 1.0, r"drift_correlation must be in \[0, 1\)"), ("joint_gain", (1.0, -1.0), "joint_gain"),
+    ("joint_gain", (), "joint_gain"),
+])
+def test_slow_error_settings_are_checked(field, value, match):
+    with pytest.raises(PoseliftError, match=match):
+        noise.NoiseConfig(**{field: value})
+
+
+def test_noise_models_by_name():
+    assert noise.noise_model("independent") == noise.NoiseConfig()
+    correlated = noise.noise_model("correlated", clean_prob=0.2)
+    assert correlated == noise.NoiseConfig.correlated(clean_prob=0.2) and correlated.clean_prob == 0.2
+    assert correlated.drift_scale > 0 and len(correlated.joint_gain) == 17 and correlated.swap_prob > noise.NoiseConfig().swap_prob
+    json.dumps(correlated.to_dict())
+    with pytest.raises(PoseliftError, match="unknown noise model 'pink'"):
+        noise.noise_model("pink")
+    assert TrainConfig(recipe="wild", wild_noise_model="correlated").wild_noise() == noise.NoiseConfig.correlated()
+    assert TrainConfig(recipe="wild", wild_clean_fraction=0.2).wild_noise() == noise.NoiseConfig(clean_prob=0.2)
+    from poselift.geometry.skeleton import H36M_17, HUMANEVA_15
+    from poselift.tools.evaluate import noise_for
+
+    assert noise_for("correlated", H36M_17).joint_gain == noise.NoiseConfig.correlated().joint_gain
+    humaneva = noise_for("correlated", HUMANEVA_15)  # the gains are H36M-17's: one gain for every joint
+    assert humaneva.joint_gain is None and humaneva.drift_scale == noise.NoiseConfig.correlated().drift_scale
+    noise.corrupt_keypoints(random_walk_keypoints(j=15), gen(0), humaneva)
+
+
+def test_correlated_wild_noise_trains_and_is_recorded_and_evaluated(tmp_path, capsys):
+    root, run = _train_tiny_wild(tmp_path, "--wild-noise", "correlated")
+    _, meta = read_checkpoint(run / "last.pt")
+    assert meta["train"]["wild_noise_model"] == "correlated"
+    assert meta["augmentation"]["noise"]["drift_scale"] == noise.NoiseConfig.correlated().drift_scale
+    capsys.readouterr()
+    common = ["evaluate", "--checkpoint", str(run / "last.pt"), "--data-dir", str(root), "--subjects-test", "S9", "--json", "--no-flip"]
+    reports = {}
+    for model in ("independent", "correlated"):
+        assert main([*common, "--noisy", "--noise-model", model]) == 0
+        reports[model] = json.loads(capsys.readouterr().out)
+        assert reports[model]["noise_model"] == model and np.isfinite(reports[model]["mpjpe_mm"])
+    assert reports["independent"]["mpjpe_mm"] != reports["correlated"]["mpjpe_mm"]
+    assert main([*common, "--noise-model", "correlated"]) == 2
+    assert "add --noisy" in capsys.readouterr().err
+    assert main(["train", "--dataset", "synthetic", "--wild-noise", "correlated", "--out", str(tmp_path / "x")]) == 2
+    assert "only applies with --recipe wild" in capsys.readouterr().err
+
+
 # ----------------------------------------------------------------------- dataset
 def test_batches_have_the_right_shapes_and_no_nan():
     world = world_sequences(3, 100)

@@ -27,6 +27,14 @@ class NoiseConfig:
     * jitter: per-frame Gaussian noise, σ = s · h with s ~ U(0, ``jitter_max``) per window;
     * bias: a per-window, per-joint constant offset of length U(0, ``bias_max``) · h in a
       random direction;
+    * slow error (off by default): per window and joint, a stationary Gaussian AR(1)
+      process over the frames with lag-1 autocorrelation ``drift_correlation`` (per frame
+      of the window) and standard deviation ``drift_scale`` · g · e^(``drift_spread`` · z) · h
+      per axis, z ~ N(0, 1) per window and joint (a log-normal scale: most joints are
+      near ``drift_scale``, a few are far off for the whole window: a heavy tail) and g
+      the joint's entry of ``joint_gain`` (None: 1 for every joint). Real detectors err
+      like this: their error drifts over many frames instead of jumping independently
+      per frame (``scripts/diag/sh_vs_noise.py``);
     * outliers: each joint-frame with probability ``outlier_prob`` is displaced by
       U(``outlier_range``) · h in a random direction;
     * left/right confusion: with probability ``swap_prob`` per window one limb pair of
@@ -52,12 +60,20 @@ class NoiseConfig:
     swap_prob: float = 0.02
     swap_frames: tuple[int, int] = (2, 8)
     clean_prob: float = 0.0
+    drift_scale: float = 0.0
+    drift_spread: float = 0.0
+    drift_correlation: float = 0.9
+    joint_gain: tuple[float, ...] | None = None
     limbs: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] | None = None
 
     def __post_init__(self) -> None:
-        for name in ("jitter_max", "bias_max"):
+        for name in ("jitter_max", "bias_max", "drift_scale", "drift_spread"):
             if getattr(self, name) < 0:
                 raise PoseliftError(f"NoiseConfig.{name} must be >= 0")
+        if not 0 <= self.drift_correlation < 1:
+            raise PoseliftError(f"NoiseConfig.drift_correlation must be in [0, 1), got {self.drift_correlation}")
+        if self.joint_gain is not None and (not len(self.joint_gain) or min(self.joint_gain) < 0):
+            raise PoseliftError(f"NoiseConfig.joint_gain must be one factor >= 0 per joint, got {self.joint_gain}")
         for name in ("outlier_prob", "gap_prob", "swap_prob", "clean_prob"):
             if not 0 <= getattr(self, name) <= 1:
                 raise PoseliftError(f"NoiseConfig.{name} must be a probability in [0, 1]")
@@ -73,10 +89,45 @@ class NoiseConfig:
         """No corruption at all (:func:`corrupt_keypoints` returns its input)."""
         return cls(jitter_max=0.0, bias_max=0.0, outlier_prob=0.0, gap_prob=0.0, swap_prob=0.0)
 
+    @classmethod
+    def correlated(cls, **overrides: Any) -> "NoiseConfig":
+        """The slow, heavy-tailed detector error measured on Human3.6M's training subjects
+        (Stacked-Hourglass detections against the projected ground truth, at 25 Hz, 27-frame
+        windows; ``scripts/diag/sh_vs_noise.py --subjects S1,S5,S6,S7,S8 --downsample 2``):
+        :data:`CORRELATED` over the defaults, then ``overrides``."""
+        return cls(**{**CORRELATED, **overrides})
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["limbs"] = [[list(a), list(b)] for a, b in (H36M17_LIMBS if self.limbs is None else self.limbs)]
         return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+
+#: :meth:`NoiseConfig.correlated`: calibrated on the training subjects' Stacked-Hourglass
+#: error (docs/results.md, session 17), joint gains in H36M-17 order.
+CORRELATED: dict[str, Any] = {
+    "jitter_max": 0.015,
+    "bias_max": 0.05,
+    "drift_scale": 0.004,
+    "drift_spread": 1.2,
+    "drift_correlation": 0.9,
+    # pelvis, R hip/knee/ankle, L hip/knee/ankle, spine, thorax, nose, head, L shoulder/elbow/wrist, R shoulder/elbow/wrist
+    "joint_gain": (1.2, 1.2, 3.0, 3.5, 1.2, 3.0, 3.5, 1.0, 1.0, 1.0, 1.0, 1.2, 2.5, 3.5, 1.2, 2.5, 3.5),
+    "swap_prob": 0.07,
+    "swap_frames": (2, 12),
+}
+
+
+#: The named noise models: ``train --wild-noise`` and ``evaluate --noise-model``.
+NOISE_MODELS = ("independent", "correlated")
+
+
+def noise_model(name: str, **overrides: Any) -> NoiseConfig:
+    """``"independent"``: :class:`NoiseConfig` defaults (per-frame jitter; what the bundled
+    model trained on); ``"correlated"``: :meth:`NoiseConfig.correlated`; then ``overrides``."""
+    if name not in NOISE_MODELS:
+        raise PoseliftError(f"unknown noise model {name!r}; expected one of {', '.join(NOISE_MODELS)}")
+    return NoiseConfig(**overrides) if name == "independent" else NoiseConfig.correlated(**overrides)
 
 
 def _random_directions(shape: tuple[int, ...], generator: torch.Generator, dtype) -> torch.Tensor:
@@ -84,12 +135,38 @@ def _random_directions(shape: tuple[int, ...], generator: torch.Generator, dtype
     return torch.stack([torch.cos(angle), torch.sin(angle)], -1)
 
 
+def ar1_filter(frames: int, correlation: float, dtype=torch.float32, device=None) -> torch.Tensor:
+    """``[T, T]`` lower-triangular L such that ``L @ white`` (white: independent N(0, 1)
+    per frame) is a stationary AR(1) sequence with unit variance and lag-1
+    autocorrelation ``correlation``: x₀ = w₀, xₜ = ρ xₜ₋₁ + √(1 − ρ²) wₜ."""
+    index = torch.arange(frames, device=device)
+    lag = index[:, None] - index[None, :]
+    decay = torch.where(lag >= 0, torch.tensor(float(correlation), dtype=torch.float64, device=device) ** lag.clamp(min=0),
+                        torch.zeros((), dtype=torch.float64, device=device))
+    innovation = torch.where(index == 0, 1.0, math.sqrt(1.0 - correlation**2)).to(torch.float64)
+    return (decay * innovation[None, :]).to(dtype)
+
+
+def slow_error(b: int, t: int, j: int, cfg: NoiseConfig, generator: torch.Generator, dtype) -> torch.Tensor:
+    """The slow error of :class:`NoiseConfig` for ``b`` windows of ``t`` frames and ``j``
+    joints: ``[B, T, J, 2]`` as a fraction of the 2D height (multiply by it)."""
+    dev = generator.device
+    scale = cfg.drift_scale * torch.exp(cfg.drift_spread * torch.randn(b, 1, j, 1, generator=generator, dtype=dtype, device=dev))
+    if cfg.joint_gain is not None:
+        if len(cfg.joint_gain) != j:
+            raise PoseliftError(f"NoiseConfig.joint_gain has {len(cfg.joint_gain)} factors for {j} joints")
+        scale = scale * torch.tensor(cfg.joint_gain, dtype=dtype, device=dev)[None, None, :, None]
+    white = torch.randn(b, t, j, 2, generator=generator, dtype=dtype, device=dev)
+    slow = torch.einsum("ts,bsjd->btjd", ar1_filter(t, cfg.drift_correlation, dtype, dev), white)
+    return slow * scale
+
+
 def corrupt_keypoints(
     kp: torch.Tensor, generator: torch.Generator, cfg: NoiseConfig | None = None, *, masked: bool | None = None
 ) -> torch.Tensor:
     """Corrupt screen-coordinate windows ``[B, T, J, 2]`` like a 2D detector (see
-    :class:`NoiseConfig`); returns a new tensor. Order: jitter, bias, outliers, limb
-    swaps, then gaps (interpolated from the corrupted frames around them).
+    :class:`NoiseConfig`); returns a new tensor. Order: jitter, bias, slow error,
+    outliers, limb swaps, then gaps (interpolated from the corrupted frames around them).
 
     ``masked``: apply the swaps, gaps and clean windows with masks over the whole batch
     instead of selecting the affected windows. Same result; no host synchronisation,
@@ -112,6 +189,8 @@ def corrupt_keypoints(
     if cfg.bias_max > 0:
         size = torch.rand(b, 1, j, 1, generator=generator, dtype=dt, device=dev) * cfg.bias_max
         x += _random_directions((b, 1, j), generator, dt) * size * height
+    if cfg.drift_scale > 0:
+        x += slow_error(b, t, j, cfg, generator, dt) * height
     if cfg.outlier_prob > 0:
         # Binomial number of hits, then that many random joint-frames: O(hits), not O(B·T·J)
         # (a joint-frame drawn twice is displaced once)

@@ -16,7 +16,7 @@ from poselift.data.datasets import (
     normalized_keypoints,
     skeletons_for,
 )
-from poselift.data.noise import NoiseConfig, corrupt_sequence
+from poselift.data.noise import NoiseConfig, corrupt_sequence, noise_model
 from poselift.data.virtual_cameras import (
     VirtualCameraConfig,
     film_with_virtual_cameras,
@@ -103,6 +103,9 @@ class EvaluateOptions:
     actions: list[str] | None = None
     flip: bool = True
     noisy: bool = False
+    #: with ``noisy``: ``"independent"`` (:class:`NoiseConfig` defaults) or ``"correlated"``
+    #: (:meth:`NoiseConfig.correlated`, a detector's slow, heavy-tailed error)
+    noise_model: str = "independent"
     #: put back left/right label swaps in the test 2D before lifting (what ``infer`` does by
     #: default, :func:`poselift.geometry.swaps.correct_swaps`); after the noise with ``noisy``
     swap_fix: bool = False
@@ -126,10 +129,22 @@ class EvaluateReport:
     swaps_fixed: dict[str, int] | None = None
 
 
+def noise_for(model: str, skeleton) -> NoiseConfig:
+    """The ``evaluate --noisy`` corruption of ``model`` (:data:`NOISE_MODELS`) for 2D of
+    ``skeleton``; the correlated model's per-joint gains are for H36M-17, other
+    skeletons get a gain of 1 on every joint."""
+    limbs = limbs_for(skeleton)
+    if model == "correlated" and skeleton.num_joints != len(NoiseConfig.correlated().joint_gain):
+        return noise_model(model, limbs=limbs, joint_gain=None)
+    return noise_model(model, limbs=limbs)
+
+
 def evaluate_checkpoint(options: EvaluateOptions) -> EvaluateReport:
     """Evaluate ``options.checkpoint`` (default: the bundled model) with the standard
     protocol (:func:`poselift.evaluation.protocol.evaluate_sequences`), without and
     (unless ``flip`` is false) with flip test-time augmentation."""
+    if options.noise_model != "independent" and not options.noisy:
+        raise PoseliftError("`noise_model` describes the corruption of `noisy`: add `noisy`")
     if not options.virtual_cameras and (options.virtual_preset != "wild" or options.virtual_set):
         raise PoseliftError("`virtual_preset` / `virtual_set` describe the cameras of `virtual_cameras`: add `virtual_cameras`")
     lifter = load_model(options.checkpoint)
@@ -168,7 +183,7 @@ def evaluate_checkpoint(options: EvaluateOptions) -> EvaluateReport:
     inputs = [normalized_keypoints(s) for s in seqs]
     input_skeleton, output_skeleton = skeletons_for(cfg.dataset, cfg.keypoints)
     if options.noisy:
-        noise = NoiseConfig(limbs=limbs_for(input_skeleton))
+        noise = noise_for(options.noise_model, input_skeleton)
         gen = torch.Generator().manual_seed(NOISY_EVAL_SEED)
         rf = lifter.config.receptive_field
         inputs = [corrupt_sequence(x, gen, noise, chunk_frames=rf) for x in inputs]

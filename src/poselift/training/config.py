@@ -12,7 +12,7 @@ from poselift.data.datasets import (
     default_data_dir,
     skeletons_for,
 )
-from poselift.data.noise import NoiseConfig
+from poselift.data.noise import NOISE_MODELS, NoiseConfig, noise_model
 from poselift.data.virtual_cameras import virtual_camera_config
 from poselift.errors import PoseliftError
 from poselift.geometry.sequence import FlipSpec
@@ -67,6 +67,10 @@ class TrainConfig:
     recipe: str | None = None
     # recipe "wild": fraction of training windows that keep their exact 2D (no noise)
     wild_clean_fraction: float = 0.0
+    # recipe "wild": the 2D noise model, "independent" (NoiseConfig(): per-frame jitter, the
+    # shipped model's) or "correlated" (NoiseConfig.correlated(): slow, heavy-tailed error
+    # calibrated on Stacked-Hourglass detections of the training subjects)
+    wild_noise_model: str = "independent"
     # recipe "wild": fraction of training windows filmed by one of the recording's real
     # (calibrated, distorted) Human3.6M cameras instead of a random virtual one
     wild_real_cameras: float = 0.0
@@ -104,7 +108,7 @@ class TrainConfig:
 
     def wild_noise(self) -> NoiseConfig:
         """The 2D corruption of the ``wild`` recipe."""
-        return NoiseConfig(clean_prob=self.wild_clean_fraction)
+        return noise_model(self.wild_noise_model, clean_prob=self.wild_clean_fraction)
 
     def validate(self) -> None:
         """Raise :class:`PoseliftError` for settings that cannot work together (checked
@@ -141,6 +145,10 @@ class TrainConfig:
                 raise PoseliftError(f"`{name}` must be in [0, 1], got {fraction}")
             if fraction > 0 and self.recipe != "wild":
                 raise PoseliftError(f"`{name}` only applies with `recipe='wild'`")
+        if self.wild_noise_model not in NOISE_MODELS:
+            raise PoseliftError(f"unknown `wild_noise_model` {self.wild_noise_model!r}; expected one of {', '.join(NOISE_MODELS)}")
+        if self.wild_noise_model != "independent" and self.recipe != "wild":
+            raise PoseliftError("`wild_noise_model` only applies with `recipe='wild'`")
         if self.wild_camera_set:
             if self.recipe != "wild":
                 raise PoseliftError("`wild_camera_set` only applies with `recipe='wild'`")
