@@ -184,6 +184,21 @@ def test_render_size_range_is_the_renderers(tmp_path):
             render_video(tmp_path / "r.mp4", poses, H36M_17, 25.0, size=size, progress=False)
 
 
+def test_infer_options_are_one_dataclass_for_run_infer_and_its_checks(tmp_path, no_detection, clip):
+    from poselift.pipeline.infer import InferOptions, check_infer_options, run_infer
+
+    assert check_infer_options(fps=30.0, bvh=True) == InferOptions(fps=30.0, bvh=True)
+    with pytest.raises(PoseliftError, match="unknown infer option.*'fsp'"):
+        check_infer_options(fsp=30.0)
+    with pytest.raises(PoseliftError, match="`max_gap` must be >= 0"):
+        run_infer(clip, tmp_path / "out", options=InferOptions(max_gap=-1), progress=False)
+    with pytest.raises(PoseliftError, match="either as `options` or as keywords, not both"):
+        run_infer(clip, tmp_path / "out", options=InferOptions(), bvh=True, progress=False)
+    with pytest.raises(PoseliftError, match="unknown infer option.*'renderr'"):
+        run_infer(clip, tmp_path / "out", renderr=True, progress=False)
+    assert not (tmp_path / "out").exists()
+
+
 def test_render_options_without_render_are_a_warning(tmp_path, caplog):
     from poselift.pipeline.infer import check_infer_options
 

@@ -39,7 +39,7 @@ from poselift.data.virtual_cameras import virtual_camera_config
 
 
 def clips(args):
-    lifter = load_model()
+    lifter = load_model(args.checkpoint)
     saved = TrainConfig.from_dict(lifter.metadata["train"])
     cfg = TrainConfig(dataset="h36m", data_dir="../shared/data/h36m", keypoints="gt", recipe="wild", seed=saved.seed)
     if args.virtual:  # the held-out subjects filmed by one random camera each, as `evaluate --virtual-cameras 1`
@@ -86,6 +86,15 @@ def humaneva_clips(args):
     return out
 
 
+def _unadapted_row(name, pred, gt, limbs):
+    if limbs is not None:
+        from poselift.geometry.skeleton import LIMB12
+        pred, gt = pred[:, list(LIMB12["h36m17"])], gt[:, limbs]
+    m, p = float(mpjpe(pred, gt).mean() * 1000), float(p_mpjpe(pred, gt).mean() * 1000)
+    print(f"{name:40s} MPJPE {m:6.1f}  P-MPJPE {p:6.1f}", flush=True)
+    return {"clip": name, "seconds": 0.0, "mpjpe_before": m, "mpjpe_after": m, "pmpjpe_before": p, "pmpjpe_after": p}
+
+
 def h36m_clips(args, seqs):
     out = []
     for s in seqs:
@@ -112,11 +121,12 @@ def main() -> None:
     parser.add_argument("--bone", type=float, default=1.0)
     parser.add_argument("--reprojection", type=float, default=1.0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--checkpoint", default=None, help="model to lift with (default: the bundled one)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.humaneva:
-        lifter = load_model()
+        lifter = load_model(args.checkpoint)
         clip_list = humaneva_clips(args)[: args.clips]
     else:
         lifter, seqs = clips(args)
@@ -124,7 +134,7 @@ def main() -> None:
     flip = FlipSpec.from_skeletons(H36M_17, H36M_17)
     noise = NoiseConfig(limbs=limbs_for(skeletons_for("h36m")[0]))
     gen = torch.Generator().manual_seed(1234)
-    cfg = AdaptConfig(steps=args.steps, lr=args.lr, tether_weight=args.tether, bone_weight=args.bone,
+    cfg = AdaptConfig(steps=max(1, args.steps), lr=args.lr, tether_weight=args.tether, bone_weight=args.bone,
                       reprojection_weight=args.reprojection, max_seconds=None)
     print(f"# machine: {machine()}; {len(clip_list)} clips of {args.frames} frames at 25 Hz; noisy={args.noisy} "
           f"virtual={args.virtual}; {cfg}")
@@ -135,6 +145,9 @@ def main() -> None:
         gt = gt - gt[:, :1]
         before, _ = lift_sequence(lifter.pose_model, x, flip)
         t0 = time.perf_counter()
+        if args.steps == 0:  # no adaptation: the model's own numbers ("before" = "after")
+            rows.append(_unadapted_row(name, before, gt, limbs))
+            continue
         result = adapt_pose_model(lifter.pose_model, x, np.ones(x.shape[:2], np.float32), H36M_17,
                                   focal_normalized=focal, principal_normalized=principal, flip=flip, config=cfg,
                                   reprojection_joints=ROOT_FIT_JOINTS)

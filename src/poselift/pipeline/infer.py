@@ -58,7 +58,7 @@ import shutil
 import tempfile
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -432,63 +432,90 @@ def _whole(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
-def check_infer_options(
-    *,
-    detector: Any = "mediapipe",
-    keypoints_format: str = "auto",
-    width: int | None = None,
-    height: int | None = None,
-    fps: float | None = None,
-    focal: float | None = None,
-    trajectory_source: str = "fit",
-    max_gap: int = DEFAULT_MAX_GAP,
-    person: Any = "all",
-    track_gap_s: float = DEFAULT_TRACK_GAP_S,
-    min_track_s: float = DEFAULT_MIN_TRACK_S,
-    trc: bool = False,
-    trc_units: str = "m",
-    render: bool = False,
-    render_size: int | None = None,
-    azimuth: float | None = None,
-    limit_frames: int | None = None,
-    chunk_frames: int = LIFT_CHUNK_FRAMES,
-    **_unchecked: Any,
-) -> None:
-    """Check the option values of :func:`run_infer` (the others, ``**_unchecked``, need
-    no check), before anything is read or decoded: every bad value is one
-    :class:`PoseliftError` naming the argument."""
-    if isinstance(detector, str) and detector not in DETECTORS:
-        raise PoseliftError(f"unknown `detector` {detector!r:.40}; available: {', '.join(DETECTORS)}")
-    if keypoints_format not in ("auto", *KEYPOINT_FORMATS):
-        raise PoseliftError(f"unknown `keypoints_format` {keypoints_format!r:.40}; use one of auto, {', '.join(KEYPOINT_FORMATS)}")
-    for name, value in (("width", width), ("height", height)):
-        if value is not None and not (_whole(value) and value > 0):
-            raise PoseliftError(f"`{name}` must be a positive whole number of pixels, got {value!r:.40}")
-    if fps is not None:
-        check_frame_rate(fps)
-    if focal is not None and not (isinstance(focal, (int, float)) and not isinstance(focal, bool) and math.isfinite(focal) and focal > 0):
-        raise PoseliftError(f"`focal` must be a positive number of pixels, got {focal!r:.40}")
-    if trajectory_source not in TRAJECTORY_SOURCES:
-        raise PoseliftError(f"`trajectory_source` must be one of {', '.join(TRAJECTORY_SOURCES)}, got {trajectory_source!r:.40}")
-    if not (_whole(max_gap) and max_gap >= 0):
-        raise PoseliftError(f"`max_gap` must be >= 0 frames, got {max_gap}")
-    check_person(person)
-    for name, value in (("track_gap_s", track_gap_s), ("min_track_s", min_track_s)):
-        if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and 0 <= value <= 3600):
-            raise PoseliftError(f"`{name}` must be a number of seconds from 0 to 3600, got {value!r:.40}")
-    check_trc_units(trc_units, "trc_units")
-    if not trc and trc_units != "m":
-        log.warning("--trc-units only applies with --trc; ignored")
-    if render_size is not None:
-        check_panel_size(render_size, "render_size")
-    if azimuth is not None and not (isinstance(azimuth, (int, float)) and not isinstance(azimuth, bool) and math.isfinite(azimuth)):
-        raise PoseliftError(f"`azimuth` must be a finite number of degrees, got {azimuth!r:.40}")
-    if limit_frames is not None and not (_whole(limit_frames) and limit_frames > 0):
-        raise PoseliftError(f"`limit_frames` must be a positive whole number of frames, got {limit_frames!r:.40}")
-    if not (_whole(chunk_frames) and chunk_frames > 0):
-        raise PoseliftError(f"`chunk_frames` must be a positive whole number of frames, got {chunk_frames!r:.40}")
-    if not render and (render_size, azimuth, limit_frames) != (None, None, None):
-        log.warning("--render-size, --azimuth and --limit-frames only apply with --render; ignored")
+@dataclass(frozen=True)
+class InferOptions:
+    """What :func:`run_infer` does with an input: every field is a keyword of
+    :func:`run_infer` (documented there), with its default. :meth:`check` validates
+    the values before anything is read or decoded."""
+
+    detector: Any = "mediapipe"
+    keypoints_format: str = "auto"
+    width: int | None = None  # px, keypoint inputs without a frame size
+    height: int | None = None  # px
+    fps: float | None = None  # frames/s
+    focal: float | None = None  # px; default: the image diagonal
+    trajectory_source: str = "fit"
+    causal: bool = False
+    flip: bool = True
+    max_gap: int = DEFAULT_MAX_GAP  # input frames
+    person: str | int = "all"
+    track_gap_s: float = DEFAULT_TRACK_GAP_S
+    min_track_s: float = DEFAULT_MIN_TRACK_S
+    crops: bool = True
+    fix_swaps: bool = True
+    adapt: bool | AdaptConfig = False
+    bvh: bool = False
+    trc: bool = False
+    trc_units: str = "m"
+    angles: bool = False
+    level: bool = True
+    render: bool = False
+    render_size: int | None = None  # px
+    azimuth: float | None = None  # degrees
+    limit_frames: int | None = None
+    chunk_frames: int = LIFT_CHUNK_FRAMES
+
+    @classmethod
+    def from_keywords(cls, **settings: Any) -> "InferOptions":
+        """The options from :func:`run_infer` keywords; an unknown name is a :class:`PoseliftError`."""
+        unknown = sorted(set(settings) - {f.name for f in fields(cls)})
+        if unknown:
+            raise PoseliftError(f"unknown infer option(s) {', '.join(map(repr, unknown))}; known: "
+                                f"{', '.join(f.name for f in fields(cls))}")
+        return cls(**settings)
+
+    def check(self) -> "InferOptions":
+        """Raise one :class:`PoseliftError` naming the option for the first bad value;
+        returns the options."""
+        if isinstance(self.detector, str) and self.detector not in DETECTORS:
+            raise PoseliftError(f"unknown `detector` {self.detector!r:.40}; available: {', '.join(DETECTORS)}")
+        if self.keypoints_format not in ("auto", *KEYPOINT_FORMATS):
+            raise PoseliftError(f"unknown `keypoints_format` {self.keypoints_format!r:.40}; use one of auto, {', '.join(KEYPOINT_FORMATS)}")
+        for name, value in (("width", self.width), ("height", self.height)):
+            if value is not None and not (_whole(value) and value > 0):
+                raise PoseliftError(f"`{name}` must be a positive whole number of pixels, got {value!r:.40}")
+        if self.fps is not None:
+            check_frame_rate(self.fps)
+        if self.focal is not None and not (isinstance(self.focal, (int, float)) and not isinstance(self.focal, bool) and math.isfinite(self.focal) and self.focal > 0):
+            raise PoseliftError(f"`focal` must be a positive number of pixels, got {self.focal!r:.40}")
+        if self.trajectory_source not in TRAJECTORY_SOURCES:
+            raise PoseliftError(f"`trajectory_source` must be one of {', '.join(TRAJECTORY_SOURCES)}, got {self.trajectory_source!r:.40}")
+        if not (_whole(self.max_gap) and self.max_gap >= 0):
+            raise PoseliftError(f"`max_gap` must be >= 0 frames, got {self.max_gap}")
+        check_person(self.person)
+        for name, value in (("track_gap_s", self.track_gap_s), ("min_track_s", self.min_track_s)):
+            if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and 0 <= value <= 3600):
+                raise PoseliftError(f"`{name}` must be a number of seconds from 0 to 3600, got {value!r:.40}")
+        check_trc_units(self.trc_units, "trc_units")
+        if not self.trc and self.trc_units != "m":
+            log.warning("--trc-units only applies with --trc; ignored")
+        if self.render_size is not None:
+            check_panel_size(self.render_size, "render_size")
+        if self.azimuth is not None and not (isinstance(self.azimuth, (int, float)) and not isinstance(self.azimuth, bool) and math.isfinite(self.azimuth)):
+            raise PoseliftError(f"`azimuth` must be a finite number of degrees, got {self.azimuth!r:.40}")
+        if self.limit_frames is not None and not (_whole(self.limit_frames) and self.limit_frames > 0):
+            raise PoseliftError(f"`limit_frames` must be a positive whole number of frames, got {self.limit_frames!r:.40}")
+        if not (_whole(self.chunk_frames) and self.chunk_frames > 0):
+            raise PoseliftError(f"`chunk_frames` must be a positive whole number of frames, got {self.chunk_frames!r:.40}")
+        if not self.render and (self.render_size, self.azimuth, self.limit_frames) != (None, None, None):
+            log.warning("--render-size, --azimuth and --limit-frames only apply with --render; ignored")
+        return self
+
+
+def check_infer_options(**settings: Any) -> InferOptions:
+    """:meth:`InferOptions.check` of :func:`run_infer` keywords, before anything is read or
+    decoded: every bad value (or unknown name) is one :class:`PoseliftError` naming it."""
+    return InferOptions.from_keywords(**settings).check()
 
 
 def person_output_names(*, bvh: bool = False, trc: bool = False, angles: bool = False) -> list[str]:
@@ -925,37 +952,16 @@ def run_infer(
     out_dir: str | Path,
     checkpoint: str | Path | None = None,
     *,
-    detector: Any = "mediapipe",
-    keypoints_format: str = "auto",
-    width: int | None = None,
-    height: int | None = None,
-    fps: float | None = None,
-    focal: float | None = None,
-    trajectory_source: str = "fit",
-    causal: bool = False,
-    flip: bool = True,
-    max_gap: int = DEFAULT_MAX_GAP,
-    person: str | int = "all",
-    track_gap_s: float = DEFAULT_TRACK_GAP_S,
-    min_track_s: float = DEFAULT_MIN_TRACK_S,
-    crops: bool = True,
-    fix_swaps: bool = True,
-    adapt: bool | AdaptConfig = False,
-    bvh: bool = False,
-    trc: bool = False,
-    trc_units: str = "m",
-    angles: bool = False,
-    level: bool = True,
-    render: bool = False,
-    render_size: int | None = None,
-    azimuth: float | None = None,
-    limit_frames: int | None = None,
+    options: InferOptions | None = None,
     progress: bool = True,
     overwrite: bool = False,
     lifter: Any = None,
-    chunk_frames: int = LIFT_CHUNK_FRAMES,
+    **settings: Any,
 ) -> InferResult:
     """Video or keypoint file → 3D poses written to ``out_dir`` (see module docstring).
+
+    The options below are keywords (``settings``) or one :class:`InferOptions`
+    (``options``), not both; every value is checked before anything is read.
 
     ``detector`` is a detector name (``"mediapipe"``: every person, see
     :mod:`poselift.pipeline.people`) or an object with ``detect_people`` (several people)
@@ -1010,39 +1016,36 @@ def run_infer(
     timings: dict[str, float] = {}
     # every option, the destination and the checkpoint are checked before anything is
     # read, decoded or detected (the detection of a video takes seconds)
-    check_infer_options(
-        detector=detector, keypoints_format=keypoints_format, width=width, height=height, fps=fps, focal=focal,
-        trajectory_source=trajectory_source, max_gap=max_gap, person=person, track_gap_s=track_gap_s,
-        min_track_s=min_track_s, trc=trc, trc_units=trc_units, render=render, render_size=render_size, azimuth=azimuth,
-        limit_frames=limit_frames, chunk_frames=chunk_frames,
-    )
-    adapt_config = adaptation_config(adapt)
+    if options is not None and settings:
+        raise PoseliftError(f"pass the infer options either as `options` or as keywords, not both ({', '.join(sorted(settings))})")
+    o = (options if options is not None else InferOptions.from_keywords(**settings)).check()
+    adapt_config = adaptation_config(o.adapt)
     if not source.exists():
         raise PoseliftError(f"input {source} does not exist")
     check_destination(out_dir, folder=True)  # not a folder, read-only, a file on the way: before decoding anything
     # a source that holds one person (npz/csv keypoints, a one-person detector) is written as for one `person`
-    one_person = one_person_source(source, keypoints_format, detector)
-    every = person == "all" and not one_person
+    one_person = one_person_source(source, o.keypoints_format, o.detector)
+    every = o.person == "all" and not one_person
     old_folders = tuple(sorted(p.name for p in out_dir.glob("person_*") if p.is_dir())) if out_dir.is_dir() and every else ()
-    targets = output_names(bvh=bvh, trc=trc, render=render, angles=angles, every_person=every, people_file=not one_person)
+    targets = output_names(bvh=o.bvh, trc=o.trc, render=o.render, angles=o.angles, every_person=every, people_file=not one_person)
     check_targets(out_dir, targets + list(old_folders), overwrite, folders=old_folders)
-    metadata = check_checkpoint(checkpoint, causal, lifter)  # the metadata only: the weights load during detection
+    metadata = check_checkpoint(checkpoint, o.causal, lifter)  # the metadata only: the weights load during detection
     # the folder is created now and locked for the whole run (a second infer into it stops at
     # once); a run that fails removes the folders it created
     with created_folder(out_dir), folder_lock(out_dir):
 
-        kind = input_kind(source, keypoints_format)
-        followed = kind == "video" and crops and _crop_capable(detector)  # each person by a landmarker of their own
+        kind = input_kind(source, o.keypoints_format)
+        followed = kind == "video" and o.crops and _crop_capable(o.detector)  # each person by a landmarker of their own
         if kind == "video":
-            if width is not None or height is not None:
+            if o.width is not None or o.height is not None:
                 log.warning("--width/--height are ignored for videos (the frame size is read from the file)")
             # The model loads (torch import included, ~2 s) in a thread while the video is
             # decoded and detected; a bad checkpoint still aborts detection at once.
             t0 = time.perf_counter()
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="poselift-load") as pool:
-                loading = pool.submit(load_checked_lifter, checkpoint, causal, lifter)
+                loading = pool.submit(load_checked_lifter, checkpoint, o.causal, lifter)
                 try:
-                    detections = _detect_video(source, detector, fps, progress, loading, model_fps(metadata),
+                    detections = _detect_video(source, o.detector, o.fps, progress, loading, model_fps(metadata),
                                                follow=followed)
                 except BaseException:
                     if loading.done() and loading.exception() is not None:
@@ -1054,15 +1057,15 @@ def run_infer(
                 timings["load_model"] = time.perf_counter() - t0  # only the part not hidden behind detection
         else:
             t0 = time.perf_counter()
-            lifter = load_checked_lifter(checkpoint, causal, lifter)
+            lifter = load_checked_lifter(checkpoint, o.causal, lifter)
             timings["load_model"] = time.perf_counter() - t0
             t0 = time.perf_counter()
-            detections = load_people_keypoints(source, keypoints_format, width=width, height=height, fps=fps)
+            detections = load_people_keypoints(source, o.keypoints_format, width=o.width, height=o.height, fps=o.fps)
             timings["load_keypoints"] = time.perf_counter() - t0
-        use_flip = flip and not lifter.config.causal
+        use_flip = o.flip and not lifter.config.causal
 
         t0 = time.perf_counter()
-        config = tracker_config(detections.fps, track_gap_s, min_track_s, detections.num_frames)
+        config = tracker_config(detections.fps, o.track_gap_s, o.min_track_s, detections.num_frames)
         tracked = track_detections(detections, config,
                                    duplicate_distance=FOLLOWED_DUPLICATE_DISTANCE if followed else DUPLICATE_DISTANCE)
         if not tracked.people:
@@ -1073,13 +1076,13 @@ def run_infer(
                 f"frames; people.json is not written): lower `min_track_s` to keep shorter tracks"
             )
         timings["track"] = time.perf_counter() - t0
-        chosen = tracked.people if every else [tracked.select("largest" if person == "all" else person)]
+        chosen = tracked.people if every else [tracked.select("largest" if o.person == "all" else o.person)]
         log.info("people: %s", "; ".join(
             f"#{p.track_id} frames {p.first_frame}-{p.first_frame + p.keypoints.num_frames - 1}" for p in tracked.people))
 
         lifted = [
-            _lift_person(p, lifter, source=source, max_gap=max_gap, flip=use_flip, chunk_frames=chunk_frames,
-                         trajectory_source=trajectory_source, focal=focal, fix_swaps=fix_swaps,
+            _lift_person(p, lifter, source=source, max_gap=o.max_gap, flip=use_flip, chunk_frames=o.chunk_frames,
+                         trajectory_source=o.trajectory_source, focal=o.focal, fix_swaps=o.fix_swaps,
                          adapt=adapt_config)
             for p in chosen
         ]
@@ -1091,9 +1094,9 @@ def run_infer(
                 log.info("person %d: the 3D differs from the detector's own 3D by %.0f mm P-MPJPE and %.1f° in joint "
                          "angles (%d frames; metadata.person.vs_detector_3d)", p.track_id,
                          p.detector_agreement["pmpjpe_mm"], p.detector_agreement["angle_diff_deg"], p.detector_agreement["frames"])
-        world = _shared_level(lifted) if level else None
+        world = _shared_level(lifted) if o.level else None
 
-        checkpoint_name = str(checkpoint) if checkpoint is not None else ("bundled-causal" if causal else "bundled")
+        checkpoint_name = str(checkpoint) if checkpoint is not None else ("bundled-causal" if o.causal else "bundled")
         common = {
             "input": str(source),
             "input_kind": kind,
@@ -1103,7 +1106,7 @@ def run_infer(
             "receptive_field": lifter.receptive_field,
             "flip": use_flip,
             "causal": bool(lifter.config.causal),
-            "max_gap_frames": max_gap,
+            "max_gap_frames": o.max_gap,
             "timings_s": dict(timings),
         }
         people_doc = tracked.document(
@@ -1114,29 +1117,29 @@ def run_infer(
         staging = Path(tempfile.mkdtemp(prefix=".poselift-infer-", dir=out_dir))
         extra: dict[str, float] = {}
         try:
-            if render:
+            if o.render:
                 tr = time.perf_counter()
                 rotation = None if world is None else world.rotation
                 if tracked.single_source:
                     p = lifted[0]
                     _render(
                         staging / "render.mp4", p.joints, p.points_px, p.keypoints.fps, video=source if kind == "video" else None,
-                        video_fps=fps, image_size=(p.keypoints.width, p.keypoints.height), render_size=render_size,
-                        azimuth=azimuth, limit_frames=limit_frames, progress=progress, filled=p.gaps.filled,
+                        video_fps=o.fps, image_size=(p.keypoints.width, p.keypoints.height), render_size=o.render_size,
+                        azimuth=o.azimuth, limit_frames=o.limit_frames, progress=progress, filled=p.gaps.filled,
                         camera_rotation=rotation,
                     )
                 else:
                     _render_people(
                         staging / "render.mp4", lifted, detections.num_frames, video=source if kind == "video" else None,
-                        video_fps=fps, render_size=render_size, azimuth=azimuth, limit_frames=limit_frames,
+                        video_fps=o.fps, render_size=o.render_size, azimuth=o.azimuth, limit_frames=o.limit_frames,
                         progress=progress, camera_rotation=rotation,
                     )
                 extra["render"] = time.perf_counter() - tr
             for p in lifted:
                 folder = staging / person_folder(p.track_id) if every else staging
                 folder.mkdir(exist_ok=True)
-                spent = _write_person(folder, p, _person_meta(p, common, world, trajectory_source), world, bvh=bvh,
-                                      trc=trc, trc_units=trc_units, angles=angles)
+                spent = _write_person(folder, p, _person_meta(p, common, world, o.trajectory_source), world, bvh=o.bvh,
+                                      trc=o.trc, trc_units=o.trc_units, angles=o.angles)
                 for k, v in spent.items():
                     extra[k] = extra.get(k, 0.0) + v
             if not one_person:

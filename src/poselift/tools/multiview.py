@@ -5,12 +5,11 @@ detector's own 3D on the same frames."""
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +20,15 @@ from poselift.io.exports import write_json
 from poselift.io.locks import folder_lock
 from poselift.io.reference import MultiviewReference, load_multiview_reference
 from poselift.io.staging import check_destination, created_folder
-from poselift.pipeline.infer import check_infer_options, run_infer
+from poselift.pipeline.infer import InferOptions, check_infer_options, run_infer
 from poselift.tools.bench import machine
 
 log = logging.getLogger("poselift")
 
 #: ``run_infer`` arguments that :func:`score_multiview` sets itself.
 RESERVED_INFER_OPTIONS = ("input", "out_dir", "person", "progress", "overwrite")
-#: Every argument of ``run_infer``.
-INFER_ARGUMENTS = frozenset(inspect.signature(run_infer).parameters)
+#: Every argument of ``run_infer``: its own and its options (:class:`InferOptions`).
+INFER_ARGUMENTS = frozenset({"checkpoint", "lifter", *(f.name for f in fields(InferOptions))})
 #: The arrays of a person's ``poses.npz`` that scoring reads.
 POSES_KEYS = ("frame_index", "joints_3d", "detector_keypoints_2d")
 #: people.json fields kept per track in the summary.
