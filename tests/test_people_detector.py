@@ -461,41 +461,6 @@ def _clip(n: int = FRAMES):
     return info, itertools.islice(frames, n)
 
 
-def _follow(points: np.ndarray, people_count: int = 2, gate: float = 150.0) -> np.ndarray:
-    """Slots of a full-frame pass [T, S, 33, 2] → tracks [P, T, 33, 2]: each track takes the
-    pose whose mid-hip is nearest its last one (the test's stand-in for a tracker)."""
-    T = points.shape[0]
-    tracks = np.full((people_count, T, 33, 2), np.nan, np.float32)
-    last: list[np.ndarray | None] = [None] * people_count
-    hips = points[:, :, 23:25].mean(axis=2)  # [T, S, 2], NaN for empty slots
-    for t in range(T):
-        free = [s for s in range(points.shape[1]) if np.isfinite(hips[t, s]).all()]
-        for p in sorted(range(people_count), key=lambda p: last[p] is None):
-            if not free:
-                break
-            if last[p] is None:  # a new track takes the leftmost free pose
-                s = min(free, key=lambda s: hips[t, s, 0])
-            else:
-                s = min(free, key=lambda s: np.linalg.norm(hips[t, s] - last[p]))
-                if np.linalg.norm(hips[t, s] - last[p]) > gate:
-                    continue
-            tracks[p, t] = points[t, s]
-            last[p] = hips[t, s]
-            free.remove(s)
-    return tracks
-
-
-def _hold(boxes: np.ndarray) -> np.ndarray:
-    """Fill NaN boxes [P, T, 4] with the person's nearest box in time."""
-    out = boxes.copy()
-    for p in range(len(out)):
-        ok = np.flatnonzero(np.isfinite(out[p]).all(-1))
-        for t in range(out.shape[1]):
-            if ok.size and not np.isfinite(out[p, t]).all():
-                out[p, t] = out[p, ok[np.argmin(np.abs(ok - t))]]
-    return out
-
-
 @pytest.fixture(scope="module")
 def full_frame() -> PeopleKeypoints2D:
     if not CAM01.is_file():
@@ -528,57 +493,6 @@ def test_full_frame_pass_finds_both_actors(full_frame):
     assert one.points.shape == (FRAMES, 33, 2) and one.layout == "blazepose33"
 
 
-@needs_cam01
-@pytest.mark.realdata
-def test_crop_pass_follows_each_actor(full_frame):
-    tracks = _follow(full_frame.points)
-    boxes = _hold(boxes_from_points(tracks, window=3))
-    assert np.isfinite(boxes).all()
-    detector = PeopleDetector(max_people=3, threads=2)
-    info, frames = _clip()
-    crops = detector.detect_in_crops(frames, info, boxes, progress=False)
-    assert crops.points.shape == (FRAMES, 2, 33, 2) and crops.world.shape == (FRAMES, 2, 33, 3)
-    found = crops.found()
-    assert found.sum(0).min() >= 0.9 * FRAMES  # each actor in (nearly) every frame
-    tracked = np.isfinite(tracks).all(-1).any(-1).T  # [T, P]
-    assert found.sum() > tracked.sum()  # recovers frames the full-frame pass missed
-    # where both passes found a person, they agree (it is the same person)
-    both = found & tracked
-    diff = np.linalg.norm(crops.points[both][:, 11:] - np.transpose(tracks, (1, 0, 2, 3))[both][:, 11:], axis=-1)
-    assert np.median(diff) < 30
-    # each crop detection lies in its own box
-    centre = np.nanmean(crops.points[..., 23:25, :], axis=2)  # [T, P, 2]
-    for p in range(2):
-        b = boxes[p][found[:, p]]
-        c = centre[found[:, p], p]
-        assert ((c[:, 0] > b[:, 0]) & (c[:, 0] < b[:, 2]) & (c[:, 1] > b[:, 1]) & (c[:, 1] < b[:, 3])).mean() > 0.9
-
-    # with guides (the full-frame poses where there are some), other people's skeletons are greyed
-    info, frames = _clip()
-    guided = detector.detect_in_crops(frames, info, boxes, guides=tracks, progress=False)
-    assert guided.found().sum(0).min() >= 0.9 * FRAMES
-    with_guide = np.isfinite(tracks[..., 11:, :]).all(-1).any(-1).T & guided.found()
-    dist = [guide_distance(guided.points[t, p], tracks[p, t]) for t, p in zip(*np.nonzero(with_guide))]
-    box_h = (boxes[..., 3] - boxes[..., 1]).T[with_guide]
-    assert (np.asarray(dist) <= 0.12 * box_h).all()
-
-
-@needs_cam01
-def test_crop_pass_checks_its_inputs():
-    detector = PeopleDetector(threads=1)
-    info, frames = _clip(4)
-    with pytest.raises(PoseliftError, match="`boxes`"):
-        detector.detect_in_crops(frames, info, np.zeros((4, 4)))
-    with pytest.raises(PoseliftError, match="`guides`"):
-        detector.detect_in_crops(frames, info, np.zeros((1, 4, 4)), guides=np.zeros((1, 3, 33, 2)))
-    info, frames = _clip(4)
-    with pytest.raises(PoseliftError, match="5"):  # 4 frames, 5 rows of boxes
-        detector.detect_in_crops(frames, info, np.full((1, 5, 4), np.nan))
-    info, frames = _clip(4)
-    empty = detector.detect_in_crops(frames, info, np.full((2, 4, 4), np.nan))
-    assert not empty.found().any() and (empty.confidence == 0).all()
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not DEMO_VIDEO.is_file(), reason=f"real data not available: {DEMO_VIDEO} is absent")
 def test_bundle_matches_the_legacy_detector_on_the_demo_video():
@@ -609,30 +523,6 @@ def test_bundle_matches_the_legacy_detector_on_the_demo_video():
     assert both.sum() >= 0.9 * n
     assert np.median(d) < 5 and swapped.sum() <= 0.1 * both.sum()
     assert aware.mean() < 10 and np.percentile(aware, 90) < 15
-
-
-@needs_cam01
-@pytest.mark.realdata
-def test_crop_pass_does_not_depend_on_threads_and_raises_lane_errors(full_frame, monkeypatch):
-    n = 10
-    boxes = _hold(boxes_from_points(_follow(full_frame.points), window=3))[:, :n]
-    runs = []
-    for threads in (1, 2):
-        info, frames = _clip(n)
-        runs.append(PeopleDetector(threads=threads).detect_in_crops(frames, info, boxes, progress=False))
-    np.testing.assert_array_equal(runs[0].points, runs[1].points)
-    np.testing.assert_array_equal(runs[0].world, runs[1].world)
-
-    def broken(*args, **kwargs):
-        raise RuntimeError("lane failure")
-
-    monkeypatch.setattr(people, "_pick", broken)
-    info, frames = _clip(n)
-    with pytest.raises(RuntimeError, match="lane failure"):
-        PeopleDetector(threads=2).detect_in_crops(frames, info, boxes, progress=False)
-    info, frames = _clip(4)
-    with pytest.raises(PoseliftError, match="`poses_per_crop`"):
-        PeopleDetector().detect_in_crops(frames, info, boxes[:, :4], poses_per_crop=0)
 
 
 @pytest.mark.realdata

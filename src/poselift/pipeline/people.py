@@ -18,9 +18,6 @@ Three ways to run it:
   overlapping people), and a landmarker that follows one person skips its detector.
 - :meth:`PeopleDetector.detect_people`: the whole frame, up to ``max_people`` poses per
   frame. Slots are in the landmarker's order, not identities.
-- :meth:`PeopleDetector.detect_in_crops`: one landmarker per person, each on a crop
-  around boxes given for every frame (from a tracker, or a previous pass), with the
-  other people painted grey.
 
 All return :class:`poselift.io.keypoints.PeopleKeypoints2D` (:func:`people_detections`): pixels (origin top-left, x right, y down), the
 landmark visibility as the confidence, and MediaPipe's own metric, hip-centred 3D
@@ -265,8 +262,7 @@ def people_detections(points: np.ndarray, confidence: np.ndarray, world: np.ndar
     NaN where empty; fps: frames per second; width, height: image size in pixels.
 
     Slots of :meth:`PeopleDetector.detect_people` are the landmarker's order in each frame
-    (not identities); slot ``p`` of :meth:`PeopleDetector.follow_people` and
-    :meth:`PeopleDetector.detect_in_crops` is person ``p``.
+    (not identities); slot ``p`` of :meth:`PeopleDetector.follow_people` is person ``p``.
     """
     return PeopleKeypoints2D(points, confidence, "blazepose33", fps, width, height, world=world)
 
@@ -710,93 +706,12 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class _Lanes:
-    """Landmarkers, each fed by the caller's thread through its own queue and run in its
-    own thread (MediaPipe releases the GIL; each landmarker uses one core), at most
-    ``concurrency`` of them at a time.
-
-    ``put(lane, t, ms, image, ctx)`` queues RGB ``image`` (frame ``t``, time ``ms``) for a
-    lane; the lane's thread calls ``handle(t, result, ctx)`` with the landmarker's result.
-    A lane that skips frames (``t`` not following its previous one) first shows its
-    landmarker a blank image, which drops the poses it tracked: the lane then starts as a
-    new landmarker would (checked to give identical results). An error in a lane is raised
-    in the caller at its next ``put`` or at the end of the ``with`` block.
-    """
-
-    def __init__(self, landmarkers: Sequence[Any], depth: int, concurrency: int, handle: Any) -> None:
-        import queue
-        import threading
-
-        import mediapipe as mp
-
-        self._mp = mp
-        self._queue_full = queue.Full
-        self.landmarkers = list(landmarkers)
-        self.queues = [queue.Queue(maxsize=max(1, depth)) for _ in self.landmarkers]
-        self.slots = threading.Semaphore(max(1, concurrency))
-        self.handle = handle
-        self.failed = threading.Event()
-        self.errors: list[BaseException] = []
-        self.blank = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.full((256, 256, 3), 128, np.uint8))
-        self.threads = [
-            threading.Thread(target=self._run, args=(i,), name=f"poselift-landmarker-{i}", daemon=True) for i in range(len(self.landmarkers))
-        ]
-
-    def __enter__(self) -> _Lanes:  # noqa: PYI034
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is not None:
-            self.failed.set()  # the lanes drop what is queued
-        for q in self.queues:
-            q.put(None)  # a lane always drains its queue up to this
-        for thread in self.threads:
-            thread.join()
-        if exc_type is None and self.errors:
-            raise self.errors[0]
-
-    def put(self, lane: int, t: int, ms: int, image: np.ndarray, ctx: Any = None) -> None:
-        while True:
-            if self.failed.is_set():
-                raise self.errors[0]
-            try:
-                self.queues[lane].put((t, ms, image, ctx), timeout=0.1)
-                return
-            except self._queue_full:
-                continue
-
-    def _run(self, lane: int) -> None:
-        mp = self._mp
-        landmarker = self.landmarkers[lane]
-        previous: int | None = None
-        while True:
-            item = self.queues[lane].get()
-            if item is None:
-                return
-            if self.failed.is_set():
-                continue
-            t, ms, image, ctx = item
-            try:
-                with self.slots:
-                    if previous is not None and t != previous + 1:
-                        landmarker.detect_for_video(self.blank, ms - 1)  # forget the tracked poses
-                    result = landmarker.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=image), ms)
-                previous = t
-                self.handle(t, result, ctx)
-            except BaseException as exc:  # noqa: BLE001 - raised in the caller
-                self.errors.append(exc)
-                self.failed.set()
-
-
 class PeopleDetector:
     """MediaPipe's Tasks PoseLandmarker (the wheel's "full" BlazePose model, as the legacy
     ``model_complexity=1``) in video mode, for several people: see the module docstring.
 
-    ``threads``: how many per-person landmarkers (:meth:`follow_people`,
-    :meth:`detect_in_crops`) run at the same time (default: the usable CPU cores, at most
-    8; a landmarker uses one core). The full-frame pass (:meth:`detect_people`) is one
+    ``threads``: how many per-person landmarkers (:meth:`follow_people`) run at the same
+    time (default: the usable CPU cores, at most 8; a landmarker uses one core). The full-frame pass (:meth:`detect_people`) is one
     landmarker over the whole video: its tracking carries people whom its detector misses
     when they overlap, so it is not split.
     """
@@ -885,84 +800,6 @@ class PeopleDetector:
             raise PoseliftError("the video has no frames")
         return people_detections(np.stack(pts), np.stack(conf), np.stack(world), info.fps, info.width, info.height)
 
-    def detect_in_crops(
-        self,
-        frames: Iterable[np.ndarray],
-        info: VideoInfo,
-        boxes: np.ndarray,
-        guides: np.ndarray | None = None,
-        progress: bool = True,
-        *,
-        pad: float = 0.15,
-        gate: float = 0.12,
-        min_overlap: float = 0.2,
-        keep_own: str = "box",
-        poses_per_crop: int = 2,
-    ) -> PeopleKeypoints2D:
-        """Each person's pose from a crop around their box: slot ``p`` is person ``p``.
-
-        ``boxes`` ``[P, T, 4]`` ``(x0, y0, x1, y1)`` pixels per person and frame (NaN
-        where the person is not tracked); ``guides`` ``[P, T, 33, 2]`` optional skeletons
-        in pixels (e.g. a previous pass, or a projected 3D pose). Per person, a
-        landmarker (``num_poses=poses_per_crop``, video mode) runs on the crop around its box
-        (:func:`crop_box` with ``pad``), in which the *other* people (their guide
-        skeletons, else their boxes) are painted grey except inside this person's own
-        region (``keep_own='box'``: its box; ``'body'``: its guide skeleton, grown by
-        7 px, where a guide exists). Of the poses found, the one nearest the guide
-        (:func:`guide_distance`) is kept unless farther than ``gate`` × the box height;
-        without a guide, the one whose box overlaps the person's box most, unless their
-        intersection over union is under ``min_overlap``. A person's landmarker starts
-        afresh after frames without a box. ``poses_per_crop=1`` costs about a quarter
-        less (the landmarker's detector then runs only when it loses the person) but
-        leaves no choice between two people in a crop.
-        """
-        from tqdm import tqdm
-
-        boxes = np.asarray(boxes, dtype=np.float64)
-        if boxes.ndim != 3 or boxes.shape[2] != 4 or boxes.shape[0] < 1:
-            raise PoseliftError(f"`boxes` must be shaped [people, frames, 4], got {list(boxes.shape)}")
-        P, T = boxes.shape[:2]
-        if guides is not None:
-            guides = np.asarray(guides, dtype=np.float64)
-            if guides.shape != (P, T, 33, 2):
-                raise PoseliftError(f"`guides` must be shaped {[P, T, 33, 2]} like `boxes`, got {list(guides.shape)}")
-        if keep_own not in ("box", "body"):
-            raise PoseliftError(f"`keep_own` must be 'box' or 'body', got {keep_own!r}")
-        if int(poses_per_crop) != poses_per_crop or poses_per_crop < 1:
-            raise PoseliftError(f"`poses_per_crop` must be a positive whole number, got {poses_per_crop!r}")
-        pts, conf, world = _empty(T, P)
-        bundle = landmarker_bundle(self.cache_dir)
-
-        def handle(t: int, result: Any, ctx: tuple[int, tuple[int, int, int, int]]) -> None:
-            p, crop = ctx
-            guide = guides[p, t] if guides is not None else None
-            picked = _pick(result, crop, boxes[p, t], guide, gate, min_overlap)
-            if picked is not None:
-                pts[t, p], conf[t, p], world[t, p] = picked
-
-        t = -1
-        with self._quiet(), contextlib.ExitStack() as stack:
-            landmarkers = [stack.enter_context(self._landmarker(int(poses_per_crop), bundle)) for _ in range(P)]
-            bar = stack.enter_context(
-                tqdm(total=T, desc="detect 2D (crops)", unit="frame", file=sys.stderr, disable=not progress, leave=False)
-            )
-            video = stack.enter_context(contextlib.closing(_video_frames(frames, info)))
-            with _Lanes(landmarkers, 4, self.threads, handle) as lanes:
-                for t, frame, last_ms in video:
-                    if t >= T:
-                        raise PoseliftError(f"the video has more frames than `boxes` ({T})")
-                    for p in range(P):
-                        prepared = prepare_crop(frame, p, boxes[:, t], guides[:, t] if guides is not None else None, pad, keep_own)
-                        if prepared is not None:
-                            crop, image = prepared
-                            lanes.put(p, t, last_ms, image, (p, crop))
-                    bar.update(1)
-        if t < 0:
-            raise PoseliftError("the video has no frames")
-        if t + 1 != T:
-            raise PoseliftError(f"the video has {t + 1} frames but `boxes` has {T}")
-        return people_detections(pts, conf, world, info.fps, info.width, info.height)
-
     def follow_people(
         self,
         frames: Iterable[np.ndarray],
@@ -1000,7 +837,8 @@ class PeopleDetector:
         around the box, ``slack`` to spare, padded grey beyond the image) stays put while
         it holds the person, so the landmarker's tracking works as on a still camera; a new
         crop restarts the landmarker. The other people's predicted skeletons are painted
-        grey except in this person's own region (``keep_own``, see :meth:`detect_in_crops`),
+        grey except in this person's own region (``keep_own``: ``'box'``, its box; ``'body'``,
+        its predicted skeleton grown by 7 px),
         and so are poses this landmarker found in the last frames that were not this person.
         The pose nearest the prediction (:func:`pick_pose`) is kept if plausible
         (:func:`plausible_pose` with :data:`FOLLOW_GATE`, loosened for each frame missed)
@@ -1255,8 +1093,9 @@ def prepare_crop(
     """The crop of one frame that the crop pass shows ``person``'s landmarker:
     ``(crop box, image)``, or None without a box. ``boxes`` ``[P, 4]`` and ``guides``
     ``[P, 33, 2]`` are every person's in this frame; the other people are painted grey
-    (:func:`grey_others`) except in this person's own region (see
-    :meth:`PeopleDetector.detect_in_crops`); the image is C-contiguous. ``crop``: the
+    (:func:`grey_others`) except in this person's own region (``keep_own``: ``'box'``, its
+    box; ``'body'``, its guide skeleton grown by 7 px, where a guide exists); the image is
+    C-contiguous. ``crop``: the
     crop box (ints) to use instead of :func:`crop_box` of the person's box with ``pad``;
     its parts outside the image are mid-grey (:func:`follow_crop`)."""
     import cv2
@@ -1298,22 +1137,6 @@ def _cut(frame: np.ndarray, crop: Sequence[int], value: int = 128) -> np.ndarray
     if ix1 > ix0 and iy1 > iy0:
         out[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0] = frame[iy0:iy1, ix0:ix1]
     return out
-
-
-def _pick(
-    result: Any, crop: tuple[int, int, int, int], box: np.ndarray, guide: np.ndarray | None, gate: float, min_overlap: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """The pose of ``result`` that is this person (see :meth:`PeopleDetector.detect_in_crops`),
-    in image pixels, or None."""
-    if not result.pose_landmarks:
-        return None
-    worlds = result.pose_world_landmarks or []
-    cands = []
-    for s, lms in enumerate(result.pose_landmarks):
-        xy, vis, wl = _pose_arrays(lms, worlds[s] if s < len(worlds) else None)
-        cands.append((to_image_pixels(xy, crop), vis, wl))
-    best = pick_pose([c[0] for c in cands], box, guide, gate, min_overlap)
-    return None if best is None else cands[best]
 
 
 def pick_pose(
