@@ -574,3 +574,20 @@ def test_every_command_help_ends_with_examples_that_parse():
             assert words[0] == "poselift" and words[1] == name, line
             args = parser.parse_args(words[1:])
             assert args.command == name and callable(args.func), line
+
+
+@pytest.mark.parametrize("dataset, downsample, fps", [("synthetic", 1, 50.0), ("synthetic", 2, 25.0), ("h36m", 2, 25.0),
+                                                      ("humaneva", 1, 60.0)])
+def test_checkpoint_records_the_frame_rate_of_its_training_data(dataset, downsample, fps):
+    import torch
+
+    from poselift.data.synthetic import synthetic_sequence
+    from poselift.models.temporal import ModelConfig
+    from poselift.training.config import TrainConfig, TrainState
+    from poselift.training.resume import run_metadata
+
+    cfg = TrainConfig(dataset=dataset, downsample=downsample, filter_widths=(3, 3), channels=8)
+    meta = run_metadata(cfg, ModelConfig(filter_widths=(3, 3), channels=8), None, TrainState(), 1, torch.device("cpu"))
+    assert meta["fps"] == fps
+    if dataset == "synthetic":  # what the procedural figures really are
+        assert synthetic_sequence(30).fps / downsample == fps

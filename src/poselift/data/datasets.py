@@ -25,6 +25,10 @@ H36M_TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
 H36M_TEST_SUBJECTS = ("S9", "S11")
 H36M_FPS = 50.0
 HUMANEVA_FPS = 60.0
+#: the procedural figures of :mod:`poselift.data.synthetic` (its default rate)
+SYNTHETIC_FPS = 50.0
+#: frames/s of each dataset's recordings
+DATASET_FPS = {"h36m": H36M_FPS, "humaneva": HUMANEVA_FPS, "synthetic": SYNTHETIC_FPS}
 HUMANEVA_CAMERAS = ("C1", "C2", "C3")
 HUMANEVA_ACTIONS = ("Walk", "Jog", "Box")
 # S11 "Directions" is corrupted in the original video release; the standard protocol drops it.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from poselift.data.datasets import Sequence
+from poselift.data.datasets import SYNTHETIC_FPS, Sequence
 from poselift.geometry import camera as cam
 
 # H36M-17 rest geometry in the body frame (x right→left? no: x = subject's left,
@@ -45,7 +45,7 @@ def _rot_z(a: np.ndarray) -> np.ndarray:
     return np.stack([np.stack([c, -s, z], -1), np.stack([s, c, z], -1), np.stack([z, z, o], -1)], -2)
 
 
-def animate_figure(num_frames: int, fps: float = 50.0, seed: int = 0) -> np.ndarray:
+def animate_figure(num_frames: int, fps: float = SYNTHETIC_FPS, seed: int = 0) -> np.ndarray:
     """A walking/gesturing figure: ``[T, 17, 3]`` world metres (z up), H36M-17 order."""
     rng = np.random.default_rng(seed)
     scale = rng.uniform(0.9, 1.1)
@@ -131,7 +131,7 @@ def look_at_camera(
     return VirtualCamera(intr, rotation, center)
 
 
-def synthetic_sequence(num_frames: int = 500, seed: int = 0, fps: float = 50.0, camera: VirtualCamera | None = None) -> Sequence:
+def synthetic_sequence(num_frames: int = 500, seed: int = 0, fps: float = SYNTHETIC_FPS, camera: VirtualCamera | None = None) -> Sequence:
     """A labelled sequence: 2D pixels by projection, 3D in the camera frame (metres)."""
     rng = np.random.default_rng(seed + 10_000)
     world = animate_figure(num_frames, fps, seed)

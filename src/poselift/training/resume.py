@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from poselift.data.datasets import skeletons_for
+from poselift.data.datasets import DATASET_FPS, skeletons_for
 from poselift.errors import PoseliftError
 from poselift.geometry.skeleton import HEAD_EYE_LERP
 from poselift.models.temporal import ModelConfig
@@ -48,7 +48,7 @@ def run_metadata(
         "joints_out": skel_out.name,
         "input": "normalised screen coordinates: x/w*2-1, y/w*2-h/w (pixels divided by image width)",
         "output": "metres, camera frame, relative to the root joint",
-        "fps": 50.0 / cfg.downsample if cfg.dataset == "h36m" else 60.0 / cfg.downsample,
+        "fps": DATASET_FPS[cfg.dataset] / cfg.downsample,
         "versions": versions(),
         "command": " ".join(sys.argv),
         "world_size": world_size,  # processes that trained the last epoch (resume may use another)
