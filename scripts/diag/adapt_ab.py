@@ -86,13 +86,28 @@ def humaneva_clips(args):
     return out
 
 
+def _scaled_to(pred, gt):
+    """``pred`` scaled to the standing height of ``gt`` (both H36M-17 [T, 17, 3]), as
+    `infer --person-height` does with the user's height."""
+    from poselift.geometry.angles import standing_height
+    return pred * (standing_height(gt) / standing_height(pred))
+
+
 def _unadapted_row(name, pred, gt, limbs):
+    if limbs is None:  # Human3.6M: also the MPJPE after scaling to the subject's known height
+        from poselift.geometry.angles import standing_height
+        h = float(mpjpe(_scaled_to(pred, gt), gt).mean() * 1000)
+        print(f"{name:40s} height {standing_height(gt):.3f} m, lifted {standing_height(pred):.3f} m; "
+              f"MPJPE with the known height {h:6.1f}", flush=True)
     if limbs is not None:
         from poselift.geometry.skeleton import LIMB12
         pred, gt = pred[:, list(LIMB12["h36m17"])], gt[:, limbs]
     m, p = float(mpjpe(pred, gt).mean() * 1000), float(p_mpjpe(pred, gt).mean() * 1000)
     print(f"{name:40s} MPJPE {m:6.1f}  P-MPJPE {p:6.1f}", flush=True)
-    return {"clip": name, "seconds": 0.0, "mpjpe_before": m, "mpjpe_after": m, "pmpjpe_before": p, "pmpjpe_after": p}
+    row = {"clip": name, "seconds": 0.0, "mpjpe_before": m, "mpjpe_after": m, "pmpjpe_before": p, "pmpjpe_after": p}
+    if limbs is None:
+        row["mpjpe_known_height"] = h
+    return row
 
 
 def h36m_clips(args, seqs):
@@ -167,6 +182,11 @@ def main() -> None:
               f"reproj {row['loss_first']['reprojection']*1000:.1f} -> {row['loss_last']['reprojection']*1000:.1f} mm "
               f"bone {row['loss_first']['bone']*1000:.1f} -> {row['loss_last']['bone']*1000:.1f} mm", flush=True)
     mean = {k: float(np.mean([r[k] for r in rows])) for k in ("mpjpe_before", "mpjpe_after", "pmpjpe_before", "pmpjpe_after", "seconds")}
+    if all("mpjpe_known_height" in r for r in rows):
+        mean["mpjpe_known_height"] = float(np.mean([r["mpjpe_known_height"] for r in rows]))
+        better = sum(r["mpjpe_known_height"] < r["mpjpe_before"] for r in rows)
+        print(f"MEAN MPJPE with the subject's known height (infer --person-height): {mean['mpjpe_before']:.2f} -> "
+              f"{mean['mpjpe_known_height']:.2f} ({better}/{len(rows)} clips better)")
     better = sum(r["mpjpe_after"] < r["mpjpe_before"] for r in rows)
     print(f"MEAN MPJPE {mean['mpjpe_before']:.2f} -> {mean['mpjpe_after']:.2f}  P-MPJPE {mean['pmpjpe_before']:.2f} -> "
           f"{mean['pmpjpe_after']:.2f}  ({better}/{len(rows)} clips better; {mean['seconds']:.1f} s per clip)")

@@ -50,6 +50,20 @@ def person_choice(text: str) -> str | int:
 BUNDLED_MODEL_FPS = 25.0
 
 
+def person_heights(text: str) -> float | dict[int, float]:
+    """``--person-height``: metres (one height for everyone) or ``ID=M,ID=M`` per track id."""
+    try:
+        if "=" not in text:
+            return float(text)
+        heights = {}
+        for item in text.split(","):
+            key, _, value = item.partition("=")
+            heights[int(key)] = float(value)
+        return heights
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"use metres (1.78) or track id=metres pairs (1=1.80,2=1.65), not {text!r}") from None
+
+
 def cmd_infer(args: argparse.Namespace) -> int:
     """``poselift infer``: run :func:`run_infer` and print a summary."""
     try:
@@ -96,6 +110,7 @@ def _shared_infer_options(args: argparse.Namespace) -> dict[str, Any]:
         "crops": not args.no_crops,
         "fix_swaps": not args.no_swap_fix,
         "adapt": args.adapt,
+        "person_height_m": args.person_height,
         "bvh": args.bvh,
         "angles": args.angles,
         "level": args.level,
@@ -140,6 +155,7 @@ def _add_shared_infer_args(p: argparse.ArgumentParser, *, keypoints_format: bool
     g = p.add_argument_group("lifting")
     g.add_argument("--no-swap-fix", action="store_true", help="keep the detector's left/right labels as they are; by default runs of frames where it exchanged them (both arms, both legs, the whole body) are found by how smoothly each labelling moves and put back before lifting (Human3.6M with injected swaps: 96-99%% of the frames restored, none changed in clean sequences; multiview: P-MPJPE 96 -> 68 mm in the one view with such swaps, the others unchanged)")
     g.add_argument("--adapt", action="store_true", help="test-time adaptation: before lifting each person, fine-tune a copy of the model on their own clip so that its 3D, placed in the camera of --focal, reprojects onto the 2D, with one set of bone lengths for the whole clip (left = right) and a tether to the unadapted 3D (a few seconds per person on a laptop CPU; poses.json gains the loss before/after and poses.npz the loss curve)")
+    g.add_argument("--person-height", type=person_heights, default=None, metavar="M|ID=M,...", help="the person's standing height in metres, e.g. 1.78 (or each person's: 1=1.80,2=1.65 by track id): scales their 3D, root trajectory, BVH/TRC and segment lengths so that the skeleton's standing height (shank + thigh + spine to head top, plus the ankle height) is that. Without it the size is the training subjects' average (1.65-1.77 m); the shape, angles and the 2D fit do not change")
     g.add_argument("--causal", action="store_true", help="lift causally (each output sees only past frames): with --checkpoint, that checkpoint must be causal; without, the bundled causal model is used")
     g.add_argument("--no-flip", action="store_true", help="skip flip test-time augmentation (averaging with the mirrored input; never used for causal models); about 2x faster lifting")
     g.add_argument("--max-gap", type=non_negative_int, default=DEFAULT_MAX_GAP, metavar="FRAMES", help=f"longest run of missing frames (per joint, in input frames) that is interpolated silently; longer gaps are filled too but flagged in the output (default {DEFAULT_MAX_GAP})")

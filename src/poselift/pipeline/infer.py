@@ -67,7 +67,7 @@ import numpy as np
 from poselift.errors import PoseliftError
 from poselift.evaluation import plausibility
 from poselift.evaluation.metrics import limb_agreement
-from poselift.geometry.angles import VERTICAL_ANGLES, joint_angles, segment_lengths
+from poselift.geometry.angles import VERTICAL_ANGLES, joint_angles, segment_lengths, standing_height
 from poselift.geometry.camera import normalize_screen
 from poselift.geometry.gravity import (
     FLOOR_PERCENTILE,
@@ -464,6 +464,7 @@ class InferOptions:
     azimuth: float | None = None  # degrees
     limit_frames: int | None = None
     chunk_frames: int = LIFT_CHUNK_FRAMES
+    person_height_m: float | dict[int, float] | None = None  # metres: one for everyone, or per track id
 
     @classmethod
     def from_keywords(cls, **settings: Any) -> "InferOptions":
@@ -507,9 +508,44 @@ class InferOptions:
             raise PoseliftError(f"`limit_frames` must be a positive whole number of frames, got {self.limit_frames!r:.40}")
         if not (_whole(self.chunk_frames) and self.chunk_frames > 0):
             raise PoseliftError(f"`chunk_frames` must be a positive whole number of frames, got {self.chunk_frames!r:.40}")
+        check_person_height(self.person_height_m)
         if not self.render and (self.render_size, self.azimuth, self.limit_frames) != (None, None, None):
             log.warning("--render-size, --azimuth and --limit-frames only apply with --render; ignored")
         return self
+
+
+#: Standing heights ``person_height_m`` accepts, metres (a height in cm or mm is an error).
+PERSON_HEIGHT_RANGE_M = (0.5, 2.6)
+
+
+def _height_ok(value: Any) -> bool:
+    lo, hi = PERSON_HEIGHT_RANGE_M
+    return isinstance(value, (int, float, np.floating)) and not isinstance(value, bool) and lo <= float(value) <= hi
+
+
+def check_person_height(value: Any) -> None:
+    """``person_height_m``: None, a height in metres, or ``{track id: metres}``."""
+    lo, hi = PERSON_HEIGHT_RANGE_M
+    if value is None or _height_ok(value):
+        return
+    if isinstance(value, dict) and value:
+        for track_id, height in value.items():
+            if not (_whole(track_id) and track_id >= 0):
+                raise PoseliftError(f"`person_height_m`: track ids must be whole numbers >= 0, got {track_id!r:.40}")
+            if not _height_ok(height):
+                raise PoseliftError(f"`person_height_m`: the height of person {track_id} must be metres from {lo} to {hi}, "
+                                    f"got {height!r:.40}")
+        return
+    raise PoseliftError(f"`person_height_m` must be a standing height in metres from {lo} to {hi} (or {{track id: metres}}), "
+                        f"got {value!r:.40}")
+
+
+def height_for(person_height_m: float | dict[int, float] | None, track_id: int) -> float | None:
+    """The standing height (metres) given for person ``track_id``, or None."""
+    if isinstance(person_height_m, dict):
+        value = person_height_m.get(track_id)
+        return None if value is None else float(value)
+    return None if person_height_m is None else float(person_height_m)
 
 
 def check_infer_options(**settings: Any) -> InferOptions:
@@ -664,6 +700,8 @@ class LiftedPerson:
     swaps: Any = None
     #: the test-time adaptation (:func:`adapted_lifter`), or None
     adaptation: AdaptResult | None = None
+    #: the standing height and the scale to a given one (:func:`scale_to_height`)
+    size: dict[str, Any] | None = None
 
     @property
     def filled_frames(self) -> np.ndarray:
@@ -686,6 +724,7 @@ class LiftedPerson:
             "plausibility": self.checks["verdict"]["line"],
             "vs_detector_3d": self.detector_agreement,
             "segment_lengths_m": segment_lengths(self.joints),
+            "size": self.size,
             "adaptation": None if self.adaptation is None else adaptation_summary(self.adaptation),
             "label_swaps_fixed": None if self.swaps is None else {
                 "frames": self.swaps.frames_changed,
@@ -704,9 +743,28 @@ def adaptation_summary(result: AdaptResult) -> dict[str, Any]:
     }
 
 
+def scale_to_height(joints: np.ndarray, trajectory: np.ndarray | None, height_m: float | None
+                    ) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
+    """Scale a person's root-relative ``joints`` ``[T, 17, 3]`` and camera-frame
+    ``trajectory`` ``[T, 3]`` (metres) so that their :func:`standing_height` is ``height_m``
+    (None: unchanged). Scaling both by one factor keeps every projected 2D point where it
+    was (a pinhole camera cannot tell size from distance). Returns the arrays and
+    ``{"standing_height_m": lifted skeleton's, "given_height_m", "scale"}``."""
+    estimated = standing_height(joints)
+    size: dict[str, Any] = {"standing_height_m": None if estimated is None else round(estimated, 3)}
+    if height_m is None:
+        return joints, trajectory, size
+    if not estimated:
+        raise PoseliftError("the standing height of the lifted skeleton cannot be measured (no frame with every leg and "
+                            "spine joint): it cannot be scaled to a given height")
+    scale = float(height_m) / estimated
+    size.update(given_height_m=float(height_m), scale=round(scale, 4))
+    return (joints * scale).astype(joints.dtype), None if trajectory is None else (trajectory * scale).astype(trajectory.dtype), size
+
+
 def _lift_person(person, lifter, *, source: Path, max_gap: int, flip: bool, chunk_frames: int,
                  trajectory_source: str, focal: float | None, fix_swaps: bool = True,
-                 adapt: AdaptConfig | None = None) -> LiftedPerson:
+                 adapt: AdaptConfig | None = None, height_m: float | None = None) -> LiftedPerson:
     """Convert, lift and place one tracked person (:class:`poselift.pipeline.tracks.TrackedPerson`)."""
     t0 = time.perf_counter()
     kp = person.keypoints
@@ -760,6 +818,10 @@ def _lift_person(person, lifter, *, source: Path, max_gap: int, flip: bool, chun
         traj = traj.copy()
         traj[:, 2] *= depth_scale(focal_px, kp.width, train_focal_normalized(lifter.metadata))
     timings["lift"] = time.perf_counter() - t0
+    joints, traj, size = scale_to_height(joints, traj, height_m)
+    if height_m is not None:
+        log.info("person %d: scaled by %.3f to the given standing height %.2f m (the lifted skeleton's: %.2f m)",
+                 person.track_id, size["scale"], height_m, size["standing_height_m"])
     if person.world is not None and kp.layout in LIMB12:
         # the detector's own 3D (MediaPipe world landmarks) against ours: what the temporal model changes
         checks_detector = limb_agreement(joints[:, list(LIMB12["h36m17"])], person.world[:, list(LIMB12[kp.layout])])
@@ -767,7 +829,7 @@ def _lift_person(person, lifter, *, source: Path, max_gap: int, flip: bool, chun
         checks_detector = None
     checks = plausibility.summarize(joints, points_px, H36M_17, fps=kp.fps, first_frame=person.first_frame)  # input frames
     return LiftedPerson(person.track_id, person.first_frame, kp, joints, traj, points_px, conf, gaps, checks, found,
-                        focal_px, person.world, timings, checks_detector, swaps, adaptation)
+                        focal_px, person.world, timings, checks_detector, swaps, adaptation, size)
 
 
 def _shared_level(people: list[LiftedPerson]) -> LevelWorld:
@@ -1083,9 +1145,17 @@ def run_infer(
         lifted = [
             _lift_person(p, lifter, source=source, max_gap=o.max_gap, flip=use_flip, chunk_frames=o.chunk_frames,
                          trajectory_source=o.trajectory_source, focal=o.focal, fix_swaps=o.fix_swaps,
-                         adapt=adapt_config)
+                         adapt=adapt_config, height_m=height_for(o.person_height_m, p.track_id))
             for p in chosen
         ]
+        if isinstance(o.person_height_m, (int, float)) and len(chosen) > 1:
+            log.warning("--person-height %.2f m applies to each of the %d people; pass ID=METRES pairs (e.g. 1=1.80,2=1.65) "
+                        "to give each their own", o.person_height_m, len(chosen))
+        elif isinstance(o.person_height_m, dict):
+            missing = sorted(set(o.person_height_m) - {p.track_id for p in chosen})
+            if missing:
+                log.warning("--person-height: no person %s in the output (people: %s)", ", ".join(map(str, missing)),
+                            ", ".join(str(p.track_id) for p in chosen))
         for stage in ("convert", "adapt", "lift"):
             if any(stage in p.timings_s for p in lifted):
                 timings[stage] = sum(p.timings_s.get(stage, 0.0) for p in lifted)
