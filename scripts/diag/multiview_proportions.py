@@ -2,10 +2,13 @@
 reference (BlazePose landmarks, triangulated) and MediaPipe's own 3D, as ratios to the thigh
 (hip width, shoulder width, mid-hip to mid-shoulder), median over each actor's frames in each
 view; and the table after `--retarget`: poselift's bone directions with MediaPipe's own bone
-lengths (median over the clip, left = right), scored like `poselift score-multiview`.
+lengths (median over the clip, left = right), or after `--fuse W`: per frame, W × poselift's
+12 limb joints + (1 − W) × MediaPipe's own 3D aligned to them (similarity), scored like
+`poselift score-multiview`.
 
 Usage: python scripts/diag/multiview_proportions.py OUT   # OUT: a `poselift score-multiview --out` folder
        python scripts/diag/multiview_proportions.py OUT --retarget
+       python scripts/diag/multiview_proportions.py OUT --fuse 0.5
 """
 
 from __future__ import annotations
@@ -63,18 +66,33 @@ def retarget(joints: np.ndarray, world: np.ndarray) -> np.ndarray:
     return out
 
 
+def fuse(joints: np.ndarray, world: np.ndarray, weight: float) -> np.ndarray:
+    """``weight`` × poselift's limb joints + (1 − weight) × MediaPipe's (per-frame similarity-aligned
+    to ours) where both are finite; the other joints unchanged."""
+    from poselift.evaluation.metrics import procrustes_align
+
+    ours, mp = joints[:, _LIMB_H36M], world[:, _LIMB_BLAZE]
+    ok = np.isfinite(ours).all(axis=(1, 2)) & np.isfinite(mp).all(axis=(1, 2))
+    out = joints.copy()
+    if ok.any():
+        out[np.flatnonzero(ok)[:, None], _LIMB_H36M] = weight * ours[ok] + (1 - weight) * procrustes_align(mp[ok], ours[ok])
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("out")
     parser.add_argument("--reference", default="../shared/data/multiview/multiperson.npz")
     parser.add_argument("--retarget", action="store_true")
+    parser.add_argument("--fuse", type=float, default=None, metavar="W")
     args = parser.parse_args()
     ref = load_multiview_reference(args.reference)
     rows = []
     for cam in sorted(ref.cameras):
         people, _ = load_tracked_people(f"{args.out}/{ref.cameras[cam].name}")
-        if args.retarget:
-            people = [dataclasses.replace(p, joints_3d=retarget(p.joints_3d.astype(float), p.world_3d.astype(float)))
+        if args.retarget or args.fuse is not None:
+            change = (lambda j, w: retarget(j, w)) if args.retarget else (lambda j, w: fuse(j, w, args.fuse))
+            people = [dataclasses.replace(p, joints_3d=change(p.joints_3d.astype(float), p.world_3d.astype(float)))
                       for p in people]
             for r in score_view(ref, cam, people):
                 rows.append(r)
