@@ -6,6 +6,7 @@ import argparse
 import json
 
 from poselift.cli.options import add_examples, add_threads_option, split_list
+from poselift.data.noise import NOISE_MODELS
 from poselift.evaluation.protocol import format_table
 from poselift.tools.evaluate import EvaluateOptions, evaluate_checkpoint
 
@@ -58,7 +59,7 @@ def configure_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--actions", default=None, help="comma-separated actions (default: all / as trained)")
     p.add_argument("--no-flip", action="store_true", help="skip the flip test-time augmentation pass")
     p.add_argument("--noisy", action="store_true", help="robustness numbers: corrupt the test 2D with the detector noise model of `--recipe wild` (poselift.data.noise.NoiseConfig defaults, fixed seed, one noise draw per receptive-field chunk)")
-    p.add_argument("--noise-model", choices=["independent", "correlated"], default="independent", help="with --noisy: independent (default) is the bundled model's training noise (per-frame jitter); correlated is a detector's slow, heavy-tailed error calibrated on Stacked-Hourglass detections of the training subjects (`train --wild-noise correlated`): harder, and closer to real detections")
+    p.add_argument("--noise-model", choices=NOISE_MODELS, default="independent", help="with --noisy: independent (default) is the bundled model's training noise (per-frame jitter); correlated is a detector's slow, heavy-tailed error calibrated on Stacked-Hourglass detections of the training subjects (`train --wild-noise correlated`): harder, and closer to real detections")
     p.add_argument("--swap-fix", action="store_true", help="put back left/right label swaps in the test 2D before lifting, as `poselift infer` does by default (after the noise with --noisy): the 3D effect of the swap fix on a benchmark")
     p.add_argument("--virtual-cameras", type=int, default=0, metavar="N", help="Human3.6M only: instead of the four studio cameras, film each test recording with N static random cameras of the `--recipe wild` distribution (yaw, elevation, distance, field of view; fixed seed, exact 2D unless --noisy): how well a model does away from the studio's cameras")
     p.add_argument("--virtual-preset", default="wild", choices=["wild", "studio", "studio-centered"], help="distribution of the --virtual-cameras: 'wild' (default) is the training prior (yaw 0-360°, elevation -10..45°, 2.5-8 m, field of view 40-90°, roll ±5°, subject up to 25%% off centre); 'studio' has the Human3.6M studio cameras' geometry (field of view 47°, elevation 7-10°, 4.4-5.7 m) at random azimuths; 'studio-centered' also centres the subject with no roll, so it differs from the studio only in azimuth and lens distortion")

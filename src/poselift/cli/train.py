@@ -14,6 +14,7 @@ from poselift.cli.options import (
     split_list,
 )
 from poselift.data.datasets import default_data_dir
+from poselift.data.noise import NOISE_MODELS
 from poselift.errors import PoseliftError
 from poselift.models.temporal import parse_arc
 from poselift.training import distributed
@@ -128,7 +129,7 @@ def configure_train(p: argparse.ArgumentParser) -> None:
         "trajectory model on. Validation stays the standard protocol (real cameras, ground-truth 2D in that layout)",
     )
     g.add_argument("--wild-clean-fraction", type=float, default=0.0, metavar="P", help="with --recipe wild: fraction of training windows that keep their exact projected 2D, without detector noise (default 0: every window is corrupted)")
-    g.add_argument("--wild-noise", choices=["independent", "correlated"], default="independent", help="with --recipe wild: the 2D noise model. independent (default, the bundled model's): per-frame jitter, a bias per window, rare outliers and swaps; correlated: a detector's slow, heavy-tailed error (it drifts over many frames, wrists/ankles/knees err most, 3.5x more left/right swaps), calibrated on Stacked-Hourglass detections of the training subjects (docs/results.md)")
+    g.add_argument("--wild-noise", choices=NOISE_MODELS, default="independent", help="with --recipe wild: the 2D noise model. independent (default, the bundled model's): per-frame jitter, a bias per window, rare outliers and swaps; correlated: a detector's slow, heavy-tailed error (it drifts over many frames, wrists/ankles/knees err most, 3.5x more left/right swaps), calibrated on Stacked-Hourglass detections of the training subjects (docs/results.md)")
     g.add_argument("--wild-real-cameras", type=float, default=0.0, metavar="P", help="with --recipe wild: fraction of training windows filmed by one of the recording's real calibrated Human3.6M cameras (with lens distortion) instead of a random virtual camera (default 0)")
     g.add_argument("--wild-camera-set", action="append", default=[], metavar="NAME=VALUE", help="with --recipe wild: override one setting of the random virtual cameras, repeatable, as `evaluate --virtual-set`: a range LOW,HIGH (yaw_deg, elevation_deg, distance_m, fov_deg: degrees / metres) or a number (roll_deg, principal_offset, aim_offset, min_depth_m), e.g. --wild-camera-set elevation_deg=0,30 for cameras near eye level (default: the prior of docs/model-card.md; the checkpoint records the distribution used)")
     g.add_argument("--augment-device", choices=["auto", "cpu"], default="auto", help="with --recipe wild: where the training batches are rendered (cameras, projection, noise). auto (default): on the training device, which on a GPU is many times faster than the CPU; cpu: always on the CPU. The GPU's random stream differs from the CPU's, so a run is reproducible on the same kind of device")

@@ -337,6 +337,13 @@ def limb_segment_angle(poses, segment: str, side: str, up=None) -> np.ndarray:
     return segment_angle(poses, proximal, distal, up)
 
 
+def _median_length(poses: np.ndarray, proximal: str, distal: str) -> float | None:
+    """Median over the finite frames of the distance between two joints; None without one."""
+    d = np.linalg.norm(_joint(poses, distal) - _joint(poses, proximal), axis=-1)
+    d = d[np.isfinite(d)]
+    return float(np.median(d)) if d.size else None
+
+
 def segment_lengths(poses) -> dict[str, float | None]:
     """The person's segment lengths: ``{"left_thigh": m, "right_thigh": m, …}`` for every
     :data:`SEGMENTS` entry, the median over frames of the 3D distance between its joints
@@ -347,9 +354,8 @@ def segment_lengths(poses) -> dict[str, float | None]:
     for segment, (proximal, distal) in SEGMENTS.items():
         for side in ("left", "right"):
             s = side_prefix(side)
-            d = np.linalg.norm(_joint(poses, distal.format(s=s)) - _joint(poses, proximal.format(s=s)), axis=-1)
-            d = d[np.isfinite(d)]
-            lengths[f"{side}_{segment}"] = round(float(np.median(d)), 4) if d.size else None
+            length = _median_length(poses, proximal.format(s=s), distal.format(s=s))
+            lengths[f"{side}_{segment}"] = None if length is None else round(length, 4)
     return lengths
 
 
@@ -373,13 +379,9 @@ def standing_height(poses) -> float | None:
     total = 0.0
     for proximal, distal in HEIGHT_CHAIN:
         sides = ("R", "L") if "{s}" in proximal else ("",)
-        lengths = []
-        for s in sides:
-            d = np.linalg.norm(_joint(poses, distal.format(s=s)) - _joint(poses, proximal.format(s=s)), axis=-1)
-            d = d[np.isfinite(d)]
-            if not d.size:
-                return None
-            lengths.append(float(np.median(d)))
+        lengths = [_median_length(poses, proximal.format(s=s), distal.format(s=s)) for s in sides]
+        if None in lengths:
+            return None
         total += float(np.mean(lengths))
     return total / (1.0 - ANKLE_HEIGHT_FRACTION)
 

@@ -711,7 +711,8 @@ class PeopleDetector:
     ``model_complexity=1``) in video mode, for several people: see the module docstring.
 
     ``threads``: how many per-person landmarkers (:meth:`follow_people`) run at the same
-    time (default: the usable CPU cores, at most 8; a landmarker uses one core). The full-frame pass (:meth:`detect_people`) is one
+    time (default: the usable CPU cores, at most 8; a landmarker uses one core). The
+    full-frame pass (:meth:`detect_people`) is one
     landmarker over the whole video: its tracking carries people whom its detector misses
     when they overlap, so it is not split.
     """

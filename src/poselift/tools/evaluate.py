@@ -5,7 +5,7 @@ virtual cameras; with and without flip test-time augmentation."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -131,12 +131,12 @@ class EvaluateReport:
 
 def noise_for(model: str, skeleton) -> NoiseConfig:
     """The ``evaluate --noisy`` corruption of ``model`` (:data:`NOISE_MODELS`) for 2D of
-    ``skeleton``; the correlated model's per-joint gains are for H36M-17, other
-    skeletons get a gain of 1 on every joint."""
-    limbs = limbs_for(skeleton)
-    if model == "correlated" and skeleton.num_joints != len(NoiseConfig.correlated().joint_gain):
-        return noise_model(model, limbs=limbs, joint_gain=None)
-    return noise_model(model, limbs=limbs)
+    ``skeleton``; per-joint gains made for another number of joints (the correlated
+    model's are H36M-17's) give way to a gain of 1 on every joint."""
+    noise = noise_model(model, limbs=limbs_for(skeleton))
+    if noise.joint_gain is not None and len(noise.joint_gain) != skeleton.num_joints:
+        noise = replace(noise, joint_gain=None)
+    return noise
 
 
 def evaluate_checkpoint(options: EvaluateOptions) -> EvaluateReport:
