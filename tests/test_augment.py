@@ -893,12 +893,13 @@ def test_wild_metadata_describes_the_loader_that_trains(tmp_path):
     root, _ = make_fake_h36m(tmp_path / "h36m", subjects=("S1", "S9"), frames=60)
     cfg = TrainConfig(
         recipe="wild", data_dir=str(root), subjects_train=["S1"], subjects_test=["S9"], filter_widths=(3,), channels=8,
-        wild_clean_fraction=0.3, wild_real_cameras=0.25, flip_augment=False,
+        wild_clean_fraction=0.3, wild_real_cameras=0.25, flip_augment=False, wild_limb_mix=0.4,
     )
     trainer = Trainer(cfg, tmp_path / "run")
     data, aug = trainer.train_data, trainer.metadata()["augmentation"]
     assert aug["samples_per_window"] == data.samples_per_window == 4  # no flips: 4 views per window
     assert aug["real_camera_fraction"] == data.real_camera_prob == 0.25
+    assert aug["limb_mix"] == data.limb_mix == 0.4
     assert aug["noise"] == data.noise.to_dict() and aug["noise"]["clean_prob"] == 0.3
     assert aug["camera"] == data.camera.to_dict() and aug["flip"] is data.flip is False
 

@@ -56,6 +56,7 @@ def cmd_train(args) -> int:
         recipe=args.recipe,
         wild_clean_fraction=args.wild_clean_fraction,
         wild_noise_model=args.wild_noise,
+        wild_limb_mix=args.wild_limb_mix,
         wild_real_cameras=args.wild_real_cameras,
         wild_camera_set=tuple(args.wild_camera_set),
         augment_device=args.augment_device,
@@ -130,6 +131,7 @@ def configure_train(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--wild-clean-fraction", type=float, default=0.0, metavar="P", help="with --recipe wild: fraction of training windows that keep their exact projected 2D, without detector noise (default 0: every window is corrupted)")
     g.add_argument("--wild-noise", choices=NOISE_MODELS, default="independent", help="with --recipe wild: the 2D noise model. independent (default, the bundled model's): per-frame jitter, a bias per window, rare outliers and swaps; correlated: a detector's slow, heavy-tailed error (it drifts over many frames, wrists/ankles/knees err most, 3.5x more left/right swaps), calibrated on Stacked-Hourglass detections of the training subjects (docs/results.md)")
+    g.add_argument("--wild-limb-mix", type=float, default=0.0, metavar="P", help="with --recipe wild: probability per window that its arms move as another window's arms, and (drawn separately) its legs as another's legs, each bone's direction taken relative to the body and the window's own bone lengths kept: new arm/leg combinations that Human3.6M's scripted actions lack (default 0: off)")
     g.add_argument("--wild-real-cameras", type=float, default=0.0, metavar="P", help="with --recipe wild: fraction of training windows filmed by one of the recording's real calibrated Human3.6M cameras (with lens distortion) instead of a random virtual camera (default 0)")
     g.add_argument("--wild-camera-set", action="append", default=[], metavar="NAME=VALUE", help="with --recipe wild: override one setting of the random virtual cameras, repeatable, as `evaluate --virtual-set`: a range LOW,HIGH (yaw_deg, elevation_deg, distance_m, fov_deg: degrees / metres) or a number (roll_deg, principal_offset, aim_offset, min_depth_m), e.g. --wild-camera-set elevation_deg=0,30 for cameras near eye level (default: the prior of docs/model-card.md; the checkpoint records the distribution used)")
     g.add_argument("--augment-device", choices=["auto", "cpu"], default="auto", help="with --recipe wild: where the training batches are rendered (cameras, projection, noise). auto (default): on the training device, which on a GPU is many times faster than the CPU; cpu: always on the CPU. The GPU's random stream differs from the CPU's, so a run is reproducible on the same kind of device")

@@ -6,12 +6,13 @@ flips; one vectorised call per batch.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import torch
 
 from poselift.data.datasets import Sequence
+from poselift.data.limb_mix import mix_limbs
 from poselift.data.noise import NoiseConfig, corrupt_keypoints
 from poselift.data.virtual_cameras import (
     CameraBatch,
@@ -69,6 +70,10 @@ class WildWindowDataset:
     of the windows is filmed by one of them (uniformly chosen, lens distortion applied)
     instead of a random camera. With ``real_camera_prob=0`` no extra random numbers are
     drawn, so the batches are exactly those of a dataset without real cameras.
+
+    ``limb_mix``: probability per window and limb group that the window's arms (or legs)
+    move as those of another window of the batch (:func:`poselift.data.limb_mix.mix_limbs`),
+    before the camera; 0 (default) draws nothing.
     """
 
     def __init__(
@@ -85,6 +90,7 @@ class WildWindowDataset:
         samples_per_window: int = 1,
         real_cameras: Sequence[CameraBatch] | None = None,
         real_camera_prob: float = 0.0,
+        limb_mix: float = 0.0,
     ) -> None:
         if not world:
             raise PoseliftError("no training sequences were given")
@@ -94,6 +100,8 @@ class WildWindowDataset:
             raise PoseliftError("real_camera_prob > 0 needs real_cameras: one CameraBatch per world sequence")
         if stride < 1:
             raise PoseliftError(f"`stride` must be a positive integer, got {stride}")
+        if not 0 <= limb_mix <= 1:
+            raise PoseliftError(f"limb_mix must be in [0, 1], got {limb_mix}")
         if samples_per_window < 1:
             raise PoseliftError(f"samples_per_window must be >= 1, got {samples_per_window}")
         self.receptive_field = receptive_field
@@ -102,6 +110,7 @@ class WildWindowDataset:
         self.noise = noise
         self.detector_layout = detector_layout
         self.samples_per_window = samples_per_window
+        self.limb_mix = limb_mix
         self.centre = receptive_field - 1 if causal else (receptive_field - 1) // 2
         padded, starts = [], []
         offset = 0
@@ -136,7 +145,7 @@ class WildWindowDataset:
         seq = torch.repeat_interleave(torch.arange(len(counts)), torch.tensor(windows_per_sequence))
         self._real_offset, self._real_count = offset[seq], count[seq]  # per window start
 
-    def to(self, device: torch.device | str) -> "WildWindowDataset":
+    def to(self, device: torch.device | str) -> WildWindowDataset:
         """Move the motion and the index tables to ``device`` (in place; returns self):
         batches are then rendered there, from a generator that lives on the same device
         (e.g. ``torch.Generator(device="cuda")``). The random streams of a CPU and a GPU
@@ -163,6 +172,8 @@ class WildWindowDataset:
     def _render(self, sample_ids: torch.Tensor, generator: torch.Generator):
         base = sample_ids % len(self.starts)
         xyz = self.world[:, self.starts[base, None] + self._window]  # [3, B, RF, 17]: one gather
+        if self.limb_mix > 0:  # arms / legs of other windows of the batch (draws nothing when off)
+            xyz = mix_limbs(xyz.permute(1, 2, 3, 0), self.limb_mix, generator).permute(3, 0, 1, 2)
         root = xyz[:, :, self.centre, 0].T
         cams, ray = _sample_cameras(len(base), self.camera, root, generator)
         real = None

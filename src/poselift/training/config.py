@@ -74,6 +74,9 @@ class TrainConfig:
     # recipe "wild": fraction of training windows filmed by one of the recording's real
     # (calibrated, distorted) Human3.6M cameras instead of a random virtual one
     wild_real_cameras: float = 0.0
+    # recipe "wild": probability per window and limb group that its arms (or legs) move as
+    # those of another window of the batch (poselift.data.limb_mix; 0: off)
+    wild_limb_mix: float = 0.0
     # recipe "wild": NAME=VALUE overrides of the virtual-camera distribution
     # (augment.virtual_camera_config), e.g. ("elevation_deg=0,30",) for cameras near eye level
     wild_camera_set: tuple[str, ...] = ()
@@ -140,7 +143,8 @@ class TrainConfig:
             raise PoseliftError(
                 "`trajectory_channels` needs a trajectory model (`trajectory=True`, `recipe='wild'` or `subjects_unlabeled`)"
             )
-        for name, fraction in (("wild_clean_fraction", self.wild_clean_fraction), ("wild_real_cameras", self.wild_real_cameras)):
+        for name, fraction in (("wild_clean_fraction", self.wild_clean_fraction), ("wild_real_cameras", self.wild_real_cameras),
+                               ("wild_limb_mix", self.wild_limb_mix)):
             if not 0 <= fraction <= 1:
                 raise PoseliftError(f"`{name}` must be in [0, 1], got {fraction}")
             if fraction > 0 and self.recipe != "wild":

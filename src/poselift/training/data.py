@@ -96,13 +96,14 @@ def wild_augmentation(cfg: TrainConfig) -> dict[str, Any]:
     """The augmentation settings of a ``--recipe wild`` run, as keyword arguments of
     :class:`poselift.data.wild.WildWindowDataset` (one source for the loader and the checkpoint
     metadata): virtual cameras, detector noise, flips, views per window per epoch and
-    the share of windows filmed by the recording's own cameras."""
+    the share of windows filmed by the recording's own cameras, limb mixing."""
     return {
         "camera": virtual_camera_config("wild", cfg.wild_camera_set),
         "noise": cfg.wild_noise(),
         "flip": cfg.flip_augment,
         "samples_per_window": WILD_VIEWS_PER_WINDOW * (2 if cfg.flip_augment else 1),
         "real_camera_prob": cfg.wild_real_cameras,
+        "limb_mix": cfg.wild_limb_mix,
     }
 
 

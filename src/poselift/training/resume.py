@@ -71,6 +71,7 @@ def run_metadata(
             "samples_per_window": aug["samples_per_window"],
             "head_eye_lerp": HEAD_EYE_LERP,
             "real_camera_fraction": aug["real_camera_prob"],
+            "limb_mix": aug["limb_mix"],
         }
         # the focal length poselift infer rescales trajectory depth from (median of the range)
         meta["focal_normalized"] = camera.focal_reference()
