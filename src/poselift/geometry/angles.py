@@ -79,7 +79,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from poselift.errors import PoseliftError
+from poselift.errors import PoseliftError, finite_number
 
 #: H36M-17 joint order (equal to ``poselift.geometry.skeleton.H36M_17.joint_names``,
 #: checked by the tests; repeated here so that this module needs no torch).
@@ -428,9 +428,9 @@ def smooth_angles(degrees, fps: float, cutoff_hz: float = DEFAULT_CUTOFF_HZ, ord
     x = np.asarray(degrees, dtype=np.float64)
     if x.ndim not in (1, 2) or x.shape[0] == 0:
         raise PoseliftError(f"`degrees` must be shaped [T] or [T, A] with T > 0, got {list(x.shape)}")
-    if not (isinstance(fps, (int, float)) and not isinstance(fps, bool) and math.isfinite(fps) and fps > 0):
+    if not (finite_number(fps) and fps > 0):
         raise PoseliftError(f"`fps` must be a positive number of frames per second, got {fps!r:.40}")
-    if not (isinstance(cutoff_hz, (int, float)) and not isinstance(cutoff_hz, bool) and 0 < cutoff_hz < fps / 2):
+    if not (finite_number(cutoff_hz) and 0 < cutoff_hz < fps / 2):
         raise PoseliftError(f"`cutoff_hz` must be above 0 and below half the frame rate ({fps / 2:g} Hz), got {cutoff_hz!r:.40}")
     if not (isinstance(order, int) and not isinstance(order, bool) and order >= 2 and order % 2 == 0):
         raise PoseliftError(f"`order` must be an even whole number >= 2 (a filter of order/2 run both ways), got {order!r:.40}")

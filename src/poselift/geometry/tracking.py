@@ -28,14 +28,13 @@ episode; an episode ends after ``AMBIGUITY_QUIET_FRAMES`` frames without ambigui
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from poselift.errors import PoseliftError
+from poselift.errors import PoseliftError, finite_number
 
 log = logging.getLogger("poselift.tracking")
 
@@ -64,7 +63,7 @@ def _check_int(name: str, value: object, low: int) -> None:
 
 
 def _check_number(name: str, value: object, *, positive: bool = False) -> None:
-    ok = isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = finite_number(value)
     if not ok or value < 0 or (positive and value == 0):
         raise PoseliftError(f"`TrackerConfig.{name}` must be a finite number {'> 0' if positive else '>= 0'}, got {value!r}")
 

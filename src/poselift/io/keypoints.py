@@ -75,7 +75,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from poselift.errors import PoseliftError
+from poselift.errors import PoseliftError, finite_number
 from poselift.geometry.sequence import check_frame_rate
 from poselift.geometry.skeleton import (
     BLAZEPOSE_33,
@@ -289,7 +289,7 @@ def _whole_number(value: Any) -> bool:
 
 def _valid_size(value: Any) -> bool:
     """A stated image width/height: a positive finite number of pixels."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and 0 < value < 1e9
+    return finite_number(value) and 0 < value < 1e9
 
 
 def _read_json(path: Path) -> Any:

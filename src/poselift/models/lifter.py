@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from poselift.errors import PoseliftError
+from poselift.errors import PoseliftError, finite_number
 from poselift.geometry.sequence import MAX_FRAME_RATE
 from poselift.models.checkpoint import (
     build_checked_model,
@@ -41,7 +41,7 @@ def model_fps(metadata: dict[str, Any]) -> float:
 def train_focal_normalized(metadata: dict[str, Any]) -> float:
     """Normalised focal length ``2 f / w`` the trajectory model was trained with."""
     value = metadata.get("focal_normalized")
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0:
+    if finite_number(value) and value > 0:
         return float(metadata["focal_normalized"])
     dataset = (metadata.get("train") or {}).get("dataset", "h36m") if isinstance(metadata.get("train"), dict) else "h36m"
     return TRAIN_FOCAL_NORMALIZED.get(dataset if isinstance(dataset, str) else "h36m", TRAIN_FOCAL_NORMALIZED["h36m"])

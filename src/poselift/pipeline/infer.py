@@ -53,7 +53,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import shutil
 import tempfile
 import time
@@ -64,7 +63,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from poselift.errors import PoseliftError
+from poselift.errors import PoseliftError, finite_number
 from poselift.evaluation import plausibility
 from poselift.evaluation.metrics import limb_agreement
 from poselift.geometry.angles import VERTICAL_ANGLES, joint_angles, segment_lengths, standing_height
@@ -487,7 +486,7 @@ class InferOptions:
                 raise PoseliftError(f"`{name}` must be a positive whole number of pixels, got {value!r:.40}")
         if self.fps is not None:
             check_frame_rate(self.fps)
-        if self.focal is not None and not (isinstance(self.focal, (int, float)) and not isinstance(self.focal, bool) and math.isfinite(self.focal) and self.focal > 0):
+        if self.focal is not None and not (finite_number(self.focal) and self.focal > 0):
             raise PoseliftError(f"`focal` must be a positive number of pixels, got {self.focal!r:.40}")
         if self.trajectory_source not in TRAJECTORY_SOURCES:
             raise PoseliftError(f"`trajectory_source` must be one of {', '.join(TRAJECTORY_SOURCES)}, got {self.trajectory_source!r:.40}")
@@ -495,14 +494,14 @@ class InferOptions:
             raise PoseliftError(f"`max_gap` must be >= 0 frames, got {self.max_gap}")
         check_person(self.person)
         for name, value in (("track_gap_s", self.track_gap_s), ("min_track_s", self.min_track_s)):
-            if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and 0 <= value <= 3600):
+            if not (finite_number(value) and 0 <= value <= 3600):
                 raise PoseliftError(f"`{name}` must be a number of seconds from 0 to 3600, got {value!r:.40}")
         check_trc_units(self.trc_units, "trc_units")
         if not self.trc and self.trc_units != "m":
             log.warning("--trc-units only applies with --trc; ignored")
         if self.render_size is not None:
             check_panel_size(self.render_size, "render_size")
-        if self.azimuth is not None and not (isinstance(self.azimuth, (int, float)) and not isinstance(self.azimuth, bool) and math.isfinite(self.azimuth)):
+        if self.azimuth is not None and not finite_number(self.azimuth):
             raise PoseliftError(f"`azimuth` must be a finite number of degrees, got {self.azimuth!r:.40}")
         if self.limit_frames is not None and not (_whole(self.limit_frames) and self.limit_frames > 0):
             raise PoseliftError(f"`limit_frames` must be a positive whole number of frames, got {self.limit_frames!r:.40}")
@@ -520,7 +519,7 @@ PERSON_HEIGHT_RANGE_M = (0.5, 2.6)
 
 def _height_ok(value: Any) -> bool:
     lo, hi = PERSON_HEIGHT_RANGE_M
-    return isinstance(value, (int, float, np.floating)) and not isinstance(value, bool) and lo <= float(value) <= hi
+    return finite_number(value) and lo <= float(value) <= hi
 
 
 def check_person_height(value: Any) -> None:
