@@ -109,6 +109,7 @@ def _shared_infer_options(args: argparse.Namespace) -> dict[str, Any]:
         "min_track_s": args.min_track,
         "crops": not args.no_crops,
         "fix_swaps": not args.no_swap_fix,
+        "size_guard": not args.no_size_guard,
         "adapt": args.adapt,
         "person_height_m": args.person_height,
         "bvh": args.bvh,
@@ -153,6 +154,7 @@ def _add_shared_infer_args(p: argparse.ArgumentParser, *, keypoints_format: bool
     g.add_argument("--min-track", type=non_negative_float, default=DEFAULT_MIN_TRACK_S, metavar="S", help=f"tracks detected in fewer seconds of frames are dropped, with a log line (default {DEFAULT_MIN_TRACK_S:g})")
     g.add_argument("--no-crops", action="store_true", help="videos: run the whole-frame detection on every frame and let the tracker link its poses, instead of following each person with a landmarker of their own on a crop around them (others greyed out) and looking for new people every few frames; people who overlap are then missed or fused, and it is slower for one or two people")
     g = p.add_argument_group("lifting")
+    g.add_argument("--no-size-guard", action="store_true", help="lift every person from their 2D as seen; by default a person taller in the frame than the model's training data (over 1.22 half-widths: e.g. someone filling a portrait clip) is lifted from their 2D scaled down to that size, as a longer lens would show them from the same place (Human3.6M filmed from 1.8-2.5 m with a 25-30 degree lens: MPJPE 146.9 -> 76.3 mm; scripts/diag/input_size.py)")
     g.add_argument("--no-swap-fix", action="store_true", help="keep the detector's left/right labels as they are; by default runs of frames where it exchanged them (both arms, both legs, the whole body) are found by how smoothly each labelling moves and put back before lifting (Human3.6M with injected swaps: 96-99%% of the frames restored, none changed in clean sequences; multiview: P-MPJPE 96 -> 68 mm in the one view with such swaps, the others unchanged)")
     g.add_argument("--adapt", action="store_true", help="test-time adaptation: before lifting each person, fine-tune a copy of the model on their own clip so that its 3D, placed in the camera of --focal, reprojects onto the 2D, with one set of bone lengths for the whole clip (left = right) and a tether to the unadapted 3D (a few seconds per person on a laptop CPU; poses.json gains the loss before/after and poses.npz the loss curve)")
     g.add_argument("--person-height", type=person_heights, default=None, metavar="M|ID=M,...", help="the person's standing height in metres, e.g. 1.78 (or each person's: 1=1.80,2=1.65 by track id): scales their 3D, root trajectory, BVH/TRC and segment lengths so that the skeleton's standing height (shank + thigh + spine to head top, plus the ankle height) is that. Without it the size is the training subjects' average (1.65-1.77 m); the shape, angles and the 2D fit do not change")

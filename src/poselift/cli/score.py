@@ -21,7 +21,8 @@ def camera_numbers(text: str) -> list[int]:
 
 
 def cmd_score_multiview(args: argparse.Namespace) -> int:
-    options = {"crops": not args.no_crops, "fix_swaps": not args.no_swap_fix, "adapt": args.adapt}
+    options = {"crops": not args.no_crops, "fix_swaps": not args.no_swap_fix, "adapt": args.adapt,
+               "size_guard": not args.no_size_guard}
     if args.checkpoint is not None:
         options["checkpoint"] = args.checkpoint
     score = score_multiview(args.data_dir, args.out, views=args.views, reuse=args.reuse, infer_options=options,
@@ -53,6 +54,7 @@ def configure_score_multiview(p: argparse.ArgumentParser) -> None:
                    help="score the infer outputs already in --out (camXX/people.json and person folders) instead of running infer again")
     p.add_argument("--checkpoint", default=None, help="poselift checkpoint (.pt) to lift with; default: the bundled model")
     p.add_argument("--no-swap-fix", action="store_true", help="infer without putting back the detector's left/right label swaps")
+    p.add_argument("--no-size-guard", action="store_true", help="infer without scaling down the 2D of people taller in the frame than the model's training data (infer --no-size-guard)")
     p.add_argument("--adapt", action="store_true", help="infer with test-time adaptation (poselift infer --adapt)")
     p.add_argument("--no-crops", action="store_true", help="infer with the whole-frame detection on every frame instead of following each person on a crop")
     add_threads_option(p)

@@ -247,6 +247,41 @@ def image_coordinates(points: Array, width: float, height: float) -> Array:
     return (np.asarray(points) + np.asarray(offset)) * width / 2
 
 
+#: How tall (max − min y over the joints, median over the clip; screen units: half the
+#: image width) a person's 2D may be before :func:`oversize_scale` shrinks it: the 99th
+#: percentile of the centre-frame 2D height of the ``--recipe wild`` training windows
+#: (Human3.6M S1, S5–S8 filmed by the default virtual cameras, detector layout;
+#: ``python scripts/diag/input_size.py train``). A person filling a portrait phone frame
+#: is 2–3 units tall; the bundled model was never shown anyone taller than about 2.
+TRAINED_HEIGHT_P99 = 1.22
+
+
+def screen_height(points: np.ndarray) -> float:
+    """Median over the frames of the 2D height (max − min y over the joints) of
+    ``[T, J, 2]`` screen coordinates; NaN joints are ignored, NaN if no frame has any."""
+    y = np.asarray(points, dtype=np.float64)[..., 1]
+    seen = np.isfinite(y).any(axis=-1)
+    if not seen.any():
+        return float("nan")
+    y = y[seen]
+    return float(np.median(np.nanmax(y, axis=-1) - np.nanmin(y, axis=-1)))
+
+
+def oversize_scale(points: np.ndarray, max_height: float = TRAINED_HEIGHT_P99) -> float:
+    """The factor (≤ 1) that brings a person's 2D (``[T, J, 2]`` screen coordinates,
+    :func:`screen_height`) down to ``max_height``; 1 when it is not taller.
+
+    Scaling screen coordinates about the principal point by ``s`` is exactly what a lens
+    with ``s`` times the focal length would show from the same place: the 3D pose, and
+    the perspective within the body, are unchanged. A lifter that has never seen a
+    person this large in the frame (a portrait clip, someone close to the camera) can
+    then be given an input the size of its training data."""
+    if not (max_height > 0):
+        raise PoseliftError(f"`max_height` must be a positive number of screen units, got {max_height!r}")
+    height = screen_height(points)
+    return min(1.0, max_height / height) if np.isfinite(height) and height > 0 else 1.0
+
+
 # --- projection ----------------------------------------------------------------------
 
 

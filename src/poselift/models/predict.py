@@ -69,6 +69,7 @@ def lift_sequence(
     trajectory_model: nn.Module | None = None,
     chunk_frames: int = 20_000,
     root_relative: bool = True,
+    pose_scale: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Lift one sequence: the pose ``[T, J_out, 3]`` and the root trajectory ``[T, 3]``.
 
@@ -77,11 +78,16 @@ def lift_sequence(
     flips); CPU models in eval mode run as their BN-folded twin (:func:`fast_twin`,
     same outputs). ``root_relative``: subtract the root joint so that it is exactly 0
     (the model's own root output is only close to 0); the evaluation protocol keeps
-    the raw output, as the original implementation scores it. Returns ``(joints,
+    the raw output, as the original implementation scores it. ``pose_scale``: the pose
+    model sees ``keypoints × pose_scale`` (about the principal point: the view of a lens
+    with that many times the focal length, the same 3D pose;
+    :func:`poselift.geometry.camera.oversize_scale`), the trajectory model the keypoints
+    as given. Returns ``(joints,
     trajectory)``, metres, camera frame; ``trajectory`` is ``None`` without a
     ``trajectory_model``.
     """
-    joints = predict_sequence(fast_twin(pose_model), keypoints, flip, chunk_frames=chunk_frames)
+    pose_input = keypoints if pose_scale == 1.0 else keypoints * pose_scale
+    joints = predict_sequence(fast_twin(pose_model), pose_input, flip, chunk_frames=chunk_frames)
     if root_relative:
         joints -= joints[:, :1]
     trajectory = None

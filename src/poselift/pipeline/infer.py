@@ -67,7 +67,7 @@ from poselift.errors import PoseliftError, finite_number
 from poselift.evaluation import plausibility
 from poselift.evaluation.metrics import limb_agreement
 from poselift.geometry.angles import VERTICAL_ANGLES, joint_angles, segment_lengths, standing_height
-from poselift.geometry.camera import normalize_screen
+from poselift.geometry.camera import TRAINED_HEIGHT_P99, normalize_screen, oversize_scale, screen_height
 from poselift.geometry.gravity import (
     FLOOR_PERCENTILE,
     MIN_STANDING_FRACTION,
@@ -190,7 +190,7 @@ def _flip_spec(lifter, flip: bool) -> FlipSpec | None:
 
 def lift(
     lifter, keypoints_norm: np.ndarray, fps: float, *, flip: bool = True, chunk_frames: int = LIFT_CHUNK_FRAMES,
-    trajectory: bool = True,
+    trajectory: bool = True, pose_scale: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Lift ``[T, 17, 2]`` normalised screen coordinates sampled at ``fps`` frames/s.
 
@@ -199,7 +199,8 @@ def lift(
     is not causal) in chunks of ``chunk_frames`` output frames (memory for the
     activations is bounded by the chunk, not the sequence length; the result equals
     the one-shot result), and the output interpolated back to the ``T`` input frame
-    times. Returns ``(joints [T, 17, 3], trajectory [T, 3] or None)``: root-relative
+    times. ``pose_scale``: the pose model sees the keypoints scaled about the image
+    centre by it (:func:`poselift.geometry.camera.oversize_scale`). Returns ``(joints [T, 17, 3], trajectory [T, 3] or None)``: root-relative
     joints and the root position, metres, camera frame (trajectory *not* focal-corrected;
     ``None`` without a trajectory model or when ``trajectory`` is false).
     """
@@ -209,7 +210,7 @@ def lift(
     x = resample(keypoints_norm.astype(np.float32), fps, rate)
     joints, traj = lift_sequence(
         lifter.pose_model, x, _flip_spec(lifter, flip), trajectory_model=lifter.trajectory_model if trajectory else None,
-        chunk_frames=chunk_frames,
+        chunk_frames=chunk_frames, pose_scale=pose_scale,
     )
     del x
     back = np.arange(t) * (rate / fps) if not same_rate(fps, rate) else np.arange(t, dtype=np.float64)
@@ -452,6 +453,7 @@ class InferOptions:
     min_track_s: float = DEFAULT_MIN_TRACK_S
     crops: bool = True
     fix_swaps: bool = True
+    size_guard: bool = True
     adapt: bool | AdaptConfig = False
     bvh: bool = False
     trc: bool = False
@@ -701,6 +703,9 @@ class LiftedPerson:
     adaptation: AdaptResult | None = None
     #: the standing height and the scale to a given one (:func:`scale_to_height`)
     size: dict[str, Any] | None = None
+    #: the person's 2D height (screen units) and the factor the pose model's input was scaled by
+    #: (:func:`poselift.geometry.camera.oversize_scale`; 1: as seen)
+    input_scale: dict[str, float] | None = None
 
     @property
     def filled_frames(self) -> np.ndarray:
@@ -724,6 +729,7 @@ class LiftedPerson:
             "vs_detector_3d": self.detector_agreement,
             "segment_lengths_m": segment_lengths(self.joints),
             "size": self.size,
+            "input_scale": self.input_scale,
             "adaptation": None if self.adaptation is None else adaptation_summary(self.adaptation),
             "label_swaps_fixed": None if self.swaps is None else {
                 "frames": self.swaps.frames_changed,
@@ -763,7 +769,7 @@ def scale_to_height(joints: np.ndarray, trajectory: np.ndarray | None, height_m:
 
 def _lift_person(person, lifter, *, source: Path, max_gap: int, flip: bool, chunk_frames: int,
                  trajectory_source: str, focal: float | None, fix_swaps: bool = True,
-                 adapt: AdaptConfig | None = None, height_m: float | None = None) -> LiftedPerson:
+                 adapt: AdaptConfig | None = None, height_m: float | None = None, size_guard: bool = True) -> LiftedPerson:
     """Convert, lift and place one tracked person (:class:`poselift.pipeline.tracks.TrackedPerson`)."""
     t0 = time.perf_counter()
     kp = person.keypoints
@@ -786,19 +792,27 @@ def _lift_person(person, lifter, *, source: Path, max_gap: int, flip: bool, chun
     norm = normalize_screen(points_px, kp.width, kp.height).astype(np.float32)
     timings = {"convert": time.perf_counter() - t0}
     focal_px = float(focal) if focal is not None else default_focal(kp.width, kp.height)
+    scale = oversize_scale(norm) if size_guard else 1.0
+    input_scale = {"screen_height": round(screen_height(norm), 4), "max_height": TRAINED_HEIGHT_P99, "scale": round(scale, 4)}
+    if scale < 1.0:
+        log.info("person %d is %.2f half-widths tall in the frame, taller than the model was trained on (%.2f): the pose "
+                 "model sees the 2D scaled by %.2f, as through a longer lens (the same 3D pose)", person.track_id,
+                 input_scale["screen_height"], TRAINED_HEIGHT_P99, scale)
     adaptation = None
     t0 = time.perf_counter()
     try:
         if adapt is not None:  # fine-tune a copy of the model on this person's clip (reprojection through the camera)
-            lifter, adaptation = adapted_lifter(lifter, norm, np.where(gaps.filled, 0.0, conf), kp.fps, focal_px=focal_px,
-                                                width=kp.width, flip=flip, config=adapt)
+            # the scaled 2D with a focal length scaled alike: the same rays, the input the pose model will see
+            lifter, adaptation = adapted_lifter(lifter, norm * scale, np.where(gaps.filled, 0.0, conf), kp.fps,
+                                                focal_px=focal_px * scale, width=kp.width, flip=flip, config=adapt)
             timings["adapt"] = time.perf_counter() - t0
             log.info("person %d: adapted to the clip in %d steps, %.1f s: reprojection %.0f → %.0f mm, bone spread "
                      "%.0f → %.0f mm", person.track_id, adaptation.steps, adaptation.seconds,
                      1000 * adaptation.history[0]["reprojection"], 1000 * adaptation.history[-1]["reprojection"],
                      1000 * adaptation.history[0]["bone"], 1000 * adaptation.history[-1]["bone"])
             t0 = time.perf_counter()
-        joints, traj = lift(lifter, norm, kp.fps, flip=flip, chunk_frames=chunk_frames, trajectory=trajectory_source == "model")
+        joints, traj = lift(lifter, norm, kp.fps, flip=flip, chunk_frames=chunk_frames, trajectory=trajectory_source == "model",
+                            pose_scale=scale)
     except PoseliftError as exc:
         raise PoseliftError(f"{source}: {exc}") from None
     if trajectory_source == "fit":
@@ -828,7 +842,7 @@ def _lift_person(person, lifter, *, source: Path, max_gap: int, flip: bool, chun
         checks_detector = None
     checks = plausibility.summarize(joints, points_px, H36M_17, fps=kp.fps, first_frame=person.first_frame)  # input frames
     return LiftedPerson(person.track_id, person.first_frame, kp, joints, traj, points_px, conf, gaps, checks, found,
-                        focal_px, person.world, timings, checks_detector, swaps, adaptation, size)
+                        focal_px, person.world, timings, checks_detector, swaps, adaptation, size, input_scale)
 
 
 def _shared_level(people: list[LiftedPerson]) -> LevelWorld:
@@ -1057,6 +1071,12 @@ def run_infer(
     of frames (:func:`poselift.geometry.swaps.correct_swaps`, per person, before lifting;
     ``label_swaps`` in ``poses.npz``).
 
+    ``size_guard`` (default): a person taller in the frame than the model's training data
+    (:data:`poselift.geometry.camera.TRAINED_HEIGHT_P99`, e.g. someone filling a portrait
+    clip) is lifted from their 2D scaled down to that size about the image centre, the
+    view of a longer lens from the same place (:func:`~poselift.geometry.camera.oversize_scale`;
+    ``person.input_scale`` in ``poses.json``).
+
     ``bvh`` / ``trc``: also write ``poses.bvh`` / ``poses.trc`` (OpenSim markers in
     ``trc_units``, ``"m"`` or ``"mm"``; Y up, see :mod:`poselift.io.trc`).
     ``angles``: also write ``angles.csv`` and ``angles.png``, joint and segment angles in
@@ -1144,7 +1164,7 @@ def run_infer(
         lifted = [
             _lift_person(p, lifter, source=source, max_gap=o.max_gap, flip=use_flip, chunk_frames=o.chunk_frames,
                          trajectory_source=o.trajectory_source, focal=o.focal, fix_swaps=o.fix_swaps,
-                         adapt=adapt_config, height_m=height_for(o.person_height_m, p.track_id))
+                         adapt=adapt_config, height_m=height_for(o.person_height_m, p.track_id), size_guard=o.size_guard)
             for p in chosen
         ]
         if isinstance(o.person_height_m, (int, float)) and len(chosen) > 1:
