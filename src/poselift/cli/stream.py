@@ -20,6 +20,7 @@ def cmd_stream(args: argparse.Namespace) -> int:
     summary = run_stream(
         args.video, camera=args.camera, checkpoint=args.checkpoint, fps=args.fps, realtime=args.realtime,
         max_frames=args.max_frames, jsonl=args.jsonl, focal=args.focal, trajectory_source=args.trajectory_source,
+        size_guard=not args.no_size_guard,
     )
     if args.summary_json:
         print(json.dumps(summary), file=sys.stderr)
@@ -42,6 +43,7 @@ def configure_stream(p: argparse.ArgumentParser) -> None:
     p.add_argument("--summary-json", action="store_true", help="also print the latency summary as JSON on stderr")
     p.add_argument("--focal", type=positive_float, default=None, metavar="PX", help="camera focal length in pixels for the fitted trajectory's depth (default: the image diagonal sqrt(w²+h²))")
     p.add_argument("--trajectory-source", choices=["fit", "model"], default="fit", help="'fit' (default): the root placed onto the 2D legs and arms each frame, smoothed causally (0.2 s running median, then a 0.1 s exponential average), for any checkpoint; 'model': the checkpoint's trajectory model (none without one)")
+    p.add_argument("--no-size-guard", action="store_true", help="lift the 2D as seen; by default a person taller in the frame than the model's training data is lifted from their 2D scaled down to that size (as `infer`; the scale is fixed after the first 25 frames with a person)")
     add_threads_option(p)
     add_examples(
         p,

@@ -34,7 +34,7 @@ from typing import Iterator
 import numpy as np
 
 from poselift.errors import PoseliftError
-from poselift.geometry.camera import fit_root_position, normalize_screen
+from poselift.geometry.camera import TRAINED_HEIGHT_P99, fit_root_position, normalize_screen
 from poselift.geometry.sequence import CausalResampler, check_frame_rate
 from poselift.geometry.skeleton import to_h36m17
 from poselift.geometry.trajectory import (
@@ -82,16 +82,39 @@ class CausalLifter:
         if self.trajectory_model is not None:
             self.trajectory_model.reset()
 
-    def push(self, keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def push(self, keypoints: np.ndarray, pose_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray | None]:
+        """``pose_scale``: the pose model sees the keypoints times it (:class:`SizeGuard`), the
+        trajectory model the keypoints as given."""
         import torch
 
         with torch.inference_mode():
             frame = torch.as_tensor(keypoints, dtype=torch.float32)
-            pose = self.pose_model.step(frame).numpy()
+            pose = self.pose_model.step(frame if pose_scale == 1.0 else frame * pose_scale).numpy()
             traj = None
             if self.trajectory_model is not None:
                 traj = self.trajectory_model.step(frame)[0].numpy()
         return pose, traj
+
+
+class SizeGuard:
+    """``poselift infer``'s size guard (:func:`poselift.geometry.camera.oversize_scale`) for a
+    stream: the scale comes from the median 2D height of the frames seen so far and is fixed
+    once ``settle_frames`` have been seen, so the pose model's input does not change scale
+    mid-stream. ``enabled=False``: always 1."""
+
+    def __init__(self, settle_frames: int = 25, max_height: float = TRAINED_HEIGHT_P99, enabled: bool = True) -> None:
+        self.settle_frames, self.max_height, self.enabled = settle_frames, max_height, enabled
+        self._heights: list[float] = []
+        self.scale = 1.0
+
+    def push(self, keypoints: np.ndarray) -> float:
+        """One frame's ``[J, 2]`` screen coordinates → the scale for it."""
+        if self.enabled and len(self._heights) < self.settle_frames:
+            y = np.asarray(keypoints, dtype=np.float64)[:, 1]
+            self._heights.append(float(np.nanmax(y) - np.nanmin(y)))
+            height = float(np.median(self._heights))
+            self.scale = min(1.0, self.max_height / height) if height > 0 else 1.0
+        return self.scale
 
 
 @dataclass
@@ -162,12 +185,15 @@ def run_stream(
     out=None,
     focal: float | None = None,
     trajectory_source: str = "fit",
+    size_guard: bool = True,
 ) -> dict:
     """Stream a video file (or camera) through the detector and the causal lifter.
 
     realtime: pace a file at its frame rate (as a camera would deliver it) instead of
     reading it as fast as possible. focal: focal length in pixels for the fitted
-    trajectory (default the image diagonal). Returns the latency summary.
+    trajectory (default the image diagonal). size_guard: a person taller in the frame than the
+    model's training data is lifted from their 2D scaled down (:class:`SizeGuard`; its scale is
+    fixed after the first 25 frames with a person). Returns the latency summary.
     """
     import cv2
 
@@ -203,6 +229,7 @@ def run_stream(
             model_fps(lifter.metadata), rate,
         )
     lifted: tuple[np.ndarray, np.ndarray | None] | None = None
+    guard = SizeGuard(enabled=size_guard)
     stats = LatencyStats()
     last_seen: np.ndarray | None = None
     detected_frames = 0
@@ -228,8 +255,9 @@ def run_stream(
                 last_seen = np.where(found[:, None], points, last_seen if last_seen is not None else points)
             if last_seen is not None and np.isfinite(last_seen).all():
                 norm = normalize_screen(last_seen, width, height).astype(np.float32)
+                scale = guard.push(norm) if found.any() else guard.scale
                 for sample in to_model_rate.push(norm):  # 0, 1 or more frames at the model's rate
-                    lifted = causal.push(sample)
+                    lifted = causal.push(sample, pose_scale=scale)
                 pose, traj = lifted  # the newest model-rate frame (held between its ticks)
                 if smoother is not None:  # joints not seen in this frame (stale positions) do not count
                     weights = np.where(found, conf, 0.0)[limbs]
@@ -261,6 +289,7 @@ def run_stream(
         "receptive_field": causal.rf,
         "trajectory_source": trajectory_source,
         "focal_px": focal_px if fitting else None,
+        "input_scale": round(guard.scale, 4),
         "wall_s": wall,
         "frames_per_s": len(stats.total) / wall,
         "latency": stats.summary(),
