@@ -34,7 +34,11 @@ from typing import Iterator
 import numpy as np
 
 from poselift.errors import PoseliftError
-from poselift.geometry.camera import TRAINED_HEIGHT_P99, fit_root_position, normalize_screen
+from poselift.geometry.camera import (
+    TRAINED_HEIGHT_P99,
+    fit_root_position,
+    normalize_screen,
+)
 from poselift.geometry.sequence import CausalResampler, check_frame_rate
 from poselift.geometry.skeleton import to_h36m17
 from poselift.geometry.trajectory import (
