@@ -51,9 +51,9 @@ def test_stream_lifts_at_the_models_rate(tmp_path, monkeypatch):
     pushes = []
     original = stream.CausalLifter.push
 
-    def counting(self, keypoints):
+    def counting(self, keypoints, pose_scale=1.0):
         pushes.append(1)
-        return original(self, keypoints)
+        return original(self, keypoints, pose_scale)
 
     monkeypatch.setattr(stream.CausalLifter, "push", counting)
     ckpt = _save_lifter(tmp_path / "causal.pt", causal=True)  # metadata fps 50

@@ -385,11 +385,11 @@ def test_command_runs_infer_per_view_with_the_pass_through_options(tmp_path, cap
 
     monkeypatch.setattr(tools_multiview, "run_infer", fake_run_infer)
     rc, out, err = run(["score-multiview", data, "--out", tmp_path / "out", "--no-swap-fix", "--no-crops", "--adapt",
-                        "--no-progress"], capsys)
+                        "--no-size-guard", "--no-progress"], capsys)
     assert rc == 0, err
     assert [c[:3] for c in calls] == [("cam01.mp4", "cam01", None), ("cam02.mp4", "cam02", None)]
     assert calls[0][3] == {"person": "all", "progress": False, "overwrite": True, "crops": False, "fix_swaps": False,
-                           "adapt": True}
+                           "adapt": True, "size_guard": False}
     assert out.count("| cam0") == 4 and "0.0 / 0.0 (7)" in out
     # the library: defaults pass nothing but the fixed arguments; options are checked before any work
     calls.clear()

@@ -183,9 +183,15 @@ def check_resample(t: int, fps: float, rate: float) -> None:
         )
 
 
+def uses_flip(lifter, flip: bool) -> bool:
+    """Whether lifting uses flip test-time augmentation: asked for (``flip``) and the model is
+    not causal (a causal model is lifted as ``poselift stream`` lifts it, without flips)."""
+    return bool(flip) and not lifter.config.causal
+
+
 def _flip_spec(lifter, flip: bool) -> FlipSpec | None:
-    """The H36M-17 flip test-time augmentation when ``flip`` and the model is not causal, else None."""
-    return FlipSpec.from_skeletons(H36M_17, H36M_17) if flip and not lifter.config.causal else None
+    """The H36M-17 flip test-time augmentation when :func:`uses_flip`, else None."""
+    return FlipSpec.from_skeletons(H36M_17, H36M_17) if uses_flip(lifter, flip) else None
 
 
 def lift(
@@ -1143,7 +1149,7 @@ def run_infer(
             t0 = time.perf_counter()
             detections = load_people_keypoints(source, o.keypoints_format, width=o.width, height=o.height, fps=o.fps)
             timings["load_keypoints"] = time.perf_counter() - t0
-        use_flip = o.flip and not lifter.config.causal
+        use_flip = uses_flip(lifter, o.flip)
 
         t0 = time.perf_counter()
         config = tracker_config(detections.fps, o.track_gap_s, o.min_track_s, detections.num_frames)
