@@ -900,6 +900,12 @@ def test_wild_metadata_describes_the_loader_that_trains(tmp_path):
     assert aug["samples_per_window"] == data.samples_per_window == 4  # no flips: 4 views per window
     assert aug["real_camera_fraction"] == data.real_camera_prob == 0.25
     assert aug["limb_mix"] == data.limb_mix == 0.4
+    # the size infer's guard allows: the 99th percentile of these windows' 2D height, measured without
+    # touching the training stream
+    heights = data.screen_heights(count=2000)
+    assert heights.shape == (2000,) and (heights > 0).all()
+    np.testing.assert_array_equal(heights, data.screen_heights(count=2000))
+    assert trainer.metadata()["input_height_p99"] == round(float(np.quantile(data.screen_heights(), 0.99)), 4)
     assert aug["noise"] == data.noise.to_dict() and aug["noise"]["clean_prob"] == 0.3
     assert aug["camera"] == data.camera.to_dict() and aug["flip"] is data.flip is False
 

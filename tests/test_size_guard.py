@@ -12,6 +12,7 @@ import torch
 from poselift.cli import main
 from poselift.errors import PoseliftError
 from poselift.geometry.camera import TRAINED_HEIGHT_P99, oversize_scale, screen_height
+from poselift.models.lifter import input_height_limit
 from poselift.models.predict import lift_sequence
 from poselift.models.temporal import ModelConfig, TemporalModel
 from poselift.pipeline.infer import run_infer
@@ -102,3 +103,14 @@ def test_cli_no_size_guard(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["infer", "--help"])
     assert "--no-size-guard" in capsys.readouterr().out
+
+
+def test_the_checkpoint_says_how_tall_its_training_people_were(tmp_path):
+    assert input_height_limit({}) == TRAINED_HEIGHT_P99  # the bundled models' value
+    assert input_height_limit({"input_height_p99": 2.5}) == 2.5
+    for bad in (0, -1.0, float("nan"), "2", True):
+        assert input_height_limit({"input_height_p99": bad}) == TRAINED_HEIGHT_P99
+    wide = _save_lifter(tmp_path / "wide.pt", input_height_p99=2.5)
+    result = run_infer(_scaled_input(tmp_path / "b.npz", 1.8), tmp_path / "b", wide, progress=False)
+    info = result.people[0]["input_scale"]
+    assert info["max_height"] == 2.5 and info["scale"] == 1.0 and TRAINED_HEIGHT_P99 < info["screen_height"] < 2.5

@@ -18,7 +18,6 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-import torch
 
 import poselift.evaluation.protocol as protocol
 from poselift.cli.main import main as poselift_main
@@ -32,10 +31,7 @@ def training_heights() -> None:
     seqs = load_h36m_world("../shared/data/h36m", ["S1", "S5", "S6", "S7", "S8"])
     data = WildWindowDataset([s.positions_world[::2] for s in seqs], 27, camera=virtual_camera_config("wild", []),
                              noise=None, flip=False)
-    g = torch.Generator().manual_seed(0)
-    batch = data.gather(torch.randint(0, len(data), (20000,), generator=g), g)
-    y = batch.inputs[:, 13, :, 1]
-    height = (y.amax(-1) - y.amin(-1)).numpy()
+    height = data.screen_heights(count=20000, seed=0)  # what a `--recipe wild` run records as input_height_p99
     levels = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 0.999]
     print("2D height of the training windows (half image widths):")
     print("  " + "  ".join(f"p{100 * q:g} {v:.2f}" for q, v in zip(levels, np.quantile(height, levels))) + f"  max {height.max():.2f}")

@@ -217,6 +217,20 @@ class WildWindowDataset:
         pc, screen, cams = self._render(sample_ids, generator)
         return torch.stack(pc, -1), screen, cams
 
+    def screen_heights(self, count: int = 20_000, seed: int = 0) -> np.ndarray:
+        """The 2D height (max − min y over the joints, screen units) of the output frame of
+        ``count`` random windows as the model sees them before noise (detector layout when
+        the dataset uses it), from a generator of its own (``seed``): the training stream
+        is not touched. Its 99th percentile is what ``poselift infer``'s size guard allows
+        (checkpoint metadata ``input_height_p99``)."""
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        ids = torch.randint(0, len(self), (count,), generator=generator, device=self.device)
+        _, screen, _ = self._render(ids, generator)
+        frame = screen[:, self.centre]
+        frame = detector_layout_from_h36m(frame) if self.detector_layout else frame
+        y = frame[..., 1]
+        return (y.amax(-1) - y.amin(-1)).cpu().numpy()
+
     def gather(self, sample_ids: torch.Tensor, generator: torch.Generator) -> Batch:
         """Build the batch for sample ids in ``[0, len(self))`` (randomness from ``generator``)."""
         pc, screen, cams = self._render(sample_ids, generator)

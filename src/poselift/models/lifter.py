@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from poselift.errors import PoseliftError, finite_number
+from poselift.geometry.camera import TRAINED_HEIGHT_P99
 from poselift.geometry.sequence import MAX_FRAME_RATE
 from poselift.models.checkpoint import (
     build_checked_model,
@@ -36,6 +37,15 @@ def model_fps(metadata: dict[str, Any]) -> float:
     except (TypeError, ValueError):
         value = DEFAULT_MODEL_FPS
     return value if math.isfinite(value) and 0 < value <= MAX_FRAME_RATE else DEFAULT_MODEL_FPS
+
+
+def input_height_limit(metadata: dict[str, Any]) -> float:
+    """How tall (screen units, median 2D height) a person may be before ``poselift infer``'s
+    size guard shrinks their 2D: the checkpoint's ``input_height_p99`` (the 99th percentile of
+    its training windows, recorded by ``--recipe wild`` runs since session 18), else the
+    bundled models' :data:`poselift.geometry.camera.TRAINED_HEIGHT_P99`."""
+    value = metadata.get("input_height_p99")
+    return float(value) if finite_number(value) and value > 0 else TRAINED_HEIGHT_P99
 
 
 def train_focal_normalized(metadata: dict[str, Any]) -> float:

@@ -67,7 +67,7 @@ from poselift.errors import PoseliftError, finite_number
 from poselift.evaluation import plausibility
 from poselift.evaluation.metrics import limb_agreement
 from poselift.geometry.angles import VERTICAL_ANGLES, joint_angles, segment_lengths, standing_height
-from poselift.geometry.camera import TRAINED_HEIGHT_P99, normalize_screen, oversize_scale, screen_height
+from poselift.geometry.camera import normalize_screen, oversize_scale, screen_height
 from poselift.geometry.gravity import (
     FLOOR_PERCENTILE,
     MIN_STANDING_FRACTION,
@@ -117,6 +117,7 @@ from poselift.models.lifter import (
     check_lifter,
     check_lifter_config,
     checkpoint_config,
+    input_height_limit,
     load_model,
     model_fps,
     train_focal_normalized,
@@ -798,12 +799,13 @@ def _lift_person(person, lifter, *, source: Path, max_gap: int, flip: bool, chun
     norm = normalize_screen(points_px, kp.width, kp.height).astype(np.float32)
     timings = {"convert": time.perf_counter() - t0}
     focal_px = float(focal) if focal is not None else default_focal(kp.width, kp.height)
-    scale = oversize_scale(norm) if size_guard else 1.0
-    input_scale = {"screen_height": round(screen_height(norm), 4), "max_height": TRAINED_HEIGHT_P99, "scale": round(scale, 4)}
+    limit = input_height_limit(lifter.metadata)
+    scale = oversize_scale(norm, limit) if size_guard else 1.0
+    input_scale = {"screen_height": round(screen_height(norm), 4), "max_height": limit, "scale": round(scale, 4)}
     if scale < 1.0:
         log.info("person %d is %.2f half-widths tall in the frame, taller than the model was trained on (%.2f): the pose "
                  "model sees the 2D scaled by %.2f, as through a longer lens (the same 3D pose)", person.track_id,
-                 input_scale["screen_height"], TRAINED_HEIGHT_P99, scale)
+                 input_scale["screen_height"], limit, scale)
     adaptation = None
     t0 = time.perf_counter()
     try:

@@ -49,7 +49,7 @@ from poselift.geometry.trajectory import (
     pinhole_intrinsics,
 )
 from poselift.models.fast import IncrementalCausalModel
-from poselift.models.lifter import load_model, model_fps
+from poselift.models.lifter import input_height_limit, load_model, model_fps
 from poselift.pipeline.detect import MediaPipeDetector
 from poselift.pipeline.infer import TRAJECTORY_SOURCES
 from poselift.pipeline.video import open_video
@@ -233,7 +233,7 @@ def run_stream(
             model_fps(lifter.metadata), rate,
         )
     lifted: tuple[np.ndarray, np.ndarray | None] | None = None
-    guard = SizeGuard(enabled=size_guard)
+    guard = SizeGuard(max_height=input_height_limit(lifter.metadata), enabled=size_guard)
     stats = LatencyStats()
     last_seen: np.ndarray | None = None
     detected_frames = 0

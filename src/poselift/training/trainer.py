@@ -148,6 +148,7 @@ class Trainer:
         self._train_data: WindowDataset | WildWindowDataset | None = None
         self._unlabeled_data: WindowDataset | None = None
         self._test: tuple[list[Sequence], list[np.ndarray]] | None = None
+        self._input_height_p99: float | None = None
 
     def _prepare_models(self) -> nn.Module | None:
         """Move the models to the device; with several processes, optionally
@@ -225,10 +226,22 @@ class Trainer:
 
     # ----------------------------------------------------------- checkpoints
     def metadata(self) -> dict[str, Any]:
-        return run_metadata(
+        meta = run_metadata(
             self.cfg, self.model_cfg, self.traj_cfg if self.traj_model is not None else None, self.state,
             self.dist.world_size, self.device,
         )
+        if self.cfg.recipe == "wild":
+            meta["input_height_p99"] = self.input_height_p99
+        return meta
+
+    @property
+    def input_height_p99(self) -> float:
+        """The 99th percentile of the training windows' 2D height (screen units; the size
+        ``poselift infer``'s guard allows), measured once from the training data."""
+        if self._input_height_p99 is None:
+            heights = self.train_data.screen_heights()
+            self._input_height_p99 = round(float(np.quantile(heights, 0.99)), 4)
+        return self._input_height_p99
 
     def _own_rng_state(self) -> dict[str, torch.Tensor]:
         return own_rng_state(self.device)
