@@ -12,6 +12,8 @@
   frame's left/right labels (arms, legs) from the reference 3D projected into the view
   (the labelling closer to it, when the other is worse by the factor M; default 1), then
   run `score-multiview` into OUT. What a perfect swap fixer could reach.
+* ``visibility OUT THR``: joints whose detector confidence is below THR are treated as missing
+  (interpolated like a joint the detector did not find), then `score-multiview` into OUT.
 * ``output-map OUT KW KT``: rescore a `score-multiview --out` folder with poselift's 3D
   shoulders moved toward BlazePose's landmark definitions (mid-shoulder away from the
   mid-hip × KT, shoulder width × KW); the inverse of ``input-map`` on the output.
@@ -20,6 +22,7 @@ Usage: python scripts/diag/multiview_probes.py ratios /tmp/demo_out
        python scripts/diag/multiview_probes.py input-map /tmp/mv_map 0.69 0.765 0.63
        python scripts/diag/multiview_probes.py oracle-swaps /tmp/mv_oracle --margin 0.6
        python scripts/diag/multiview_probes.py output-map /tmp/mv_def 1.20 1.11
+       python scripts/diag/multiview_probes.py visibility /tmp/mv_vis 0.3
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ from poselift.evaluation.multiview import (
     project_points,
     reference_2d,
 )
-from poselift.geometry.skeleton import BLAZEPOSE_33
+from poselift.geometry.sequence import fill_gaps
+from poselift.geometry.skeleton import BLAZEPOSE_33, to_h36m17
 from poselift.geometry.swaps import SwapCorrection, swap_groups
 from poselift.io.reference import load_multiview_reference
 from poselift.pipeline import infer
@@ -131,6 +135,19 @@ def cmd_oracle_swaps(args) -> None:
     print(score_multiview(DATA, args.out, reuse=True, progress=False).table)
 
 
+def cmd_visibility(args) -> None:
+    def to_h36m(kp, max_gap):
+        points, conf = to_h36m17(kp.points, kp.layout, kp.confidence)
+        conf = np.where(np.isfinite(points).all(-1) & (conf >= args.thr), conf, 0.0).astype(np.float32)
+        never = ~(conf > 0).any(axis=0)
+        conf[:, never] = 0.01  # a joint never above the threshold: kept as given
+        gaps = fill_gaps(points, conf, max_gap)
+        return gaps.points, conf, gaps
+
+    infer._to_h36m = to_h36m
+    print(score_multiview(DATA, args.out, infer_options={}, progress=False).table)
+
+
 def cmd_output_map(args) -> None:
     ref = load_multiview_reference(DATA)
     rows = []
@@ -169,13 +186,16 @@ def main() -> None:
     p = sub.add_parser("oracle-swaps")
     p.add_argument("out")
     p.add_argument("--margin", type=float, default=1.0)
+    p = sub.add_parser("visibility")
+    p.add_argument("out")
+    p.add_argument("thr", type=float)
     p = sub.add_parser("output-map")
     p.add_argument("out")
     p.add_argument("kw", type=float)
     p.add_argument("kt", type=float)
     args = parser.parse_args()
     {"ratios": cmd_ratios, "input-map": cmd_input_map, "oracle-swaps": cmd_oracle_swaps,
-     "output-map": cmd_output_map}[args.cmd](args)
+     "output-map": cmd_output_map, "visibility": cmd_visibility}[args.cmd](args)
 
 
 if __name__ == "__main__":
