@@ -38,6 +38,7 @@ from poselift.geometry.camera import (
     TRAINED_HEIGHT_P99,
     fit_root_position,
     normalize_screen,
+    oversize_scale,
 )
 from poselift.geometry.sequence import CausalResampler, check_frame_rate
 from poselift.geometry.skeleton import to_h36m17
@@ -108,16 +109,14 @@ class SizeGuard:
 
     def __init__(self, settle_frames: int = 25, max_height: float = TRAINED_HEIGHT_P99, enabled: bool = True) -> None:
         self.settle_frames, self.max_height, self.enabled = settle_frames, max_height, enabled
-        self._heights: list[float] = []
+        self._frames: list[np.ndarray] = []
         self.scale = 1.0
 
     def push(self, keypoints: np.ndarray) -> float:
         """One frame's ``[J, 2]`` screen coordinates → the scale for it."""
-        if self.enabled and len(self._heights) < self.settle_frames:
-            y = np.asarray(keypoints, dtype=np.float64)[:, 1]
-            self._heights.append(float(np.nanmax(y) - np.nanmin(y)))
-            height = float(np.median(self._heights))
-            self.scale = min(1.0, self.max_height / height) if height > 0 else 1.0
+        if self.enabled and len(self._frames) < self.settle_frames:
+            self._frames.append(np.asarray(keypoints))
+            self.scale = oversize_scale(np.stack(self._frames), self.max_height)
         return self.scale
 
 
