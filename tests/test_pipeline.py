@@ -84,8 +84,11 @@ def observed_mask() -> np.ndarray:
     return mask
 
 
-def write_npz_input(path: Path, with_meta: bool = True) -> Path:
-    pts = coco_sequence()
+def write_npz_input(path: Path, with_meta: bool = True, zoom: float = 1.0) -> Path:
+    """The test figure as an npz keypoint file; ``zoom``: scaled about the image centre (as a
+    lens with ``zoom`` times the focal length would show it)."""
+    centre = np.array([W / 2, H / 2], np.float32)
+    pts = centre + zoom * (coco_sequence() - centre)
     pts[~observed_mask()] = np.nan
     extra = {"fps": FPS, "width": W, "height": H, "layout": "coco17"} if with_meta else {}
     np.savez(path, keypoints_2d=pts, confidence=np.where(observed_mask(), 0.9, 0.0), **extra)

@@ -16,7 +16,7 @@ from poselift.models.lifter import input_height_limit
 from poselift.models.predict import lift_sequence
 from poselift.models.temporal import ModelConfig, TemporalModel
 from poselift.pipeline.infer import run_infer
-from tests.test_pipeline import FPS, H, W, _save_lifter, coco_sequence, observed_mask
+from tests.test_pipeline import _save_lifter, write_npz_input
 
 
 def test_screen_height_is_the_median_extent_and_ignores_missing_joints():
@@ -60,12 +60,7 @@ def test_pose_scale_reaches_the_pose_model_only():
 
 def _scaled_input(path, factor: float):
     """The test figure scaled by ``factor`` about the image centre (as a longer lens would show it)."""
-    centre = np.array([W / 2, H / 2], np.float32)
-    points = centre + factor * (coco_sequence() - centre)
-    points[~observed_mask()] = np.nan
-    np.savez(path, keypoints_2d=points, confidence=np.where(observed_mask(), 0.9, 0.0), fps=FPS, width=W, height=H,
-             layout="coco17")
-    return path
+    return write_npz_input(path, zoom=factor)
 
 
 def test_infer_lifts_a_tall_person_as_if_seen_at_the_trained_size(tmp_path):
